@@ -1,0 +1,14 @@
+"""mnetcost: analytical costs (mult-adds, parameters, activations) of the MobileNet family,
+evaluated layer by layer from architecture tables stored as CSV, under named counting conventions."""
+
+from .conventions import convention_names, get_convention
+from .engine import Cost, cost
+from .errors import MnetcostError, TableError, UnknownConvention, UnknownModel, UnknownOp, UsageError
+from .tables import load_table, model_names
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "cost", "Cost", "load_table", "model_names", "convention_names", "get_convention",
+    "MnetcostError", "UsageError", "TableError", "UnknownModel", "UnknownConvention", "UnknownOp",
+]

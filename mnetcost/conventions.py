@@ -1,0 +1,97 @@
+"""Counting conventions: which widths, parameters and classes a source counts.
+
+"Mult-adds" and "parameters" are not well-defined until one names what is counted. A convention
+fixes, per architecture family, the channel-rounding rule of each width role, the class count, and
+how many values each BatchNorm channel contributes. The rules are data: ``tables/conventions.csv``.
+Under every convention one multiply-add is one MAC; BatchNorm, activations, pooling, residual
+additions and bias additions are not counted as MACs; biases exist exactly on layers without
+BatchNorm (FC, SE and NBN convs).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .errors import TableError, UnknownConvention
+from .scaling import SQUEEZE_RULES, WIDTH_RULES
+from .tables import FAMILIES, tables_dir
+
+ROLE_COLUMNS = ("stem", "block", "expand", "last", "head")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """One convention's rules for one family."""
+
+    convention: str
+    family: str
+    classes: int
+    widths: dict  # role -> width rule name
+    se_squeeze: str
+    bn_params: int  # values per BatchNorm channel counted as parameters
+    bn_trainable: int  # of which trainable
+    note: str
+
+    def width_rule(self, role: str) -> str:
+        rule = self.widths.get(role) or self.widths["block"]
+        return rule
+
+
+@dataclass(frozen=True)
+class Convention:
+    name: str
+    rules_by_family: dict
+
+    def rules(self, family: str) -> Rules:
+        try:
+            return self.rules_by_family[family]
+        except KeyError:
+            raise UnknownConvention(f"convention {self.name!r} has no rules for family {family!r}") from None
+
+    @property
+    def classes(self) -> int:
+        return next(iter(self.rules_by_family.values())).classes
+
+
+@lru_cache(maxsize=1)
+def _conventions() -> dict[str, Convention]:
+    path = tables_dir() / "conventions.csv"
+    by_name: dict[str, dict] = {}
+    with open(path, encoding="utf-8", newline="") as f:
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            widths = {role: row[role] for role in ROLE_COLUMNS if row[role]}
+            for role, rule in widths.items():
+                if rule not in WIDTH_RULES:
+                    raise TableError(f"{path.name}, line {line}, column {role}: unknown width rule {rule!r}")
+            if row["se_squeeze"] and row["se_squeeze"] not in SQUEEZE_RULES:
+                raise TableError(f"{path.name}, line {line}, column se_squeeze: unknown rule {row['se_squeeze']!r}")
+            if row["family"] not in FAMILIES:
+                raise TableError(f"{path.name}, line {line}, column family: unknown family {row['family']!r}")
+            by_name.setdefault(row["convention"], {})[row["family"]] = Rules(
+                convention=row["convention"],
+                family=row["family"],
+                classes=int(row["classes"]),
+                widths=widths,
+                se_squeeze=row["se_squeeze"] or "div8",
+                bn_params=int(row["bn_params"]),
+                bn_trainable=int(row["bn_trainable"]),
+                note=row["note"],
+            )
+    return {name: Convention(name, rules) for name, rules in by_name.items()}
+
+
+def convention_names() -> list[str]:
+    return list(_conventions())
+
+
+def get_convention(name) -> Convention:
+    if isinstance(name, Convention):
+        return name
+    try:
+        return _conventions()[str(name)]
+    except KeyError:
+        raise UnknownConvention(
+            f"unknown convention {name!r}; choose one of {', '.join(convention_names())}"
+        ) from None

@@ -1,0 +1,216 @@
+"""The cost engine: a table, a width multiplier, a resolution and a convention in; per-layer
+mult-adds, parameters and activations out, as raw integers (floats in continuous mode)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .conventions import Convention, get_convention
+from .errors import UsageError
+from .expand import Layer, expand
+from .ops import cost_function
+from .scaling import check_alpha
+from .tables import Table, load_table
+
+SPATIAL_MODES = ("exact", "continuous")
+LAYER_COLUMNS = (
+    "name", "stage", "block", "op", "kernel", "stride", "groups", "h_in", "w_in", "c_in",
+    "h_out", "w_out", "c_out", "macs", "weights", "biases", "bn_params", "params", "trainable", "activations",
+)
+# Op families for breakdowns (V1 Table 2 names them this way).
+OP_LABELS = {
+    "conv": "standard conv", "pw": "pointwise (1x1) conv", "dw": "depthwise conv", "fc": "fully connected",
+    "se": "squeeze-excite", "pool": "pooling", "add": "residual add",
+}
+
+
+@dataclass
+class Cost:
+    """Costs of one network under one configuration and convention.
+
+    ``macs`` counts multiply-accumulates (one multiply-add = one MAC); ``params`` counts every value
+    the convention counts (weights, biases, BatchNorm values); ``trainable`` the trainable part.
+    """
+
+    model: str
+    title: str
+    family: str
+    alpha: float
+    rho: float
+    resolution: float
+    convention: str
+    classes: int
+    spatial: str
+    columns: dict = field(repr=False)
+
+    @property
+    def macs(self):
+        return _total(self.columns["macs"])
+
+    @property
+    def params(self) -> int:
+        return _total(self.columns["params"])
+
+    @property
+    def trainable(self) -> int:
+        return _total(self.columns["trainable"])
+
+    @property
+    def activations(self):
+        return _total(self.columns["activations"])
+
+    @property
+    def layers(self):
+        """One row per primitive layer, as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.DataFrame({c: self.columns[c] for c in LAYER_COLUMNS})
+
+    def by_op(self):
+        """MACs and params per primitive op type, with their shares of the total (V1 Table 2)."""
+        return self._group("op")
+
+    def by_block(self):
+        """MACs and params per block (each unrolled table row)."""
+        return self._group("block")
+
+    def by_stage(self):
+        """MACs and params per stage (each table row, repeats summed)."""
+        return self._group("stage")
+
+    def _group(self, key):
+        df = self.layers
+        g = df.groupby(key, sort=False)[["macs", "params", "weights"]].sum()
+        g["macs_share"] = g["macs"] / g["macs"].sum() if g["macs"].sum() else 0.0
+        g["params_share"] = g["params"] / g["params"].sum() if g["params"].sum() else 0.0
+        return g
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict: configuration, totals and layers (plain Python numbers)."""
+        layers = [
+            {c: _py(self.columns[c][i]) for c in LAYER_COLUMNS}
+            for i in range(len(self.columns["name"]))
+        ]
+        return {
+            "model": self.model,
+            "alpha": self.alpha,
+            "rho": self.rho,
+            "resolution": _py(self.resolution),
+            "convention": self.convention,
+            "classes": self.classes,
+            "spatial": self.spatial,
+            "totals": {"macs": _py(self.macs), "params": self.params, "trainable": self.trainable,
+                       "activations": _py(self.activations)},
+            "layers": layers,
+        }
+
+
+def _total(values):
+    total = values.sum()
+    return float(total) if values.dtype.kind == "f" else int(total)
+
+
+def _py(v):
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
+        return v
+    return v
+
+
+def resolve_resolution(table: Table, rho, resolution, spatial: str) -> tuple[float, float]:
+    """(rho, resolution) from either one of them; exact mode rounds rho * base to whole pixels."""
+    if spatial not in SPATIAL_MODES:
+        raise UsageError(f"spatial must be one of {', '.join(SPATIAL_MODES)}, got {spatial!r}")
+    base = table.resolution
+    if rho is not None and resolution is not None:
+        raise UsageError(f"give rho or resolution, not both (rho={rho!r}, resolution={resolution!r})")
+    if resolution is not None:
+        try:
+            value = float(resolution)
+        except (TypeError, ValueError):
+            raise UsageError(f"resolution must be a whole number of pixels, got {resolution!r}") from None
+        if not math.isfinite(value) or value != int(value) or value <= 0:
+            raise UsageError(f"resolution must be a whole number of pixels > 0, got {resolution!r}")
+        res = int(value)
+        rho_value = res / base
+    else:
+        try:
+            rho_value = 1.0 if rho is None else float(rho)
+        except (TypeError, ValueError):
+            raise UsageError(f"rho must be a number > 0, got {rho!r}") from None
+        if not math.isfinite(rho_value) or rho_value <= 0:
+            raise UsageError(f"rho must be a finite number > 0, got {rho!r}")
+        res = round(rho_value * base) if spatial == "exact" else rho_value * base
+    if spatial == "exact":
+        total_stride = math.prod(row.stride for row in table.rows)
+        if res < total_stride:
+            raise UsageError(
+                f"resolution {res} px is too small for {table.name}: its total stride is {total_stride}, "
+                f"so it needs at least {total_stride} px"
+            )
+    return rho_value, res
+
+
+def cost(model, alpha: float = 1.0, rho: float | None = None, convention="paper", classes: int | None = None,
+         spatial: str = "exact", *, resolution: int | None = None) -> Cost:
+    """Per-layer and total costs of ``model`` (a shipped table name or a CSV path).
+
+    >>> r = cost("v1")
+    >>> r.macs, r.params
+    (568740352, 4210088)
+    """
+    table = load_table(model)
+    alpha = check_alpha(alpha)
+    conv: Convention = get_convention(convention)
+    rules = conv.rules(table.family)
+    rho_value, res = resolve_resolution(table, rho, resolution, spatial)
+    if classes is None:
+        classes = rules.classes
+    elif isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
+        raise UsageError(f"classes must be a whole number >= 1, got {classes!r}")
+    layers = expand(table, rules, alpha, res, int(classes), spatial)
+    columns = evaluate(layers, rules.bn_params, rules.bn_trainable, spatial)
+    return Cost(
+        model=table.name, title=table.title, family=table.family, alpha=alpha, rho=rho_value, resolution=res,
+        convention=conv.name, classes=int(classes), spatial=spatial, columns=columns,
+    )
+
+
+def evaluate(layers: list[Layer], bn_params: int, bn_trainable: int, spatial: str) -> dict:
+    """Apply each op's cost function to its layers, vectorised per op."""
+    n = len(layers)
+    geo_dtype = np.int64 if spatial == "exact" else np.float64
+    cols = {
+        "name": np.array([l.name for l in layers], dtype=object),
+        "stage": np.array([l.stage for l in layers], dtype=object),
+        "block": np.array([l.block for l in layers], dtype=object),
+        "op": np.array([l.op for l in layers], dtype=object),
+    }
+    for key in ("kernel", "stride", "groups", "c_in", "c_out", "c_mid"):
+        cols[key] = np.array([getattr(l, key) for l in layers], dtype=np.int64)
+    for key in ("h_in", "w_in", "h_out", "w_out"):
+        cols[key] = np.array([getattr(l, key) for l in layers], dtype=geo_dtype)
+    has_bias = np.array([l.bias for l in layers], dtype=bool)
+    has_bn = np.array([l.bn for l in layers], dtype=bool)
+    macs = np.zeros(n, dtype=geo_dtype)
+    weights = np.zeros(n, dtype=np.int64)
+    biases = np.zeros(n, dtype=np.int64)
+    for op in dict.fromkeys(cols["op"]):
+        idx = np.flatnonzero(cols["op"] == op)
+        fn = cost_function(op)
+        m, wt, b = fn(k=cols["kernel"][idx], c_in=cols["c_in"][idx], c_out=cols["c_out"][idx],
+                      c_mid=cols["c_mid"][idx], h_out=cols["h_out"][idx], w_out=cols["w_out"][idx])
+        macs[idx], weights[idx], biases[idx] = m, wt, b
+    biases = np.where(has_bias, biases, 0)
+    bn = np.where(has_bn, bn_params * cols["c_out"], 0)
+    cols.update(
+        macs=macs, weights=weights, biases=biases, bn_params=bn,
+        params=weights + biases + bn,
+        trainable=weights + biases + np.where(has_bn, bn_trainable * cols["c_out"], 0),
+        activations=cols["h_out"] * cols["w_out"] * cols["c_out"],
+    )
+    return cols

@@ -1,0 +1,273 @@
+"""Architecture tables: finding, reading and validating the CSVs, shipped or the user's own.
+
+A table is a CSV whose leading ``# key: value`` lines are metadata (name, title, family, resolution,
+source, erratum, note) and whose rows read like the papers' tables. Shipped tables live in the
+project's top-level ``tables/`` folder, installed as ``mnetcost/tables``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from .errors import TableError, UnknownModel
+
+FAMILIES = ("v1", "v2", "v3")
+ROW_OPS = ("conv", "dw", "dwsep", "bneck", "pool", "fc")
+ROLES = ("stem", "block", "last", "head", "classes", "fixed")
+ACTIVATIONS = ("RE", "RE6", "HS", "-", "")
+REQUIRED = ("stage", "op", "kernel", "out", "n", "stride")
+OPTIONAL = ("input", "operator", "t", "exp", "se", "nl", "bn", "width", "source", "note")
+NOT_MODELS = {"conventions"}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One table row, in the paper's symbols: kernel D_K, expansion t or exp, output width c, repeats n, stride s."""
+
+    stage: str
+    op: str
+    kernel: int
+    out: int | None  # None: keeps its input width (dw, pool); classes rows hold 0 and take K at expansion
+    n: int
+    stride: int
+    t: float | None = None
+    exp: int | None = None
+    se: bool = False
+    nl: str = ""
+    bn: bool = True
+    width: str = "block"
+    input: str = ""
+    operator: str = ""
+    source: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    title: str
+    family: str
+    resolution: int
+    rows: tuple[Row, ...]
+    source: str = ""
+    errata: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    path: str = ""
+    meta: dict = field(default_factory=dict, compare=False)
+
+
+def tables_dir() -> Path:
+    """The folder of shipped tables: ``mnetcost/tables`` in a wheel, ``tables/`` in a source checkout."""
+    packaged = resources.files("mnetcost") / "tables"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "tables"
+
+
+def model_names() -> list[str]:
+    """Names of the shipped architecture tables."""
+    return sorted(p.stem for p in tables_dir().glob("*.csv") if p.stem not in NOT_MODELS)
+
+
+def load_table(model: str | Path) -> Table:
+    """A shipped table by name (``"v2"``), or a CSV file by path."""
+    if isinstance(model, Table):
+        return model
+    text = str(model)
+    if text.endswith(".csv") or "/" in text or Path(text).is_file():
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise UnknownModel(f"no table file at {text!r}")
+        return _load(str(path.resolve()), path.stat().st_mtime)
+    shipped = tables_dir() / f"{text}.csv"
+    if text in NOT_MODELS or not shipped.is_file():
+        raise UnknownModel(f"unknown model {text!r}; shipped tables: {', '.join(model_names())} (or give a path to a CSV)")
+    return _load(str(shipped), 0.0)
+
+
+@lru_cache(maxsize=64)
+def _load(path: str, mtime: float) -> Table:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise TableError(f"{path}: cannot read: {e}") from None
+    return parse_table(text, path)
+
+
+def parse_table(text: str, path: str = "<table>") -> Table:
+    """Parse and validate a table's text. Every problem found is reported, one line each."""
+    meta: dict[str, list[str]] = {}
+    body_lines = []
+    first_body_line = None
+    for i, line in enumerate(text.splitlines(), start=1):
+        if line.startswith("#") and first_body_line is None:
+            key, sep, value = line[1:].partition(":")
+            if sep:
+                meta.setdefault(key.strip().lower(), []).append(value.strip())
+            continue
+        if first_body_line is None and line.strip():
+            first_body_line = i
+        if first_body_line is not None:
+            body_lines.append(line)
+    name = Path(path).stem
+    problems: list[str] = []
+    where = Path(path).name
+
+    def meta1(key, default=""):
+        return meta.get(key, [default])[0]
+
+    family = meta1("family")
+    if family not in FAMILIES:
+        problems.append(f"{where}: metadata 'family' must be one of {', '.join(FAMILIES)}, got {family!r}")
+    res_text = meta1("resolution", "224")
+    try:
+        resolution = int(res_text)
+        if resolution <= 0:
+            raise ValueError
+    except ValueError:
+        problems.append(f"{where}: metadata 'resolution' must be a positive integer, got {res_text!r}")
+        resolution = 224
+    if first_body_line is None:
+        raise TableError(f"{where}: no header row and no rows")
+    reader = csv.DictReader(io.StringIO("\n".join(body_lines)))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise TableError(f"{where}: missing column(s) {', '.join(missing)} (header: {','.join(header)})")
+    unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
+    if unknown:
+        problems.append(f"{where}: unknown column(s) {', '.join(unknown)}")
+    rows = []
+    for k, raw in enumerate(reader):
+        line = first_body_line + 1 + k
+        raw = {(key or "").strip(): (v or "").strip() for key, v in raw.items() if key is not None}
+        if not any(raw.values()):
+            continue
+        row = _parse_row(raw, where, line, problems)
+        if row is not None:
+            rows.append(row)
+    if not rows and not problems:
+        problems.append(f"{where}: the table has no rows")
+    if problems:
+        raise TableError("\n".join(problems))
+    return Table(
+        name=meta1("name", name),
+        title=meta1("title", name),
+        family=family,
+        resolution=resolution,
+        rows=tuple(rows),
+        source=meta1("source"),
+        errata=tuple(meta.get("erratum", [])),
+        notes=tuple(meta.get("note", [])),
+        path=path,
+        meta={k: v for k, v in meta.items()},
+    )
+
+
+def _parse_row(raw: dict, where: str, line: int, problems: list[str]) -> Row | None:
+    n_before = len(problems)
+
+    def bad(col, msg):
+        problems.append(f"{where}, line {line}, column {col}: {msg}, got {raw.get(col, '')!r}")
+
+    def pos_int(col, default=None, allow_blank=False):
+        text = raw.get(col, "")
+        if text == "":
+            if allow_blank or default is not None:
+                return default
+            bad(col, "must be a positive integer")
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            bad(col, "must be a positive integer")
+            return None
+        if not math.isfinite(value) or value != int(value) or value <= 0:
+            bad(col, "must be a positive integer")
+            return None
+        return int(value)
+
+    op = raw.get("op", "")
+    if op not in ROW_OPS:
+        bad("op", f"unknown op (allowed: {', '.join(ROW_OPS)})")
+        return None
+    kernel = pos_int("kernel", default=1 if op in ("fc", "pool") else None)
+    stride = pos_int("stride", default=1)
+    n = pos_int("n", default=1)
+    width = raw.get("width", "") or "block"
+    out_text = raw.get("out", "")
+    out = None
+    if out_text.lower() == "k":
+        if op != "fc":
+            bad("out", "'k' (the class count) is only for an fc row")
+        width = "classes"
+        out = 0
+    elif op in ("dw", "pool"):
+        if out_text:
+            bad("out", f"a {op} row keeps its input width; leave out blank")
+    else:
+        out = pos_int("out")
+    if width not in ROLES:
+        bad("width", f"unknown width role (allowed: {', '.join(ROLES)})")
+    t = exp = None
+    if raw.get("t", ""):
+        if op != "bneck":
+            bad("t", "an expansion factor is only for a bneck row")
+        else:
+            try:
+                t = float(raw["t"])
+                if not math.isfinite(t) or t <= 0:
+                    raise ValueError
+            except ValueError:
+                bad("t", "must be a number > 0")
+    if raw.get("exp", ""):
+        if op != "bneck":
+            bad("exp", "an expansion width is only for a bneck row")
+        else:
+            exp = pos_int("exp")
+    if op == "bneck" and t is None and exp is None and len(problems) == n_before:
+        bad("t", "a bneck row needs an expansion: t (factor) or exp (width)")
+    if op == "bneck" and t is not None and exp is not None:
+        bad("exp", "give t or exp, not both")
+    flags = {}
+    for col, default in (("se", False), ("bn", op in ("conv", "dw", "dwsep", "bneck"))):
+        text = raw.get(col, "")
+        if text in ("", "-"):
+            flags[col] = default
+        elif text in ("1", "0"):
+            flags[col] = text == "1"
+        else:
+            bad(col, "must be 1, 0 or blank")
+    if flags.get("se") and op != "bneck":
+        bad("se", "squeeze-excite is only for a bneck row")
+    nl = raw.get("nl", "")
+    if nl not in ACTIVATIONS:
+        bad("nl", f"unknown activation (allowed: {', '.join(a for a in ACTIVATIONS if a)})")
+    if n is not None and n > 1 and op in ("pool", "fc"):
+        bad("n", f"a {op} row cannot repeat")
+    if len(problems) != n_before:
+        return None
+    return Row(
+        stage=raw.get("stage", "") or f"row{line}",
+        op=op,
+        kernel=kernel,
+        out=out,
+        n=n,
+        stride=stride,
+        t=t,
+        exp=exp,
+        se=flags["se"],
+        nl=nl,
+        bn=flags["bn"],
+        width=width,
+        input=raw.get("input", ""),
+        operator=raw.get("operator", ""),
+        source=raw.get("source", ""),
+        line=line,
+    )
