@@ -45,6 +45,7 @@ class Cost:
     classes: int
     spatial: str
     columns: dict = field(repr=False)
+    top: bool = True
 
     @property
     def macs(self):
@@ -86,6 +87,7 @@ class Cost:
         g = df.groupby(key, sort=False)[["macs", "params", "weights"]].sum()
         g["macs_share"] = g["macs"] / g["macs"].sum() if g["macs"].sum() else 0.0
         g["params_share"] = g["params"] / g["params"].sum() if g["params"].sum() else 0.0
+        g["weights_share"] = g["weights"] / g["weights"].sum() if g["weights"].sum() else 0.0
         return g
 
     def to_dict(self) -> dict:
@@ -102,6 +104,7 @@ class Cost:
             "convention": self.convention,
             "classes": self.classes,
             "spatial": self.spatial,
+            "top": self.top,
             "totals": {"macs": _py(self.macs), "params": self.params, "trainable": self.trainable,
                        "activations": _py(self.activations)},
             "layers": layers,
@@ -156,7 +159,7 @@ def resolve_resolution(table: Table, rho, resolution, spatial: str) -> tuple[flo
 
 
 def cost(model, alpha: float = 1.0, rho: float | None = None, convention="paper", classes: int | None = None,
-         spatial: str = "exact", *, resolution: int | None = None) -> Cost:
+         spatial: str = "exact", *, resolution: int | None = None, top: bool = True) -> Cost:
     """Per-layer and total costs of ``model`` (a shipped table name or a CSV path).
 
     >>> r = cost("v1")
@@ -172,11 +175,11 @@ def cost(model, alpha: float = 1.0, rho: float | None = None, convention="paper"
         classes = rules.classes
     elif isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
         raise UsageError(f"classes must be a whole number >= 1, got {classes!r}")
-    layers = expand(table, rules, alpha, res, int(classes), spatial)
+    layers = expand(table, rules, alpha, res, int(classes), spatial, top=bool(top))
     columns = evaluate(layers, rules.bn_params, rules.bn_trainable, spatial)
     return Cost(
         model=table.name, title=table.title, family=table.family, alpha=alpha, rho=rho_value, resolution=res,
-        convention=conv.name, classes=int(classes), spatial=spatial, columns=columns,
+        convention=conv.name, classes=int(classes), spatial=spatial, columns=columns, top=bool(top),
     )
 
 

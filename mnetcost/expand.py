@@ -37,8 +37,18 @@ class Layer:
     c_mid: int = 0  # squeeze width of an se layer
 
 
-def expand(table: Table, rules: Rules, alpha: float, resolution: float, classes: int, spatial: str) -> list[Layer]:
-    """Unroll ``table`` at width multiplier ``alpha`` and input ``resolution`` into primitive layers."""
+def top_start(table: Table) -> int:
+    """Index of the first row of the classifier top: the last pool row and everything after it."""
+    pools = [i for i, row in enumerate(table.rows) if row.op == "pool"]
+    return pools[-1] if pools else len(table.rows)
+
+
+def expand(table: Table, rules: Rules, alpha: float, resolution: float, classes: int, spatial: str,
+           top: bool = True) -> list[Layer]:
+    """Unroll ``table`` at width multiplier ``alpha`` and input ``resolution`` into primitive layers.
+
+    ``top=False`` drops the classifier top (the last pooling row and what follows), as Keras'
+    ``include_top=False`` does."""
     layers: list[Layer] = []
     h = w = resolution
     c_s, c_0 = 3, 3  # input width: scaled, and as printed in the paper
@@ -51,7 +61,8 @@ def expand(table: Table, rules: Rules, alpha: float, resolution: float, classes:
             raise UsageError(f"alpha {alpha:g} leaves a layer of {table.name} with {value} channels (paper width {c})")
         return value
 
-    for row in table.rows:
+    rows = table.rows if top else table.rows[: top_start(table)]
+    for row in rows:
         for i in range(row.n):
             stride = row.stride if i == 0 else 1
             block = row.stage if row.n == 1 else f"{row.stage}.{i + 1}"

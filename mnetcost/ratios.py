@@ -1,0 +1,106 @@
+"""Depthwise separable against standard convolution: the closed form and the exact ratios.
+
+Everything is costed by the op registry's functions; this module only arranges the comparison.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import UsageError
+from .ops import depthwise_conv, pointwise_conv, standard_conv
+from .scaling import check_alpha
+
+
+def separable_ratio(n, k):
+    """1/N + 1/D_K²: separable over standard cost for N output channels and a D_K x D_K kernel (V1 paper, §3.1)."""
+    return 1 / n + 1 / (k * k)
+
+
+@dataclass(frozen=True)
+class LayerComparison:
+    """One layer: D_K x D_K kernel, M -> N channels on a D_F x D_F map, under alpha and rho."""
+
+    kernel: int
+    c_in: float  # alpha·M
+    c_out: float  # alpha·N
+    size: float  # rho·D_F
+    macs_standard: float
+    params_standard: float
+    macs_depthwise: float
+    macs_pointwise: float
+    params_separable: float
+
+    @property
+    def macs_separable(self):
+        return self.macs_depthwise + self.macs_pointwise
+
+    @property
+    def ratio(self):
+        """Exact separable / standard mult-adds."""
+        return self.macs_separable / self.macs_standard
+
+    @property
+    def closed_form(self):
+        return separable_ratio(self.c_out, self.kernel)
+
+
+def compare_layer(kernel: int, c_in: int, c_out: int, size: float, alpha: float = 1.0, rho: float = 1.0,
+                  spatial: str = "continuous") -> LayerComparison:
+    """Standard vs depthwise separable costs of one stride-1 layer (V1 paper, eqs. 2, 5, 7).
+
+    ``continuous`` keeps αM and ρD_F real, as the paper's Table 3 does (14 · 0.714 = 9.996);
+    ``exact`` rounds them to whole channels and pixels.
+
+    >>> round(compare_layer(3, 512, 512, 14, alpha=0.75, rho=0.714).macs_separable / 1e6, 1)
+    15.1
+    """
+    alpha = check_alpha(alpha)
+    for name, value in (("kernel", kernel), ("in", c_in), ("out", c_out), ("size", size), ("rho", rho)):
+        if not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value) or value <= 0:
+            raise UsageError(f"{name} must be a finite number > 0, got {value!r}")
+    m, n, d = alpha * c_in, alpha * c_out, rho * size
+    if spatial == "exact":
+        m, n, d = round(m), round(n), round(d)
+    elif spatial != "continuous":
+        raise UsageError(f"spatial must be exact or continuous, got {spatial!r}")
+    std_macs, std_params, _ = standard_conv(k=kernel, c_in=m, c_out=n, h_out=d, w_out=d)
+    dw_macs, dw_params, _ = depthwise_conv(k=kernel, c_in=m, h_out=d, w_out=d)
+    pw_macs, pw_params, _ = pointwise_conv(c_in=m, c_out=n, h_out=d, w_out=d)
+    return LayerComparison(kernel, m, n, d, std_macs, std_params, dw_macs, pw_macs, dw_params + pw_params)
+
+
+def block_ratios(result):
+    """Per block with a depthwise layer: its mult-adds against one standard k x k convolution of the
+    same input width, output width, stride and output size, with the closed form beside the exact ratio:
+    1/N + 1/D_K² for a depthwise separable block, t(d' + k² + d'')/(k²·d'') (V2 paper, §3.3) for a
+    stride-1 inverted residual without squeeze-excite."""
+    import pandas as pd
+
+    layers = result.layers
+    rows = []
+    for block, g in layers.groupby("block", sort=False):
+        dw = g[g["op"] == "dw"]
+        if dw.empty:
+            continue
+        dw = dw.iloc[0]
+        convs = g[g["op"].isin(["pw", "dw", "conv"])]
+        c_in, c_out = convs.iloc[0]["c_in"], convs.iloc[-1]["c_out"]
+        k = int(dw["kernel"])
+        std_macs, _, _ = standard_conv(k=k, c_in=c_in, c_out=c_out, h_out=dw["h_out"], w_out=dw["w_out"])
+        ops = list(g["op"])
+        if ops == ["dw", "pw"]:
+            kind, closed = "separable", separable_ratio(c_out, k)
+        else:
+            kind = "inverted residual"
+            t = dw["c_out"] / c_in
+            closed = (t * (c_in + k * k + c_out) / (k * k * c_out)
+                      if dw["stride"] == 1 and "se" not in ops else float("nan"))
+        block_macs = g["macs"].sum()
+        rows.append({"block": block, "kind": kind, "kernel": k, "c_in": c_in, "c_out": c_out,
+                     "h_out": dw["h_out"], "macs": block_macs, "macs_standard": std_macs,
+                     "ratio": block_macs / std_macs, "closed_form": closed})
+    return pd.DataFrame(rows)

@@ -1,0 +1,108 @@
+"""Every published figure of tests/data/published.csv (a copy of the project's reference file, with
+its citations) is checked here, row by row: reproduced to the precision it was printed with, under
+its source's convention, or recorded as an erratum (with the corrected figure from another source)
+or as unexplained, each with a one-line reason in tests/data/published_checks.csv."""
+
+import csv
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pytest
+
+import mnetcost
+from mnetcost.ratios import compare_layer
+
+DATA = Path(__file__).parent / "data"
+PUBLISHED = list(csv.DictReader(open(DATA / "published.csv", encoding="utf-8")))
+CHECKS = list(csv.DictReader(open(DATA / "published_checks.csv", encoding="utf-8")))
+VERDICTS = {"match", "erratum", "unexplained", "not_computed"}
+
+
+def published_text(row, check):
+    if check["quantity"] == "macs":
+        return row["macs_millions"]
+    if check["rounding"] == "exact" and row["params_exact"]:
+        return row["params_exact"]
+    return row["params_millions"]
+
+
+def printed(value, text, rounding):
+    """(ours, theirs): ``value`` (a count) as the source prints ``text`` — millions to as many
+    decimals as it has, rounded or floored — or both as exact integers."""
+    if rounding == "exact":
+        exact = Decimal(text) * 10**6 if "." in text else Decimal(text)  # "567.716352" M, or a params_exact integer
+        assert exact == exact.to_integral_value(), f"{text} is not an exact count"
+        return Decimal(int(value)), exact
+    places = len(text.split(".")[1]) if "." in text else 0
+    mode = ROUND_FLOOR if rounding == "floor" else ROUND_HALF_UP
+    return (Decimal(str(value)) / 10**6).quantize(Decimal(1).scaleb(-places), rounding=mode), Decimal(text)
+
+
+def tf_slim_names(result):
+    """TF-slim's names for the V1 body layers: Conv2d_0, then Conv2d_<i>_depthwise / _pointwise."""
+    names, i = {}, 0
+    for idx, op in enumerate(result.columns["op"]):
+        if op == "conv":
+            names["MobilenetV1/Conv2d_0"] = idx
+        elif op == "dw":
+            i += 1
+            names[f"MobilenetV1/Conv2d_{i}_depthwise"] = idx
+        elif op == "pw":
+            names[f"MobilenetV1/Conv2d_{i}_pointwise"] = idx
+    return names
+
+
+def computed(check):
+    quantity, scope = check["quantity"], check["scope"]
+    if check["model"].startswith("layer:"):
+        _, k, m, n, d = check["model"].split(":")
+        c = compare_layer(int(k), int(m), int(n), float(d), alpha=float(check["alpha"]), rho=float(check["resolution"]))
+        if scope == "single:standard":
+            return c.macs_standard if quantity == "macs" else c.params_standard
+        return c.macs_separable if quantity == "macs" else c.params_separable
+    r = mnetcost.cost(
+        check["model"], alpha=float(check["alpha"]), resolution=int(check["resolution"]),
+        convention=check["convention"], classes=int(check["classes"]) if check["classes"] else None,
+        top=scope != "body",
+    )
+    column = "macs" if quantity == "macs" else check["count"]
+    if scope.startswith("layer:"):
+        return r.columns[column][tf_slim_names(r)[scope[len("layer:"):]]]
+    return r.columns[column].sum()
+
+
+def test_every_published_figure_has_exactly_one_check():
+    wanted = set()
+    for i, row in enumerate(PUBLISHED, start=1):
+        if row["macs_millions"]:
+            wanted.add((i, "macs"))
+        if row["params_millions"] or row["params_exact"]:
+            wanted.add((i, "params"))
+    have = [(int(c["row"]), c["quantity"]) for c in CHECKS]
+    assert len(have) == len(set(have)), "a figure is checked twice"
+    assert set(have) == wanted
+
+
+@pytest.mark.parametrize(
+    "check", CHECKS,
+    ids=[f"{c['row']}-{c['source']}-{c['model'] or 'none'}-{c['alpha']}-{c['resolution']}-{c['variant'] or 'base'}-{c['quantity']}" for c in CHECKS],
+)
+def test_published_figure(check):
+    row = PUBLISHED[int(check["row"]) - 1]
+    assert (row["source"], row["variant"]) == (check["source"], check["variant"]), "checks file out of step"
+    assert check["verdict"] in VERDICTS
+    if check["verdict"] == "not_computed":
+        assert check["reason"]
+        assert check["model"] not in mnetcost.model_names()
+        return
+    text = published_text(row, check)
+    ours, theirs = printed(computed(check), text, check["rounding"])
+    if check["verdict"] == "match":
+        assert ours == theirs, f"computed {ours}, published {theirs} ({check['reason']})"
+    elif check["verdict"] == "erratum":
+        assert check["reason"] and check["expected"]
+        assert ours != theirs, f"the erratum now matches: {check['reason']}"
+        assert ours == Decimal(check["expected"]), f"computed {ours}, corrected figure {check['expected']}"
+    else:
+        assert check["reason"]
+        assert ours != theirs, f"an unexplained figure now matches ({ours}); update its verdict"
