@@ -1,6 +1,6 @@
 """Ground-truth params / MACs for torchvision MobileNet models.
 
-Writes torchvision_totals.csv and torchvision_layers.csv next to this file.
+Writes torchvision_totals.csv and torchvision_layers.csv into tests/data.
 MACs = FlopCounterMode total flops // 2 (FlopCounterMode counts 2 flops per multiply-add).
 """
 import os
@@ -14,7 +14,7 @@ import torch.nn as nn
 import torchvision
 from torch.utils.flop_counter import FlopCounterMode
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # writes into tests/data
 MODELS = ["mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small"]
 WIDTHS = [0.25, 0.35, 0.5, 0.75, 1.0, 1.3, 1.4]
 RESOLUTIONS = [96, 97, 128, 160, 192, 224, 331]

@@ -1,0 +1,95 @@
+"""mnetcost against the frameworks' own counts, computed with the real libraries (not with mnetcost)
+by the scripts in tests/data/generators: torchvision 0.29.1 (params = sum of parameter sizes, MACs =
+FlopCounterMode / 2) and Keras 3.15.1 (count_params() and the trainable part). See tests/data/README.md."""
+
+import csv
+from itertools import groupby
+from pathlib import Path
+
+import pytest
+
+import mnetcost
+
+DATA = Path(__file__).parent / "data"
+TV_NAMES = {"mobilenet_v2": "v2", "mobilenet_v3_large": "v3-large", "mobilenet_v3_small": "v3-small"}
+KERAS_NAMES = {"MobileNet": "v1", "MobileNetV2": "v2", "MobileNetV3Large": "v3-large", "MobileNetV3Small": "v3-small"}
+
+
+def rows(name):
+    return list(csv.DictReader(open(DATA / name, encoding="utf-8")))
+
+
+TV_TOTALS = rows("torchvision_totals.csv")
+KERAS_TOTALS = rows("keras_totals.csv")
+
+
+@pytest.mark.parametrize("model", sorted(TV_NAMES))
+def test_torchvision_totals(model):
+    """Every width (0.25-1.4), resolution (96-331, odd 97 included) and class count (10, 1000, 1001)."""
+    cases = [r for r in TV_TOTALS if r["model"] == model]
+    assert len(cases) == 147
+    wrong = []
+    for r in cases:
+        c = mnetcost.cost(TV_NAMES[model], alpha=float(r["width_mult"]), resolution=int(r["resolution"]),
+                          classes=int(r["num_classes"]), convention="torchvision")
+        if (c.params, c.macs) != (int(r["params"]), int(r["macs"])):
+            wrong.append((r["width_mult"], r["resolution"], r["num_classes"], r["params"], r["macs"], c.params, c.macs))
+    assert not wrong
+
+
+def torchvision_layers():
+    """torchvision's leaf modules folded into mnetcost's primitive layers: a conv with its BatchNorm,
+    an SE block's two 1x1 convs, each Linear."""
+    out = {}
+    for key, group in groupby(rows("torchvision_layers.csv"), key=lambda r: (r["model"], r["width_mult"], r["resolution"])):
+        layers = []
+        for r in group:
+            params, macs = int(r["params"]), int(r["macs"])
+            if r["type"] == "BatchNorm2d" or r["module_name"].endswith(".fc2"):
+                layers[-1]["params"] += params
+                layers[-1]["macs"] += macs
+                continue
+            layers.append({"name": r["module_name"], "params": params, "macs": macs, "shape": r["output_shape"],
+                           "c_out": int(r["out_channels"]) if not r["module_name"].endswith(".fc1") else int(r["in_channels"])})
+        out[key] = layers
+    return out
+
+
+@pytest.mark.parametrize("key", sorted(torchvision_layers()), ids=lambda k: "-".join(k))
+def test_torchvision_per_layer(key):
+    model, width, res = key
+    theirs = torchvision_layers()[key]
+    r = mnetcost.cost(TV_NAMES[model], alpha=float(width), resolution=int(res), convention="torchvision").layers
+    ours = r[~r["op"].isin(["pool", "add"])]
+    assert len(ours) == len(theirs)
+    for (_, o), t in zip(ours.iterrows(), theirs):
+        assert (o["params"], o["macs"], o["c_out"]) == (t["params"], t["macs"], t["c_out"]), (o["name"], t["name"])
+        if o["op"] not in ("fc", "se"):
+            assert f"{o['h_out']}x{o['w_out']}x{o['c_out']}" == t["shape"], (o["name"], t["name"])
+
+
+@pytest.mark.parametrize("model", sorted(KERAS_NAMES))
+def test_keras_count_params(model):
+    """count_params() and the trainable part, with and without the top, minimalistic too, any classes."""
+    cases = [r for r in KERAS_TOTALS if r["model"] == model]
+    assert cases
+    wrong = []
+    for r in cases:
+        name = KERAS_NAMES[model] + ("-min" if r["minimalistic"] == "True" else "")
+        top = r["include_top"] == "True"
+        c = mnetcost.cost(name, alpha=float(r["alpha"]), resolution=int(r["resolution"]), convention="keras",
+                          classes=int(r["classes"]) if top else None, top=top)
+        if (c.params, c.trainable) != (int(r["params_total"]), int(r["params_trainable"])):
+            wrong.append((name, r["alpha"], r["classes"], top, r["params_total"], c.params))
+    assert not wrong
+
+
+def test_known_values_of_the_issue():
+    """The anchors quoted in the core issue, each from its framework."""
+    assert (mnetcost.cost("v2", convention="torchvision").params, mnetcost.cost("v2", convention="torchvision").macs) == (3_504_872, 300_774_272)
+    assert mnetcost.cost("v3-large", convention="torchvision").params == 5_483_032
+    assert mnetcost.cost("v3-small", convention="torchvision").params == 2_542_856
+    v1 = mnetcost.cost("v1", convention="torchvision")
+    assert (v1.params, v1.macs) == (4_231_976, 568_740_352)
+    assert mnetcost.cost("v1", convention="keras").params == 4_253_864
+    assert mnetcost.cost("v2", convention="keras").params == 3_538_984
