@@ -51,7 +51,7 @@ def expand(table: Table, rules: Rules, alpha: float, resolution: float, classes:
     ``include_top=False`` does."""
     layers: list[Layer] = []
     h = w = resolution
-    c_s, c_0 = 3, 3  # input width: scaled, and as printed in the paper
+    c_s = c_0 = table.channels  # input width: scaled, and as printed in the paper (the image: not scaled)
 
     def width(role: str, c: float) -> int:
         if role == "classes":

@@ -1,7 +1,7 @@
 """Architecture tables: finding, reading and validating the CSVs, shipped or the user's own.
 
 A table is a CSV whose leading ``# key: value`` lines are metadata (name, title, family, resolution,
-source, erratum, note) and whose rows read like the papers' tables. Shipped tables live in the
+channels, source, erratum, note) and whose rows read like the papers' tables. Shipped tables live in the
 project's top-level ``tables/`` folder, installed as ``mnetcost/tables``.
 """
 
@@ -55,6 +55,7 @@ class Table:
     family: str
     resolution: int
     rows: tuple[Row, ...]
+    channels: int = 3  # input channels
     source: str = ""
     errata: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
@@ -133,6 +134,14 @@ def parse_table(text: str, path: str = "<table>") -> Table:
     except ValueError:
         problems.append(f"{where}: metadata 'resolution' must be a positive integer, got {res_text!r}")
         resolution = 224
+    ch_text = meta1("channels", "3")
+    try:
+        channels = int(ch_text)
+        if channels <= 0:
+            raise ValueError
+    except ValueError:
+        problems.append(f"{where}: metadata 'channels' must be a positive integer, got {ch_text!r}")
+        channels = 3
     if first_body_line is None:
         raise TableError(f"{where}: no header row and no rows")
     reader = csv.DictReader(io.StringIO("\n".join(body_lines)))
@@ -162,6 +171,7 @@ def parse_table(text: str, path: str = "<table>") -> Table:
         family=family,
         resolution=resolution,
         rows=tuple(rows),
+        channels=channels,
         source=meta1("source"),
         errata=tuple(meta.get("erratum", [])),
         notes=tuple(meta.get("note", [])),
