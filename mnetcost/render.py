@@ -45,7 +45,10 @@ def rich_table(result: Cost, convention_note: str = ""):
     from rich.table import Table
 
     cols = result.columns
-    table = Table(title=describe(result), caption=f"{convention_note}\n{MAC_NOTE}".strip(),
+    exact = (f"Total: {result.macs:,} MACs · {result.params:,} params ({result.trainable:,} trainable)"
+             if result.spatial == "exact" else
+             f"Total: {result.macs:,.1f} MACs · {result.params:,} params ({result.trainable:,} trainable)")
+    table = Table(title=describe(result), caption=f"{exact}\n{convention_note}\n{MAC_NOTE}".strip(),
                   caption_justify="left", show_footer=True, header_style="bold", title_justify="left")
     table.add_column("layer", footer="total", no_wrap=True, overflow="ellipsis", max_width=16)
     table.add_column("op")
