@@ -90,6 +90,13 @@ class Cost:
         g["weights_share"] = g["weights"] / g["weights"].sum() if g["weights"].sum() else 0.0
         return g
 
+    def separable_ratios(self):
+        """Each separable or inverted-residual block against a standard conv of the same shape,
+        exact ratio and closed form side by side (see ``mnetcost.ratios.block_ratios``)."""
+        from .ratios import block_ratios
+
+        return block_ratios(self)
+
     def to_dict(self) -> dict:
         """A JSON-ready dict: configuration, totals and layers (plain Python numbers)."""
         layers = [
