@@ -126,22 +126,15 @@ def parse_table(text: str, path: str = "<table>") -> Table:
     family = meta1("family")
     if family not in FAMILIES:
         problems.append(f"{where}: metadata 'family' must be one of {', '.join(FAMILIES)}, got {family!r}")
-    res_text = meta1("resolution", "224")
-    try:
-        resolution = int(res_text)
-        if resolution <= 0:
-            raise ValueError
-    except ValueError:
-        problems.append(f"{where}: metadata 'resolution' must be a positive integer, got {res_text!r}")
-        resolution = 224
-    ch_text = meta1("channels", "3")
-    try:
-        channels = int(ch_text)
-        if channels <= 0:
-            raise ValueError
-    except ValueError:
-        problems.append(f"{where}: metadata 'channels' must be a positive integer, got {ch_text!r}")
-        channels = 3
+    def meta_int(key, default: int) -> int:
+        text = meta1(key, str(default))
+        if text.isdigit() and int(text) > 0:
+            return int(text)
+        problems.append(f"{where}: metadata '{key}' must be a positive integer, got {text!r}")
+        return default
+
+    resolution = meta_int("resolution", 224)
+    channels = meta_int("channels", 3)
     if first_body_line is None:
         raise TableError(f"{where}: no header row and no rows")
     reader = csv.DictReader(io.StringIO("\n".join(body_lines)))
