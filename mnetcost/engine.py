@@ -124,11 +124,8 @@ def _total(values):
 
 
 def _py(v):
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and v.is_integer() and abs(v) < 2**53:
-        return v
-    return v
+    """A plain Python number from a numpy scalar (for JSON)."""
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def resolve_resolution(table: Table, rho, resolution, spatial: str) -> tuple[float, float]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .conventions import Rules
-from .errors import UsageError
+from .errors import TableError, UsageError
 from .scaling import SQUEEZE_RULES, out_size, scale_width
 from .tables import Table
 
@@ -111,12 +111,11 @@ def expand(table: Table, rules: Rules, alpha: float, resolution: float, classes:
             elif row.op == "pool":
                 out_s, out_0 = c_s, c_0
                 h, w = add("pool", 0, 1, 1, c_s, c_s, h, w, False, "")
-                h = w = 1
             elif row.op == "fc":
                 out_s = width(row.width, row.out)
                 out_0 = out_s if row.width == "classes" else row.out
                 if (h, w) != (1, 1):
-                    raise UsageError(f"{table.name}: fc row {row.stage!r} needs a 1x1 input; add a pool row before it")
+                    raise TableError(f"{table.name}: fc row {row.stage!r} (line {row.line}) needs a 1x1 input; add a pool row before it")
                 add("fc", 1, 1, 1, c_s, out_s, 1, 1, row.bn, row.nl)
             else:  # parse_table admits only the ops above
                 raise AssertionError(row.op)

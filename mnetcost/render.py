@@ -7,7 +7,7 @@ import csv
 import io
 import json
 
-from .engine import LAYER_COLUMNS, Cost
+from .engine import LAYER_COLUMNS, Cost, _py
 
 UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k"))
 MAC_NOTE = "MACs = multiply-accumulates: one multiply-add is one MAC (FLOPs ≈ 2 × MACs)."
@@ -69,18 +69,13 @@ def rich_table(result: Cost, convention_note: str = ""):
     return table
 
 
-def _plain(v):
-    v = v.item() if hasattr(v, "item") else v
-    return v
-
-
 def to_csv(result: Cost) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(LAYER_COLUMNS)
     cols = result.columns
     for i in range(len(cols["name"])):
-        w.writerow([_plain(cols[c][i]) for c in LAYER_COLUMNS])
+        w.writerow([_py(cols[c][i]) for c in LAYER_COLUMNS])
     return out.getvalue()
 
 
@@ -93,6 +88,6 @@ def to_markdown(result: Cost) -> str:
     lines = [f"**{describe(result).replace(chr(10), '** — ')}", "",
              "| " + " | ".join(LAYER_COLUMNS) + " |", "|" + "---|" * len(LAYER_COLUMNS)]
     for i in range(len(cols["name"])):
-        lines.append("| " + " | ".join(str(_plain(cols[c][i])) for c in LAYER_COLUMNS) + " |")
+        lines.append("| " + " | ".join(str(_py(cols[c][i])) for c in LAYER_COLUMNS) + " |")
     lines += ["", f"Total: {result.macs} MACs, {result.params} params ({result.trainable} trainable).", "", MAC_NOTE]
     return "\n".join(lines) + "\n"

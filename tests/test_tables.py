@@ -92,6 +92,8 @@ def test_good_table_parses():
     ("# family: v2\nstage,op,kernel,out,n,stride\nc1,conv,3,k,1,2\n", "'k' (the class count) is only for an fc row"),
     ("# family: v2\nstage,op,kernel,out,n,stride\n", "the table has no rows"),
     ("# family: v2\n", "no header row"),
+    ("# family: v2\n# resolution: -3\nstage,op,kernel,out,n,stride\nc1,conv,3,32,1,2\n", "metadata 'resolution' must be a positive integer, got '-3'"),
+    ("# family: v2\n# channels: x\nstage,op,kernel,out,n,stride\nc1,conv,3,32,1,2\n", "metadata 'channels' must be a positive integer, got 'x'"),
 ])
 def test_malformed_tables_name_file_line_column_and_value(text, message):
     with pytest.raises(TableError) as e:
@@ -106,3 +108,10 @@ def test_every_problem_is_reported_one_line_each():
         parse_table(text, "bad.csv")
     lines = str(e.value).splitlines()
     assert [l.split(",")[1].strip() for l in lines] == ["line 3", "line 4", "line 5"]
+
+
+def test_fc_row_needs_a_pooled_input(tmp_path):
+    path = tmp_path / "nopool.csv"
+    path.write_text("# family: v2\nstage,op,kernel,out,n,stride\nc1,conv,3,32,1,2\nfc,fc,1,k,1,1\n")
+    with pytest.raises(TableError, match="fc row 'fc' \\(line 4\\) needs a 1x1 input"):
+        mnetcost.cost(str(path))
