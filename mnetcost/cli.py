@@ -1,15 +1,15 @@
 """The terminal front end: a thin typer layer over the library. Library errors become one line on
-stderr and an exit code (2 for bad options, 1 for bad tables)."""
+stderr and an exit code (2 for bad options, 1 for bad tables). No cost arithmetic happens here."""
 
 from __future__ import annotations
 
 import sys
 from enum import Enum
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
-from .errors import MnetcostError
+from .errors import MnetcostError, UsageError
 
 app = typer.Typer(
     name="mnetcost",
@@ -29,6 +29,24 @@ class Format(str, Enum):
 class Spatial(str, Enum):
     exact = "exact"
     continuous = "continuous"
+
+
+class Unit(str, Enum):
+    macs = "macs"
+    flops = "flops"
+
+
+class By(str, Enum):
+    layer = "layer"
+    op = "op"
+    block = "block"
+    stage = "stage"
+
+
+UNIT_NOTE = {
+    Unit.macs: "MACs = multiply-accumulates: one multiply-add is one MAC.",
+    Unit.flops: "FLOPs = 2 x MACs: a multiply-add is two floating-point operations (one multiply, one add).",
+}
 
 
 def _float(text: str) -> float:
@@ -57,6 +75,20 @@ def _complete_conventions(incomplete: str):
     return [c for c in convention_names() if c.startswith(incomplete)]
 
 
+# Options shared by several commands.
+ALPHA = typer.Option(1.0, "--alpha", "-a", parser=_float, metavar="FLOAT", help="Width multiplier alpha (> 0).")
+RHO = typer.Option(None, "--rho", parser=_float, metavar="FLOAT", help="Resolution multiplier rho (input = rho x 224).")
+RESOLUTION = typer.Option(None, "--resolution", "-r", parser=_int, metavar="PX", help="Input resolution in pixels (instead of --rho).")
+CONVENTION = typer.Option("paper", "--convention", "-c", metavar="NAME", autocompletion=_complete_conventions,
+                          help="Counting convention: paper, torchvision, keras, tf-slim.")
+CLASSES = typer.Option(None, "--classes", "-k", parser=_int, metavar="K", help="Classifier classes (default: the convention's).")
+SPATIAL = typer.Option(Spatial.exact, "--spatial", help="exact: whole-pixel SAME sizes; continuous: rho x D_F as a real number.")
+FORMAT = typer.Option(Format.table, "--format", "-f", help="table (rich), csv, json or markdown (machine formats: data only).")
+UNIT = typer.Option(Unit.macs, "--unit", "-u", help="Show counts as MACs (multiply-adds) or FLOPs (2 x MACs).")
+MODEL = typer.Argument(..., metavar="MODEL", autocompletion=_complete_models,
+                       help="A shipped table (v1, v2, v3-large, ...; see 'mnetcost models') or a path to a CSV table.")
+
+
 @app.callback(invoke_without_command=True)
 def _root(ctx: typer.Context):
     """Analytical costs of the MobileNet family. Example: mnetcost table v2 --alpha 0.75 --rho 0.714"""
@@ -65,37 +97,369 @@ def _root(ctx: typer.Context):
         raise typer.Exit(0)
 
 
+def _print(fmt: Format, table_fn, csv_fn, json_fn, md_fn) -> None:
+    """Write one command's output in the chosen format; only rich tables go through rich."""
+    if fmt is Format.table:
+        from rich.console import Console
+
+        console = Console()
+        for item in table_fn():
+            console.print(item)
+    else:
+        sys.stdout.write({Format.csv: csv_fn, Format.json: json_fn, Format.markdown: md_fn}[fmt]())
+
+
+def _unit_factor(unit: Unit) -> int:
+    return 2 if unit is Unit.flops else 1
+
+
+def _unit_label(unit: Unit) -> str:
+    return "FLOPs" if unit is Unit.flops else "MACs"
+
+
 @app.command()
 def table(
-    model: str = typer.Argument(..., metavar="MODEL", help="A shipped table (v1, v2, v3-large, ...) or a path to a CSV table.",
-                                autocompletion=_complete_models),
-    alpha: float = typer.Option(1.0, "--alpha", "-a", parser=_float, metavar="FLOAT", help="Width multiplier alpha (> 0)."),
-    rho: Optional[float] = typer.Option(None, "--rho", parser=_float, metavar="FLOAT", help="Resolution multiplier rho (input = rho x 224)."),
-    resolution: Optional[int] = typer.Option(None, "--resolution", "-r", parser=_int, metavar="PX", help="Input resolution in pixels (instead of --rho)."),
-    convention: str = typer.Option("paper", "--convention", "-c", metavar="NAME", help="Counting convention: paper, torchvision, keras, tf-slim.",
-                                   autocompletion=_complete_conventions),
-    classes: Optional[int] = typer.Option(None, "--classes", "-k", parser=_int, metavar="K", help="Classifier classes (default: the convention's)."),
-    spatial: Spatial = typer.Option(Spatial.exact, "--spatial", help="exact: whole-pixel SAME sizes; continuous: rho x D_F as a real number."),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table (rich), csv, json or markdown."),
+    model: str = MODEL,
+    alpha: float = ALPHA,
+    rho: Optional[float] = RHO,
+    resolution: Optional[int] = RESOLUTION,
+    convention: str = CONVENTION,
+    classes: Optional[int] = CLASSES,
+    spatial: Spatial = SPATIAL,
+    by: By = typer.Option(By.layer, "--by", help="layer (every primitive layer), or totals per op type, block or stage."),
+    unit: Unit = UNIT,
+    fmt: Format = FORMAT,
 ):
-    """Per-layer mult-adds and parameters of MODEL, with totals.
+    """Per-layer mult-adds and parameters of MODEL, with totals, or their breakdown by op type or block.
 
     Example: mnetcost table v2 --alpha 0.75 --rho 0.714
+    Example: mnetcost table v1 --by op          (V1 Table 2: share of mult-adds and params per op type)
     """
     from . import render
-    from .conventions import get_convention
     from .engine import cost
 
     result = cost(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention,
                   classes=classes, spatial=spatial.value)
-    if fmt is Format.table:
-        from rich.console import Console
+    k = _unit_factor(unit)
+    note = result.rules.note
+    if by is By.layer:
+        def rich():
+            return [render.rich_table(result, note, unit_factor=k, unit_label=_unit_label(unit), unit_note=UNIT_NOTE[unit])]
 
-        note = get_convention(result.convention).rules(result.family).note
-        Console().print(render.rich_table(result, note))
-    else:
-        writer = {Format.csv: render.to_csv, Format.json: render.to_json, Format.markdown: render.to_markdown}[fmt]
-        sys.stdout.write(writer(result))
+        def as_json():
+            doc = result.to_dict()
+            if unit is Unit.flops:
+                doc["totals"]["flops"] = 2 * doc["totals"]["macs"]
+                for layer in doc["layers"]:
+                    layer["flops"] = 2 * layer["macs"]
+            return render.to_json_document(doc)
+
+        _print(fmt, rich, lambda: render.to_csv(result, unit_factor=k if unit is Unit.flops else None),
+               as_json, lambda: render.to_markdown(result))
+        return
+    frame = {By.op: result.by_op, By.block: result.by_block, By.stage: result.by_stage}[by]()
+    records = [{by.value: key, "count": int(row["macs"]) * k, "macs": int(row["macs"]), "params": int(row["params"]),
+                "weights": int(row["weights"]), "macs_share": row["macs_share"], "params_share": row["params_share"],
+                "weights_share": row["weights_share"]} for key, row in frame.iterrows()]
+    label = _unit_label(unit)
+    columns = [(by.value, by.value, "text"), ("count", label, "count"), ("macs_share", f"% {label}", "percent"),
+               ("params", "params", "count"), ("params_share", "% params", "percent"),
+               ("weights_share", "% weights", "percent")]
+    machine = [(by.value, by.value, "text"), ("macs", "macs", "count")] + (
+        [("count", "flops", "count")] if unit is Unit.flops else []) + [
+        ("params", "params", "count"), ("weights", "weights", "count"), ("macs_share", "macs_share", "float"),
+        ("params_share", "params_share", "float"), ("weights_share", "weights_share", "float")]
+    title = render.describe(result) + f"\nby {by.value}"
+    caption = (f"Total: {result.macs:,} MACs · {result.params:,} params. % weights leaves biases and BatchNorm "
+               f"out (as V1 Table 2 does).\n{UNIT_NOTE[unit]}")
+    _print(fmt, lambda: [render.records_table(title, columns, records, caption)],
+           lambda: render.records_csv(machine, records),
+           lambda: render.to_json_document({**_config(result), "by": by.value, "rows": [
+               {key: rec[key] for key, _, _ in machine} for rec in records]}),
+           lambda: render.records_markdown(title.replace("\n", " — "), machine, records, caption))
+
+
+def _config(result) -> dict:
+    return {"model": result.model, "alpha": result.alpha, "rho": result.rho, "resolution": result.resolution,
+            "convention": result.convention, "classes": result.classes, "spatial": result.spatial,
+            "totals": {"macs": result.macs, "params": result.params}}
+
+
+@app.command()
+def models(fmt: Format = FORMAT):
+    """Every shipped table: what it is, its source, its layer count and totals at alpha 1, 224 px (paper convention).
+
+    Example: mnetcost models
+    """
+    from . import render
+    from .explore import models as catalogue
+
+    records = catalogue()
+    columns = [("name", "model", "text"), ("title", "what", "long"), ("ref", "source", "long"),
+               ("layers", "layers", "float"), ("macs", "MACs", "count"), ("params", "params", "count")]
+    machine = columns + [("family", "family", "text"), ("source", "citation", "text")]
+    caption = ("Layers: conv, depthwise, pointwise and FC layers. Totals at alpha 1, 224 px, paper convention, "
+               "1000 classes. Full citations: --format csv or json.")
+    _print(fmt, lambda: [render.records_table("mnetcost tables", columns, records, caption)],
+           lambda: render.records_csv(machine, records),
+           lambda: render.to_json_document({"models": records}),
+           lambda: render.records_markdown("mnetcost tables", machine, records, caption))
+
+
+def _list(values: Optional[str], name: str, kind=float):
+    from .explore import parse_values
+
+    return parse_values(values, name, kind) if values is not None else None
+
+
+@app.command()
+def compare(
+    models_: List[str] = typer.Argument(..., metavar="MODEL...", autocompletion=_complete_models,
+                                        help="One or more tables (names or CSV paths)."),
+    alpha: Optional[str] = typer.Option(None, "--alpha", "-a", metavar="LIST", help="Width multipliers: 0.5,0.75,1.0 or START:STOP:STEP."),
+    resolution: Optional[str] = typer.Option(None, "--resolution", "-r", metavar="LIST", help="Resolutions in pixels: 128,160,224 or START:STOP:STEP."),
+    convention: str = typer.Option("paper", "--convention", "-c", metavar="LIST", autocompletion=_complete_conventions,
+                                   help="Conventions: paper,torchvision,keras,tf-slim."),
+    classes: Optional[int] = CLASSES,
+    spatial: Spatial = SPATIAL,
+    unit: Unit = UNIT,
+    fmt: Format = FORMAT,
+):
+    """Side by side: several models, configurations or conventions. For several conventions of one
+    configuration, the difference to the first is split into its causes.
+
+    Example: mnetcost compare v1 v2 v3-large v3-small
+    Example: mnetcost compare v2 --alpha 0.5,0.75,1.0
+    Example: mnetcost compare v2 --convention paper,torchvision,keras,tf-slim
+    """
+    from . import render
+    from .explore import compare as run_compare, explain
+
+    alphas = _list(alpha, "--alpha") or [1.0]
+    resolutions = _list(resolution, "--resolution", int) or [None]
+    conventions = [c.strip() for c in convention.split(",")]
+    if not all(conventions):
+        raise UsageError(f"--convention: empty name in {convention!r}")
+    results = run_compare(models_, alphas, resolutions, conventions, classes=classes, spatial=spatial.value)
+    k, label = _unit_factor(unit), _unit_label(unit)
+    base = results[0]
+    records = [{"model": r.model, "alpha": r.alpha, "resolution": r.resolution, "convention": r.convention,
+                "classes": r.classes, "count": r.macs * k, "macs": r.macs, "params": r.params, "trainable": r.trainable,
+                "d_count": (r.macs - base.macs) * k, "d_params": r.params - base.params} for r in results]
+    columns = [("model", "model", "text"), ("alpha", "α", "float"), ("resolution", "px", "float"),
+               ("convention", "convention", "text"), ("classes", "classes", "float"), ("count", label, "count"),
+               ("params", "params", "count"), ("d_count", f"Δ {label}", "signed"), ("d_params", "Δ params", "signed")]
+    if len({r.classes for r in results}) == 1:
+        columns.remove(("classes", "classes", "float"))
+    machine = [("model", "", ""), ("alpha", "", ""), ("resolution", "", ""), ("convention", "", ""), ("classes", "", ""),
+               ("macs", "", "")] + ([("count", "flops", "")] if unit is Unit.flops else []) + [("params", "", ""), ("trainable", "", "")]
+    machine = [(key, header or key, kind) for key, header, kind in machine]
+    explanations = []
+    if len(conventions) > 1 and len(models_) == 1 and len(alphas) == 1 and len(resolutions) == 1:
+        for other in conventions[1:]:
+            frame = explain(models_[0], conventions[0], other, alpha=alphas[0], resolution=resolutions[0],
+                            classes=classes, spatial=spatial.value)
+            explanations.append((other, frame))
+    caption = f"Δ: difference to the first row. {UNIT_NOTE[unit]}"
+
+    def rich():
+        out = [render.records_table("compare", columns, records, caption)]
+        for other, frame in explanations:
+            rows = [{"cause": row["cause"], "count": row["macs"] * k, "params": row["params"]} for _, row in frame.iterrows()]
+            rows.append({"cause": "total", "count": (frame.attrs["other_macs"] - frame.attrs["base_macs"]) * k,
+                         "params": frame.attrs["other_params"] - frame.attrs["base_params"]})
+            out.append(render.records_table(
+                f"why {other} differs from {conventions[0]} ({models_[0]})",
+                [("cause", "cause", "text"), ("count", f"Δ {label}", "signed"), ("params", "Δ params", "signed")], rows,
+                "One rule changed at a time, in this order; the parts add up to the total."))
+        return out
+
+    def as_json():
+        return render.to_json_document({
+            "rows": [{key: rec[key] for key, _, _ in machine} for rec in records],
+            "explanations": [{"base": conventions[0], "other": other, "causes": frame.to_dict("records")}
+                             for other, frame in explanations]})
+
+    def markdown():
+        text = render.records_markdown("compare", machine, records, caption)
+        for other, frame in explanations:
+            text += "\n" + render.records_markdown(
+                f"why {other} differs from {conventions[0]}", [("cause", "cause", "text"), ("macs", "Δ macs", "signed"),
+                                                              ("params", "Δ params", "signed")], frame.to_dict("records"))
+        return text
+
+    _print(fmt, rich, lambda: render.records_csv(machine, records), as_json, markdown)
+
+
+@app.command()
+def sweep(
+    model: str = MODEL,
+    alpha: str = typer.Option(..., "--alpha", "-a", metavar="LIST", help="Width multipliers: 0.25,0.5,0.75,1.0 or START:STOP:STEP."),
+    resolution: str = typer.Option(..., "--resolution", "-r", metavar="LIST", help="Resolutions in pixels: 128,160,192,224 or START:STOP:STEP."),
+    convention: str = CONVENTION,
+    classes: Optional[int] = CLASSES,
+    spatial: Spatial = SPATIAL,
+    unit: Unit = UNIT,
+    fmt: Format = FORMAT,
+):
+    """The alpha x resolution grid of mult-adds and parameters.
+
+    Example: mnetcost sweep v1 --alpha 0.25,0.5,0.75,1.0 --resolution 128:224:32 --convention tf-slim
+    """
+    from . import render
+    from .explore import sweep as run_sweep
+
+    alphas, resolutions = _list(alpha, "--alpha"), _list(resolution, "--resolution", int)
+    frame = run_sweep(model, alphas, resolutions, convention=convention, spatial=spatial.value, classes=classes)
+    k, label = _unit_factor(unit), _unit_label(unit)
+    records = frame.to_dict("records")
+    machine = [("alpha", "alpha", ""), ("resolution", "resolution", ""), ("macs", "macs", "")] + (
+        [("flops", "flops", "")] if unit is Unit.flops else []) + [("params", "params", "")]
+    for rec in records:
+        rec["flops"] = 2 * rec["macs"]
+
+    def rich():
+        grid = [{"alpha": a, **{str(res): None for res in resolutions}} for a in dict.fromkeys(frame["alpha"])]
+        by_alpha = {row["alpha"]: row for row in grid}
+        params = {}
+        for rec in records:
+            by_alpha[rec["alpha"]][str(rec["resolution"])] = rec["macs"] * k
+            params[rec["alpha"]] = rec["params"]
+        for row in grid:
+            row["params"] = params[row["alpha"]]
+        columns = [("alpha", "alpha", "float")] + [(str(r), f"{r} px", "count") for r in resolutions] + [("params", "params", "count")]
+        return [render.records_table(f"{model}: {label} by alpha (rows) and resolution (columns) · convention {convention}",
+                                     columns, grid, f"Params do not depend on the resolution. {UNIT_NOTE[unit]}")]
+
+    _print(fmt, rich, lambda: render.records_csv(machine, records),
+           lambda: render.to_json_document({"model": model, "convention": convention, "spatial": spatial.value,
+                                            "rows": [{key: rec[key] for key, _, _ in machine} for rec in records]}),
+           lambda: render.records_markdown(f"{model} sweep ({convention})", machine, records))
+
+
+@app.command()
+def ratio(
+    kernel: int = typer.Option(..., "--kernel", parser=_int, metavar="D_K", help="Kernel size D_K."),
+    c_in: int = typer.Option(..., "--in", parser=_int, metavar="M", help="Input channels M."),
+    c_out: int = typer.Option(..., "--out", parser=_int, metavar="N", help="Output channels N."),
+    size: float = typer.Option(..., "--size", parser=_float, metavar="D_F", help="Feature map size D_F."),
+    alpha: float = ALPHA,
+    rho: float = typer.Option(1.0, "--rho", parser=_float, metavar="FLOAT", help="Resolution multiplier rho."),
+    spatial: Spatial = typer.Option(Spatial.continuous, "--spatial", help="continuous (the paper's rho x D_F) or exact (whole channels and pixels)."),
+    unit: Unit = UNIT,
+    fmt: Format = FORMAT,
+):
+    """One layer: standard vs depthwise separable convolution, with the paper's formulas (V1 Table 3).
+
+    Example: mnetcost ratio --kernel 3 --in 512 --out 512 --size 14 --alpha 0.75 --rho 0.714
+    """
+    from . import render
+    from .ratios import compare_layer
+
+    k, label = _unit_factor(unit), _unit_label(unit)
+    steps = [("Convolution", 1.0, 1.0, "standard"), ("Depthwise Separable Conv", 1.0, 1.0, "separable")]
+    if alpha != 1.0:
+        steps.append((f"alpha = {alpha:g}", alpha, 1.0, "separable"))
+    if rho != 1.0:
+        steps.append((f"rho = {rho:g}", alpha, rho, "separable"))
+    records = []
+    for name, a, r, kind in steps:
+        c = compare_layer(kernel, c_in, c_out, size, alpha=a, rho=r, spatial=spatial.value)
+        macs, params = (c.macs_standard, c.params_standard) if kind == "standard" else (c.macs_separable, c.params_separable)
+        records.append({"layer": name, "alpha": a, "rho": r, "kind": kind, "count": macs * k, "macs": macs,
+                        "params": params, "m_count": macs * k / 1e6, "m_params": params / 1e6})
+    last = compare_layer(kernel, c_in, c_out, size, alpha=alpha, rho=rho, spatial=spatial.value)
+    M, N, D = last.c_in, last.c_out, last.size
+    num = lambda x: f"{x:g}"
+    big = lambda x: f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
+    formulas = [
+        "standard   = D_K·D_K·αM·αN·ρD_F·ρD_F",
+        f"           = {kernel}·{kernel}·{num(M)}·{num(N)}·{num(D)}·{num(D)} = {big(last.macs_standard)}",
+        "separable  = D_K·D_K·αM·ρD_F·ρD_F + αM·αN·ρD_F·ρD_F",
+        f"           = {kernel}·{kernel}·{num(M)}·{num(D)}·{num(D)} + {num(M)}·{num(N)}·{num(D)}·{num(D)}",
+        f"           = {big(last.macs_depthwise)} + {big(last.macs_pointwise)} = {big(last.macs_separable)}",
+        f"ratio      = separable / standard = {last.ratio:.6f}",
+        f"closed form: 1/N + 1/D_K² = 1/{num(N)} + 1/{kernel * kernel} = {last.closed_form:.6f}",
+    ]
+    columns = [("layer", "layer / modification", "text"), ("m_count", f"million {label}", "float"),
+               ("m_params", "million params", "float")]
+    machine = [("layer", "layer", ""), ("alpha", "alpha", ""), ("rho", "rho", ""), ("kind", "kind", ""),
+               ("macs", "macs", "")] + ([("count", "flops", "")] if unit is Unit.flops else []) + [("params", "params", "")]
+    for rec in records:
+        rec["m_count"] = float(f"{rec['m_count']:.3g}")
+        rec["m_params"] = round(rec["m_params"], 2)
+
+    def rich():
+        title = f"D_K = {kernel}, M = {c_in}, N = {c_out}, D_F = {size:g} ({spatial.value})"
+        return [render.records_table(title, columns, records, "Rows are cumulative, as in V1 Table 3 (mult-adds to 3 significant digits, params to 2 decimals). "
+                                     + UNIT_NOTE[unit]), "\n".join(formulas)]
+
+    _print(fmt, rich, lambda: render.records_csv(machine, records),
+           lambda: render.to_json_document({
+               "inputs": {"kernel": kernel, "in": c_in, "out": c_out, "size": size, "alpha": alpha, "rho": rho,
+                          "spatial": spatial.value},
+               "rows": [{key: rec[key] for key, _, _ in machine} for rec in records],
+               "formulas": formulas, "ratio": last.ratio, "closed_form": last.closed_form}),
+           lambda: render.records_markdown("ratio", machine, records, "```\n" + "\n".join(formulas) + "\n```"))
+
+
+@app.command()
+def reference(
+    model: Optional[str] = typer.Argument(None, metavar="[MODEL]", autocompletion=_complete_models,
+                                          help="v1, v2, v3-large, v3-small (their variants included) or any table name."),
+    per_layer: bool = typer.Option(False, "--per-layer", help="Also list the TF-slim docstring's per-layer figures."),
+    fmt: Format = FORMAT,
+):
+    """Every published figure beside what mnetcost computes under its source's convention, with the
+    difference, a verdict (match / erratum / unexplained) and its reason, and the citation.
+
+    Example: mnetcost reference v2
+    """
+    from . import render
+    from .reference import SOURCE_LABELS, figures
+
+    figs = figures(model, per_layer=per_layer)
+    records = []
+    for f in figs:
+        shown = f.computed_as_printed
+        records.append({
+            "row": f.row, "source": f.source, "model": f.published_model, "alpha": f.alpha, "resolution": f.resolution,
+            "variant": f.variant, "quantity": f.quantity, "published": f.published,
+            "mnetcost": None if shown is None else str(shown), "computed": f.computed, "difference": f.difference,
+            "table": f.model, "convention": f.convention, "rounding": f.rounding, "verdict": f.verdict,
+            "expected": f.expected, "reason": f.reason, "citation": f.citation,
+            "label": SOURCE_LABELS.get(f.source, f.source), "what": "MACs" if f.quantity == "macs" else "params",
+            "shown": f"{'MACs' if f.quantity == 'macs' else 'params'} {f.published}{'' if f.rounding == 'exact' else ' M'}",
+            "config": " ".join(x for x in (f.model or f.published_model, f.alpha, f.resolution,
+                                           f.variant.replace("layer:MobilenetV1/", "")) if x),
+        })
+    notes: dict[str, int] = {}
+    for rec in records:
+        rec["note_ref"] = f"{rec['verdict']} [{notes.setdefault(rec['reason'], len(notes) + 1)}]" if rec["reason"] else rec["verdict"]
+    columns = [("label", "source", "text"), ("config", "table α px", "long"), ("shown", "published", "text"), ("mnetcost", "mnetcost", "text"), ("difference", "Δ", "signed"),
+               ("note_ref", "verdict", "long")]
+    machine = [(key, key, "") for key in ("row", "source", "model", "alpha", "resolution", "variant", "quantity",
+                                            "published", "mnetcost", "computed", "difference", "table", "convention",
+                                            "rounding", "verdict", "expected", "reason", "citation")]
+    counts = {v: sum(r["verdict"] == v for r in records) for v in ("match", "erratum", "unexplained", "not_computed")}
+    caption = (f"{len(records)} figures: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+               + ". mnetcost's value is printed as the source prints (millions, same decimals, its rounding);"
+               " Δ = exact count minus the published figure."
+               + ("" if per_layer else " The TF-slim docstring's per-layer rows: --per-layer."))
+    title = f"published figures{' for ' + model if model else ''}"
+    citations = dict.fromkeys((rec["source"], rec["citation"]) for rec in records)
+
+    def rich():
+        from rich.text import Text
+
+        footnotes = "\n".join(f"[{n}] {reason}" for reason, n in notes.items())
+        sources = "\n".join(f"{src}: {cite}" for src, cite in citations)
+        return [render.records_table(title, columns, records, caption), Text(footnotes), Text("Sources:\n" + sources)]
+
+    _print(fmt, rich,
+           lambda: render.records_csv(machine, records),
+           lambda: render.to_json_document({"figures": [{key: rec[key] for key, _, _ in machine} for rec in records]}),
+           lambda: render.records_markdown(title, machine, records))
 
 
 def _error(message: str) -> None:

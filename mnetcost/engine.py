@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .conventions import Convention, get_convention
+from .conventions import Rules, get_convention
 from .errors import UsageError
 from .expand import Layer, expand
 from .ops import cost_function
@@ -46,6 +46,7 @@ class Cost:
     spatial: str
     columns: dict = field(repr=False)
     top: bool = True
+    rules: Rules | None = field(default=None, repr=False)
 
     @property
     def macs(self):
@@ -172,22 +173,25 @@ def cost(model, alpha: float = 1.0, rho: float | None = None, convention="paper"
     """
     table = load_table(model)
     alpha = check_alpha(alpha)
-    conv: Convention = get_convention(convention)
-    rules = conv.rules(table.family)
+    if isinstance(convention, Rules):  # a convention's rules, possibly altered (see mnetcost.compare)
+        rules = convention
+    else:
+        rules = get_convention(convention).rules(table.family)
     rho_value, res = resolve_resolution(table, rho, resolution, spatial)
     if classes is None:
         classes = rules.classes
     elif isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
         raise UsageError(f"classes must be a whole number >= 1, got {classes!r}")
     layers = expand(table, rules, alpha, res, int(classes), spatial, top=bool(top))
-    columns = evaluate(layers, rules.bn_params, rules.bn_trainable, spatial)
+    columns = evaluate(layers, rules, spatial)
     return Cost(
         model=table.name, title=table.title, family=table.family, alpha=alpha, rho=rho_value, resolution=res,
-        convention=conv.name, classes=int(classes), spatial=spatial, columns=columns, top=bool(top),
+        convention=rules.convention, classes=int(classes), spatial=spatial, columns=columns, top=bool(top),
+        rules=rules,
     )
 
 
-def evaluate(layers: list[Layer], bn_params: int, bn_trainable: int, spatial: str) -> dict:
+def evaluate(layers: list[Layer], rules: Rules, spatial: str) -> dict:
     """Apply each op's cost function to its layers, vectorised per op."""
     n = len(layers)
     geo_dtype = np.int64 if spatial == "exact" else np.float64
@@ -213,11 +217,11 @@ def evaluate(layers: list[Layer], bn_params: int, bn_trainable: int, spatial: st
                       c_mid=cols["c_mid"][idx], h_out=cols["h_out"][idx], w_out=cols["w_out"][idx])
         macs[idx], weights[idx], biases[idx] = m, wt, b
     biases = np.where(has_bias, biases, 0)
-    bn = np.where(has_bn, bn_params * cols["c_out"], 0)
+    bn = np.where(has_bn, rules.bn_params * cols["c_out"], 0)
     cols.update(
         macs=macs, weights=weights, biases=biases, bn_params=bn,
         params=weights + biases + bn,
-        trainable=weights + biases + np.where(has_bn, bn_trainable * cols["c_out"], 0),
+        trainable=weights + biases + np.where(has_bn, rules.bn_trainable * cols["c_out"], 0),
         activations=cols["h_out"] * cols["w_out"] * cols["c_out"],
     )
     return cols

@@ -41,21 +41,23 @@ def describe(result: Cost) -> str:
             f"convention {result.convention} · {result.classes} classes · {result.spatial}{top}")
 
 
-def rich_table(result: Cost, convention_note: str = ""):
+def rich_table(result: Cost, convention_note: str = "", unit_factor: int = 1, unit_label: str = "MACs",
+               unit_note: str = MAC_NOTE):
     from rich.table import Table
 
     cols = result.columns
-    exact = (f"Total: {result.macs:,} MACs · {result.params:,} params ({result.trainable:,} trainable)"
+    total = result.macs * unit_factor
+    exact = (f"Total: {total:,} {unit_label} · {result.params:,} params ({result.trainable:,} trainable)"
              if result.spatial == "exact" else
-             f"Total: {result.macs:,.1f} MACs · {result.params:,} params ({result.trainable:,} trainable)")
-    table = Table(title=describe(result), caption=f"{exact}\n{convention_note}\n{MAC_NOTE}".strip(),
+             f"Total: {total:,.1f} {unit_label} · {result.params:,} params ({result.trainable:,} trainable)")
+    table = Table(title=describe(result), caption=f"{exact}\n{convention_note}\n{unit_note}".strip(),
                   caption_justify="left", show_footer=True, header_style="bold", title_justify="left")
     table.add_column("layer", footer="total", no_wrap=True, overflow="ellipsis", max_width=16)
     table.add_column("op")
     table.add_column("k/s", justify="right")
     table.add_column("input", justify="right")
     table.add_column("output", justify="right")
-    table.add_column("MACs", justify="right", footer=human(result.macs))
+    table.add_column(unit_label, justify="right", footer=human(total))
     table.add_column("params", justify="right", footer=human(result.params))
     for i in range(len(cols["name"])):
         op = cols["op"][i]
@@ -64,18 +66,22 @@ def rich_table(result: Cost, convention_note: str = ""):
             cols["name"][i], op, ks,
             _size(cols["h_in"][i], cols["w_in"][i], cols["c_in"][i]),
             _size(cols["h_out"][i], cols["w_out"][i], cols["c_out"][i]),
-            human(cols["macs"][i]), human(cols["params"][i]),
+            human(cols["macs"][i] * unit_factor), human(cols["params"][i]),
         )
     return table
 
 
-def to_csv(result: Cost) -> str:
+def to_csv(result: Cost, unit_factor: int | None = None) -> str:
+    """One row per layer; with ``unit_factor`` a ``flops`` column (MACs x factor) follows ``macs``."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(LAYER_COLUMNS)
+    names = list(LAYER_COLUMNS)
+    if unit_factor:
+        names.insert(names.index("macs") + 1, "flops")
+    w.writerow(names)
     cols = result.columns
     for i in range(len(cols["name"])):
-        w.writerow([_py(cols[c][i]) for c in LAYER_COLUMNS])
+        w.writerow([_py(cols["macs"][i] * unit_factor) if c == "flops" else _py(cols[c][i]) for c in names])
     return out.getvalue()
 
 
@@ -91,3 +97,60 @@ def to_markdown(result: Cost) -> str:
         lines.append("| " + " | ".join(str(_py(cols[c][i])) for c in LAYER_COLUMNS) + " |")
     lines += ["", f"Total: {result.macs} MACs, {result.params} params ({result.trainable} trainable).", "", MAC_NOTE]
     return "\n".join(lines) + "\n"
+
+
+# Generic records: a list of dicts and column specs (key, header, kind). kind "count" is shown in
+# human units in rich tables; machine formats always get the raw values.
+def records_table(title: str, columns, records, caption: str = ""):
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=title, caption=caption or None, caption_justify="left", title_justify="left",
+                  header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    for key, header, kind in columns:
+        numeric = kind in ("count", "signed", "float", "ratio", "percent")
+        # short text and numbers never wrap; only "long" text (titles, reasons) does
+        table.add_column(header, justify="right" if numeric else "left", no_wrap=kind != "long",
+                         overflow="fold" if kind == "long" else "ellipsis", min_width=11 if kind == "long" else None)
+    for rec in records:
+        table.add_row(*[_cell(rec.get(key), kind) for key, _, kind in columns])
+    return table
+
+
+def _cell(value, kind) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    if kind == "count":
+        return human(value)
+    if kind == "signed":
+        return ("+" if value > 0 else "") + human(value) if value else "0"
+    if kind == "ratio":
+        return f"{value:.4f}"
+    if kind == "percent":
+        return f"{100 * value:.2f}%"
+    if kind == "float":
+        return f"{value:g}"
+    return str(value)
+
+
+def records_csv(columns, records) -> str:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow([key for key, _, _ in columns])
+    for rec in records:
+        w.writerow([_py(rec.get(key)) for key, _, _ in columns])
+    return out.getvalue()
+
+
+def records_markdown(title: str, columns, records, caption: str = "") -> str:
+    lines = [f"**{title}**", "", "| " + " | ".join(h for _, h, _ in columns) + " |",
+             "|" + "".join("---:|" if k in ("count", "signed", "float", "ratio", "percent") else "---|" for _, _, k in columns)]
+    for rec in records:
+        lines.append("| " + " | ".join(str(_py(rec.get(key))) for key, _, _ in columns) + " |")
+    if caption:
+        lines += ["", caption]
+    return "\n".join(lines) + "\n"
+
+
+def to_json_document(document) -> str:
+    return json.dumps(document, indent=2, default=_py) + "\n"

@@ -1,7 +1,7 @@
 """Architecture tables: finding, reading and validating the CSVs, shipped or the user's own.
 
 A table is a CSV whose leading ``# key: value`` lines are metadata (name, title, family, resolution,
-channels, source, erratum, note) and whose rows read like the papers' tables. Shipped tables live in the
+channels, source, ref, erratum, note) and whose rows read like the papers' tables. Shipped tables live in the
 project's top-level ``tables/`` folder, installed as ``mnetcost/tables``.
 """
 
@@ -57,6 +57,7 @@ class Table:
     rows: tuple[Row, ...]
     channels: int = 3  # input channels
     source: str = ""
+    ref: str = ""  # a short citation for listings ("V2 paper, Table 2")
     errata: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     path: str = ""
@@ -166,6 +167,7 @@ def parse_table(text: str, path: str = "<table>") -> Table:
         rows=tuple(rows),
         channels=channels,
         source=meta1("source"),
+        ref=meta1("ref") or meta1("source")[:40],
         errata=tuple(meta.get("erratum", [])),
         notes=tuple(meta.get("note", [])),
         path=path,

@@ -1,7 +1,7 @@
-"""Every published figure of tests/data/published.csv (a copy of the project's reference file, with
-its citations) is checked here, row by row: reproduced to the precision it was printed with, under
-its source's convention, or recorded as an erratum (with the corrected figure from another source)
-or as unexplained, each with a one-line reason in tests/data/published_checks.csv."""
+"""Every published figure of tables/reference/published.csv (a copy of the project's reference file,
+with its citations) is checked here, row by row: reproduced to the precision it was printed with,
+under its source's convention, or recorded as an erratum (with the corrected figure from another
+source) or as unexplained, each with a one-line reason in tables/reference/checks.csv."""
 
 import csv
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 import mnetcost
-from mnetcost.ratios import compare_layer
+from mnetcost import reference
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "tables" / "reference"
 PUBLISHED = list(csv.DictReader(open(DATA / "published.csv", encoding="utf-8")))
-CHECKS = list(csv.DictReader(open(DATA / "published_checks.csv", encoding="utf-8")))
+CHECKS = list(csv.DictReader(open(DATA / "checks.csv", encoding="utf-8")))
 VERDICTS = {"match", "erratum", "unexplained", "not_computed"}
 
 
@@ -36,39 +36,6 @@ def printed(value, text, rounding):
     places = len(text.split(".")[1]) if "." in text else 0
     mode = ROUND_FLOOR if rounding == "floor" else ROUND_HALF_UP
     return (Decimal(str(value)) / 10**6).quantize(Decimal(1).scaleb(-places), rounding=mode), Decimal(text)
-
-
-def tf_slim_names(result):
-    """TF-slim's names for the V1 body layers: Conv2d_0, then Conv2d_<i>_depthwise / _pointwise."""
-    names, i = {}, 0
-    for idx, op in enumerate(result.columns["op"]):
-        if op == "conv":
-            names["MobilenetV1/Conv2d_0"] = idx
-        elif op == "dw":
-            i += 1
-            names[f"MobilenetV1/Conv2d_{i}_depthwise"] = idx
-        elif op == "pw":
-            names[f"MobilenetV1/Conv2d_{i}_pointwise"] = idx
-    return names
-
-
-def computed(check):
-    quantity, scope = check["quantity"], check["scope"]
-    if check["model"].startswith("layer:"):
-        _, k, m, n, d = check["model"].split(":")
-        c = compare_layer(int(k), int(m), int(n), float(d), alpha=float(check["alpha"]), rho=float(check["resolution"]))
-        if scope == "single:standard":
-            return c.macs_standard if quantity == "macs" else c.params_standard
-        return c.macs_separable if quantity == "macs" else c.params_separable
-    r = mnetcost.cost(
-        check["model"], alpha=float(check["alpha"]), resolution=int(check["resolution"]),
-        convention=check["convention"], classes=int(check["classes"]) if check["classes"] else None,
-        top=scope != "body",
-    )
-    column = "macs" if quantity == "macs" else check["count"]
-    if scope.startswith("layer:"):
-        return r.columns[column][tf_slim_names(r)[scope[len("layer:"):]]]
-    return r.columns[column].sum()
 
 
 def test_every_published_figure_has_exactly_one_check():
@@ -96,7 +63,7 @@ def test_published_figure(check):
         assert check["model"] not in mnetcost.model_names()
         return
     text = published_text(row, check)
-    ours, theirs = printed(computed(check), text, check["rounding"])
+    ours, theirs = printed(reference.compute(check), text, check["rounding"])
     if check["verdict"] == "match":
         assert ours == theirs, f"computed {ours}, published {theirs} ({check['reason']})"
     elif check["verdict"] == "erratum":
@@ -106,3 +73,11 @@ def test_published_figure(check):
     else:
         assert check["reason"]
         assert ours != theirs, f"an unexplained figure now matches ({ours}); update its verdict"
+
+
+def test_reference_figures_agree_with_their_verdicts():
+    figures = reference.figures()
+    assert len(figures) == len(CHECKS) and all(f.agrees for f in figures)
+    v1 = reference.figures("v1", per_layer=False)
+    assert {f.published_model for f in v1} == {"mobilenet_v1", "v1_single_layer_DK3_M512_N512_DF14"}
+    assert not any(f.scope.startswith("layer:") for f in v1)

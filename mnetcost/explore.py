@@ -1,0 +1,136 @@
+"""Questions over many configurations: the catalogue of tables, alpha x resolution sweeps, side-by-side
+comparisons, and why two conventions give different totals."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from .conventions import get_convention
+from .engine import cost
+from .errors import UsageError
+from .tables import load_table, model_names
+
+
+def models() -> list[dict]:
+    """Every shipped table: name, title, family, source, primitive-layer count, totals at alpha 1, 224 px."""
+    out = []
+    for name in model_names():
+        t = load_table(name)
+        r = cost(name)
+        out.append({"name": name, "title": t.title, "family": t.family, "ref": t.ref, "source": t.source,
+                    "layers": int(sum(op in ("conv", "dw", "pw", "fc") for op in r.columns["op"])),
+                    "macs": r.macs, "params": r.params})
+    return out
+
+
+def sweep(model, alphas, resolutions, *, convention="paper", spatial: str = "exact", classes=None):
+    """The alpha x resolution grid of mult-adds and params, as a tidy DataFrame
+    (alpha, resolution, macs, params), one row per pair, alpha-major."""
+    import pandas as pd
+
+    alphas, resolutions = list(alphas), list(resolutions)
+    if not alphas or not resolutions:
+        raise UsageError("a sweep needs at least one alpha and one resolution")
+    rows = []
+    for a in alphas:
+        for res in resolutions:
+            r = cost(model, alpha=a, resolution=res, convention=convention, spatial=spatial, classes=classes)
+            rows.append({"alpha": r.alpha, "resolution": r.resolution, "macs": r.macs, "params": r.params})
+    return pd.DataFrame(rows, columns=["alpha", "resolution", "macs", "params"])
+
+
+def compare(models, alphas=(1.0,), resolutions=(None,), conventions=("paper",), classes=None,
+            spatial: str = "exact") -> list:
+    """Costs of every combination of the given models, alphas, resolutions and conventions."""
+    results = []
+    for m in models:
+        for conv in conventions:
+            for a in alphas:
+                for res in resolutions:
+                    results.append(cost(m, alpha=a, resolution=res, convention=conv, classes=classes, spatial=spatial))
+    return results
+
+
+# A convention's rules grouped into causes, in the order differences are attributed to them:
+# (label, width roles, other Rules fields).
+CAUSES = (
+    ("classifier classes", (), ("classes",)),
+    ("channel rounding", ("stem", "block", "expand"), ("se_squeeze",)),
+    ("last-layer / head rule", ("last", "head"), ()),
+    ("BatchNorm parameters", (), ("bn_params", "bn_trainable")),
+)
+
+
+def _adopt(rules, target, roles, fields):
+    """``rules`` with ``target``'s width rules for ``roles`` and its values for ``fields``."""
+    widths = dict(rules.widths)
+    for role in roles:
+        if role in target.widths:
+            widths[role] = target.widths[role]
+        else:
+            widths.pop(role, None)
+    return dataclasses.replace(rules, widths=widths, **{f: getattr(target, f) for f in fields})
+
+
+def explain(model, base: str, other: str, *, alpha: float = 1.0, resolution=None, rho=None, classes=None,
+            spatial: str = "exact"):
+    """Why ``other``'s totals differ from ``base``'s: the difference split into its causes, changing
+    one rule at a time from ``base`` to ``other`` in the order of ``CAUSES``. The parts add up exactly."""
+    import pandas as pd
+
+    table = load_table(model)
+    rules = get_convention(base).rules(table.family)
+    target = get_convention(other).rules(table.family)
+    config = dict(alpha=alpha, resolution=resolution, rho=rho, spatial=spatial, classes=classes)
+    start = cost(model, convention=rules, **config)
+    previous, rows = start, []
+    for label, roles, fields in CAUSES:
+        rules = _adopt(rules, target, roles, fields)
+        r = cost(model, convention=rules, **config)
+        rows.append({"cause": label, "macs": r.macs - previous.macs, "params": r.params - previous.params})
+        previous = r
+    end = cost(model, convention=other, **config)
+    if (previous.macs, previous.params) != (end.macs, end.params):  # a rule CAUSES does not know
+        rows.append({"cause": "other rules", "macs": end.macs - previous.macs, "params": end.params - previous.params})
+    frame = pd.DataFrame(rows, columns=["cause", "macs", "params"])
+    frame.attrs.update(model=table.name, base=base, other=other, base_macs=start.macs, base_params=start.params,
+                       other_macs=end.macs, other_params=end.params)
+    return frame
+
+
+def parse_values(text: str, name: str, kind=float) -> list:
+    """'0.5,0.75,1.0' or 'START:STOP:STEP' (STOP included) into a list of numbers."""
+    text = str(text).strip()
+    if not text:
+        raise UsageError(f"{name}: empty list")
+    if ":" in text:
+        parts = text.split(":")
+        if len(parts) != 3:
+            raise UsageError(f"{name}: a range is START:STOP:STEP, got {text!r}")
+        start, stop, step = (_number(p, name, float) for p in parts)
+        if step <= 0:
+            raise UsageError(f"{name}: STEP must be > 0, got {parts[2]!r}")
+        if stop < start:
+            raise UsageError(f"{name}: STOP {parts[1]} is less than START {parts[0]}")
+        count = int(math.floor((stop - start) / step + 1e-9)) + 1
+        if count > 100_000:
+            raise UsageError(f"{name}: {text!r} has {count} values; at most 100000")
+        values = [round(start + i * step, 10) for i in range(count)]
+    else:
+        values = [_number(p, name, float) for p in text.split(",")]
+    if kind is int:
+        if any(v != int(v) for v in values):
+            raise UsageError(f"{name}: whole numbers only, got {text!r}")
+        values = [int(v) for v in values]
+    for v in values:
+        if not math.isfinite(v) or v <= 0:
+            raise UsageError(f"{name}: values must be finite and > 0, got {v!r}")
+    return values
+
+
+def _number(text: str, name: str, kind):
+    try:
+        return kind(text.strip())
+    except ValueError:
+        raise UsageError(f"{name}: {text.strip()!r} is not a number") from None

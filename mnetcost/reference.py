@@ -1,0 +1,162 @@
+"""Published cost figures beside what mnetcost computes for them, under each source's convention.
+
+``tables/reference/published.csv`` holds every published figure we know of (with its citation);
+``tables/reference/checks.csv`` says, per figure, which table, convention, scope and rounding it is
+computed under, and its verdict: ``match``, ``erratum`` (with the corrected figure), ``unexplained``
+or ``not_computed``, each with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from functools import lru_cache
+
+from .errors import UsageError
+from .tables import tables_dir
+
+SOURCE_LABELS = {"paper_v1_2017": "V1 paper", "paper_v2_v4": "V2 paper", "paper_v3_final": "V3 paper",
+                 "paper_v3_early": "V3 early", "tf_slim": "TF-slim", "torchvision": "torchvision",
+                 "keras_io": "keras.io", "keras_applications": "keras-apps", "keras_docstring": "Keras doc"}
+FAMILY_OF = {"mobilenet_v1": "v1", "mobilenet_v2": "v2", "mobilenet_v3_large": "v3-large",
+             "mobilenet_v3_small": "v3-small", "v1_single_layer_DK3_M512_N512_DF14": "v1"}
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One published figure and mnetcost's computation of it."""
+
+    row: int
+    source: str
+    published_model: str
+    variant: str
+    quantity: str  # macs | params
+    published: str  # as printed: millions, or an exact count
+    model: str
+    convention: str
+    alpha: str
+    resolution: str
+    classes: str
+    scope: str
+    count: str
+    rounding: str  # round | floor | exact: how the source printed it
+    verdict: str
+    expected: str
+    reason: str
+    citation: str
+    note: str
+    computed: float | None  # exact count, None when not computed
+
+    @property
+    def computed_as_printed(self) -> Decimal | None:
+        """mnetcost's value printed the way the source prints: same unit, decimals and rounding."""
+        if self.computed is None:
+            return None
+        return as_printed(self.computed, self.published, self.rounding)
+
+    @property
+    def published_value(self) -> Decimal:
+        if self.rounding == "exact" and "." in self.published:
+            return Decimal(self.published) * 10**6
+        return Decimal(self.published)
+
+    @property
+    def difference(self) -> float | None:
+        """Computed minus published, in counts (published millions taken at face value)."""
+        if self.computed is None:
+            return None
+        published = self.published_value if self.rounding == "exact" else Decimal(self.published) * 10**6
+        return float(Decimal(str(self.computed)) - published)
+
+    @property
+    def agrees(self) -> bool:
+        """Does the computation bear the verdict out?"""
+        if self.verdict == "not_computed":
+            return self.computed is None
+        shown = self.computed_as_printed
+        theirs = self.published_value
+        if self.verdict == "match":
+            return shown == theirs
+        if self.verdict == "erratum":
+            return shown != theirs and shown == Decimal(self.expected)
+        return shown != theirs
+
+
+def as_printed(value, text: str, rounding: str) -> Decimal:
+    if rounding == "exact":
+        return Decimal(int(value))
+    places = len(text.split(".")[1]) if "." in text else 0
+    mode = ROUND_FLOOR if rounding == "floor" else ROUND_HALF_UP
+    return (Decimal(str(value)) / 10**6).quantize(Decimal(1).scaleb(-places), rounding=mode)
+
+
+@lru_cache(maxsize=1)
+def _rows():
+    folder = tables_dir() / "reference"
+    with open(folder / "published.csv", encoding="utf-8", newline="") as f:
+        published = list(csv.DictReader(f))
+    with open(folder / "checks.csv", encoding="utf-8", newline="") as f:
+        checks = list(csv.DictReader(f))
+    return published, checks
+
+
+def compute(check: dict):
+    """The count mnetcost gives for one check (None for ``not_computed``)."""
+    from .engine import cost
+    from .ratios import compare_layer
+
+    if check["verdict"] == "not_computed":
+        return None
+    quantity, scope = check["quantity"], check["scope"]
+    if check["model"].startswith("layer:"):
+        _, k, m, n, d = check["model"].split(":")
+        c = compare_layer(int(k), int(m), int(n), float(d), alpha=float(check["alpha"]), rho=float(check["resolution"]))
+        if scope == "single:standard":
+            return c.macs_standard if quantity == "macs" else c.params_standard
+        return c.macs_separable if quantity == "macs" else c.params_separable
+    r = cost(check["model"], alpha=float(check["alpha"]), resolution=int(check["resolution"]),
+             convention=check["convention"], classes=int(check["classes"]) if check["classes"] else None,
+             top=scope != "body")
+    column = "macs" if quantity == "macs" else check["count"]
+    if scope.startswith("layer:"):
+        return r.columns[column][tf_slim_v1_names(r)[scope[len("layer:"):]]].item()
+    return r.columns[column].sum().item()
+
+
+def tf_slim_v1_names(result) -> dict:
+    """TF-slim's names for V1's body layers (Conv2d_0, Conv2d_<i>_depthwise/_pointwise) -> layer index."""
+    names, i = {}, 0
+    for idx, op in enumerate(result.columns["op"]):
+        if op == "conv":
+            names["MobilenetV1/Conv2d_0"] = idx
+        elif op == "dw":
+            i += 1
+            names[f"MobilenetV1/Conv2d_{i}_depthwise"] = idx
+        elif op == "pw":
+            names[f"MobilenetV1/Conv2d_{i}_pointwise"] = idx
+    return names
+
+
+def figures(model: str | None = None, per_layer: bool = True) -> list[Figure]:
+    """Every published figure (of ``model``'s family or table, if given) with mnetcost's value."""
+    published, checks = _rows()
+    out = []
+    for check in checks:
+        row = published[int(check["row"]) - 1]
+        if model is not None and model not in (check["model"], FAMILY_OF.get(row["model"])):
+            continue
+        if not per_layer and check["scope"].startswith("layer:"):
+            continue
+        text = row["macs_millions"] if check["quantity"] == "macs" else (
+            row["params_exact"] if check["rounding"] == "exact" and row["params_exact"] else row["params_millions"])
+        out.append(Figure(
+            row=int(check["row"]), source=row["source"], published_model=row["model"], variant=row["variant"],
+            quantity=check["quantity"], published=text, model=check["model"], convention=check["convention"],
+            alpha=check["alpha"], resolution=check["resolution"], classes=check["classes"], scope=check["scope"],
+            count=check["count"], rounding=check["rounding"], verdict=check["verdict"], expected=check["expected"],
+            reason=check["reason"], citation=row["citation"], note=row["note"], computed=compute(check),
+        ))
+    if model is not None and not out:
+        raise UsageError(f"no published figures for {model!r}; try v1, v2, v3-large or v3-small")
+    return out

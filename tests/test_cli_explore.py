@@ -1,0 +1,199 @@
+"""The exploring commands: models, table --by, compare, sweep, ratio, reference; their formats,
+bad input, and 80-column output."""
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import mnetcost
+from mnetcost.cli import main
+
+PUBLISHED = list(csv.DictReader(open(Path(__file__).resolve().parent.parent / "tables" / "reference" / "published.csv")))
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_models_lists_every_table_with_its_source(capsys):
+    code, out, err = run(capsys, "models", "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and not err
+    assert [r["name"] for r in rows] == mnetcost.model_names()
+    v1 = rows[0]
+    assert v1["ref"] == "V1 paper, Table 1" and int(v1["layers"]) == 28 and int(v1["macs"]) == 568_740_352
+    code, out, _ = run(capsys, "models")
+    assert code == 0 and "v3-small-min" in out
+
+
+def test_table_by_op_reproduces_v1_table_2(capsys):
+    code, out, _ = run(capsys, "table", "v1", "--by", "op", "-f", "csv")
+    rows = {r["op"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert code == 0
+    assert [round(100 * float(rows[o]["macs_share"]), 2) for o in ("pw", "dw", "conv", "fc")] == [94.86, 3.06, 1.91, 0.18]
+    assert [round(100 * float(rows[o]["weights_share"]), 2) for o in ("pw", "dw", "conv", "fc")] == [74.59, 1.06, 0.02, 24.33]
+    code, out, _ = run(capsys, "table", "v2", "--by", "block")
+    assert code == 0 and "bneck7" in out
+
+
+def test_unit_flops_doubles_counts(capsys):
+    _, out, _ = run(capsys, "table", "v2", "-u", "flops", "-f", "json")
+    d = json.loads(out)
+    assert d["totals"]["flops"] == 2 * d["totals"]["macs"] == 2 * 300_774_272
+    _, out, _ = run(capsys, "table", "v2", "-u", "flops")
+    assert "601.5 M" in out and "FLOPs = 2 x MACs" in out
+
+
+def test_compare_models(capsys):
+    code, out, _ = run(capsys, "compare", "v1", "v2", "v3-large", "v3-small", "-f", "json")
+    rows = json.loads(out)["rows"]
+    assert code == 0 and [r["model"] for r in rows] == ["v1", "v2", "v3-large", "v3-small"]
+    assert [r["macs"] for r in rows] == [mnetcost.cost(m).macs for m in ("v1", "v2", "v3-large", "v3-small")]
+
+
+def test_compare_configurations(capsys):
+    code, out, _ = run(capsys, "compare", "v2", "--alpha", "0.5,0.75,1.0", "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and [float(r["alpha"]) for r in rows] == [0.5, 0.75, 1.0]
+
+
+def test_compare_conventions_explains_the_difference(capsys):
+    code, out, _ = run(capsys, "compare", "v2", "--convention", "paper,torchvision,keras,tf-slim", "-f", "json")
+    d = json.loads(out)
+    assert code == 0 and [e["other"] for e in d["explanations"]] == ["torchvision", "keras", "tf-slim"]
+    base = d["rows"][0]
+    for row, e in zip(d["rows"][1:], d["explanations"]):
+        assert sum(c["params"] for c in e["causes"]) == row["params"] - base["params"]
+        assert sum(c["macs"] for c in e["causes"]) == row["macs"] - base["macs"]
+    keras = {c["cause"]: c["params"] for c in d["explanations"][1]["causes"]}
+    assert keras["BatchNorm parameters"] == 68_224  # 4 values x 17,056 BatchNorm channels
+    slim = {c["cause"]: c["params"] for c in d["explanations"][2]["causes"]}
+    assert slim["classifier classes"] == 1281
+
+
+def test_compare_explains_torchvision_v3_width_rules(capsys):
+    code, out, _ = run(capsys, "compare", "v3-large", "-a", "0.75", "-c", "paper,torchvision", "-f", "json")
+    d = json.loads(out)
+    causes = {c["cause"]: c for c in d["explanations"][0]["causes"]}
+    assert causes["channel rounding"]["macs"] < 0 and causes["last-layer / head rule"]["params"] < 0
+    tv = next(r for r in csv.DictReader(open(Path(__file__).parent / "data" / "torchvision_totals.csv"))
+              if (r["model"], r["width_mult"], r["resolution"], r["num_classes"]) == ("mobilenet_v3_large", "0.75", "224", "1000"))
+    assert (d["rows"][1]["params"], d["rows"][1]["macs"]) == (int(tv["params"]), int(tv["macs"]))
+
+
+def tf_slim_rows(model):
+    return [r for r in PUBLISHED if r["source"] == "tf_slim" and r["model"] == model and not r["variant"].startswith(("layer", "body"))]
+
+
+def test_sweep_reproduces_the_tf_slim_v1_table(capsys):
+    """The 16-row MobileNet_v1 checkpoint table: every params figure, and the MACs of all but the rows
+    recorded as errata or unexplained in tables/reference/checks.csv (the 0.75 row, 0.25_192, 0.50_224)."""
+    code, out, _ = run(capsys, "sweep", "v1", "--alpha", "0.25:1:0.25", "--resolution", "128:224:32", "-c", "tf-slim", "-f", "csv")
+    grid = {(float(r["alpha"]), int(r["resolution"])): r for r in csv.DictReader(io.StringIO(out))}
+    published = tf_slim_rows("mobilenet_v1")
+    assert code == 0 and len(grid) == len(published) == 16
+    off = {(0.75, 224), (0.75, 192), (0.75, 160), (0.75, 128), (0.25, 192), (0.5, 224)}
+    for p in published:
+        g = grid[(float(p["alpha"]), int(p["resolution"]))]
+        assert f"{int(g['params']) / 1e6:.2f}" == p["params_millions"]
+        same = f"{int(g['macs']) / 1e6:.0f}" == p["macs_millions"]
+        assert same != ((float(p["alpha"]), int(p["resolution"])) in off)
+
+
+def test_sweep_reproduces_the_tf_slim_v2_table(capsys):
+    """The 22-row mobilenet_v2 checkpoint table (which truncates), as two sweeps."""
+    _, out, _ = run(capsys, "sweep", "v2", "-a", "0.35,0.5,0.75,1.0", "-r", "96:224:32", "-c", "tf-slim", "-f", "csv")
+    _, wide, _ = run(capsys, "sweep", "v2", "-a", "1.3,1.4", "-r", "224", "-c", "tf-slim", "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(out))) + list(csv.DictReader(io.StringIO(wide)))
+    grid = {(float(r["alpha"]), int(r["resolution"])): r for r in rows}
+    published = tf_slim_rows("mobilenet_v2")
+    assert len(grid) == len(published) == 22
+    for p in published:
+        g = grid[(float(p["alpha"]), int(p["resolution"]))]
+        assert str(int(g["macs"]) // 10**6) == p["macs_millions"]
+        assert f"{int(g['params']) // 10**4 / 100:.2f}" == p["params_millions"]
+
+
+def test_sweep_rich_grid(capsys):
+    code, out, _ = run(capsys, "sweep", "v2", "-a", "0.5,1", "-r", "160,224")
+    assert code == 0 and "224 px" in out and "300.8 M" in out
+
+
+def test_ratio_prints_v1_table_3(capsys):
+    code, out, _ = run(capsys, "ratio", "--kernel", "3", "--in", "512", "--out", "512", "--size", "14",
+                       "--alpha", "0.75", "--rho", "0.714", "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0
+    assert [(f"{float(r['macs']) / 1e6:.3g}", f"{float(r['params']) / 1e6:.2f}") for r in rows] == [
+        ("462", "2.36"), ("52.3", "0.27"), ("29.6", "0.15"), ("15.1", "0.15")]
+    code, out, _ = run(capsys, "ratio", "--kernel", "3", "--in", "512", "--out", "512", "--size", "14",
+                       "--alpha", "0.75", "--rho", "0.714")
+    assert "separable  = D_K·D_K·αM·ρD_F·ρD_F + αM·αN·ρD_F·ρD_F\n           = 3·3·384·9.996·9.996 + 384·384·9.996·9.996" in out
+    assert "1/N + 1/D_K² = 1/384 + 1/9 = 0.113715" in out
+    d = json.loads(run(capsys, "ratio", "--kernel", "3", "--in", "512", "--out", "512", "--size", "14", "-f", "json")[1])
+    assert d["ratio"] == pytest.approx(d["closed_form"]) and len(d["rows"]) == 2
+
+
+def test_reference(capsys):
+    code, out, _ = run(capsys, "reference", "v2", "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and rows and all(r["citation"] for r in rows)
+    assert {r["verdict"] for r in rows} >= {"match", "unexplained"}
+    tv = [r for r in rows if r["source"] == "torchvision" and r["quantity"] == "params"]
+    assert tv and all(r["published"] == r["mnetcost"] == "3504872" for r in tv)
+    code, out, _ = run(capsys, "reference")
+    assert code == 0 and "erratum" in out and "Sources:" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sweep", "v2", "-a", "", "-r", "224"], "--alpha: empty list"),
+    (["sweep", "v2", "-a", "1:0.5:0.1", "-r", "224"], "STOP 0.5 is less than START 1"),
+    (["sweep", "v2", "-a", "0.5:1:0", "-r", "224"], "STEP must be > 0"),
+    (["sweep", "v2", "-a", "-0.5", "-r", "224"], "values must be finite and > 0, got -0.5"),
+    (["sweep", "v2", "-a", "nan", "-r", "224"], "got nan"),
+    (["sweep", "v2", "-a", "1", "-r", "224.5"], "whole numbers only"),
+    (["sweep", "v2", "-a", "1,x", "-r", "224"], "'x' is not a number"),
+    (["sweep", "v2", "-a", "1"], "Missing option '--resolution'"),
+    (["sweep", "v9", "-a", "1", "-r", "224"], "unknown model 'v9'"),
+    (["compare", "v2", "v9"], "unknown model 'v9'"),
+    (["compare", "v2", "-c", "paper,,keras"], "empty name"),
+    (["compare", "v2", "-r", "16"], "too small"),
+    (["compare"], "Missing argument"),
+    (["ratio", "--kernel", "3", "--in", "0", "--out", "8", "--size", "7"], "in must be a finite number > 0, got 0"),
+    (["ratio", "--kernel", "3", "--in", "8", "--out", "8", "--size", "7", "--rho", "nan"], "rho must be a finite number > 0"),
+    (["ratio", "--kernel", "3"], "Missing option"),
+    (["reference", "v9"], "no published figures for 'v9'"),
+    (["table", "v1", "--by", "colour"], "'colour' is not one of"),
+])
+def test_bad_input(capsys, args, message):
+    code, out, err = run(capsys, *args)
+    assert code == 2 and out == "" and err.count("\n") == 1 and message in err, err
+
+
+COMMANDS = [
+    ["models"], ["table", "v2"], ["table", "v1", "--by", "op"], ["compare", "v1", "v2", "v3-large", "v3-small"],
+    ["compare", "v2", "-c", "paper,torchvision,keras,tf-slim"], ["sweep", "v2", "-a", "0.35:1.4:0.15", "-r", "96:224:32"],
+    ["ratio", "--kernel", "3", "--in", "512", "--out", "512", "--size", "14", "--alpha", "0.75", "--rho", "0.714"],
+    ["reference"],
+]
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_output_fits_80_columns(args):
+    env = {**os.environ, "COLUMNS": "80", "TERM": "dumb"}
+    out = subprocess.run([sys.executable, "-m", "mnetcost", *args], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert max(len(line) for line in out.stdout.splitlines()) <= 80
+
+
+def test_completion_is_offered(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and "--install-completion" in out
