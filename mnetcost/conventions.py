@@ -11,7 +11,7 @@ BatchNorm (FC, SE and NBN convs).
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .errors import TableError, UnknownConvention
@@ -19,6 +19,19 @@ from .scaling import SQUEEZE_RULES, WIDTH_RULES
 from .tables import FAMILIES, tables_dir
 
 ROLE_COLUMNS = ("stem", "block", "expand", "last", "head")
+COUNTER_COLUMNS = ("bn_ops", "bn_ops_channel", "pool_in", "pool_out", "se_pool_in", "se_pool_out", "bias_ops")
+ACTIVATIONS = ("RE", "RE6", "HS", "HSIG")
+
+
+def _act_ops(text: str, where: str, line: int) -> dict:
+    """'RE=2;RE6=1' -> {'RE': 2, 'RE6': 1}."""
+    out = {}
+    for item in filter(None, (t.strip() for t in text.split(";"))):
+        key, _, value = item.partition("=")
+        if key not in ACTIVATIONS or not value.isdigit():
+            raise TableError(f"{where}, line {line}, column act_ops: expected NAME=N with NAME in {', '.join(ACTIVATIONS)}, got {item!r}")
+        out[key] = int(value)
+    return out
 
 
 @dataclass(frozen=True)
@@ -33,6 +46,15 @@ class Rules:
     bn_params: int  # values per BatchNorm channel counted as parameters
     bn_trainable: int  # of which trainable
     note: str
+    # Operations a FLOP counter adds to the mult-adds (all zero for the papers and frameworks):
+    bn_ops: int = 0  # per BatchNorm output element
+    bn_ops_channel: int = 0  # per BatchNorm channel
+    act_ops: dict = field(default_factory=dict)  # activation (RE, RE6, HS, HSIG) -> ops per output element
+    pool_in: int = 0  # global pooling: per input element
+    pool_out: int = 0  # ... and per output element
+    se_pool_in: int = 0  # squeeze-excite pooling, likewise
+    se_pool_out: int = 0
+    bias_ops: int = 0  # per output element of a layer with biases
 
     def width_rule(self, role: str) -> str:
         rule = self.widths.get(role) or self.widths["block"]
@@ -78,6 +100,8 @@ def _conventions() -> dict[str, Convention]:
                 bn_params=int(row["bn_params"]),
                 bn_trainable=int(row["bn_trainable"]),
                 note=row["note"],
+                act_ops=_act_ops(row["act_ops"], path.name, line),
+                **{key: int(row[key]) for key in COUNTER_COLUMNS},
             )
     return {name: Convention(name, rules) for name, rules in by_name.items()}
 

@@ -11,14 +11,15 @@ import numpy as np
 from .conventions import Rules, get_convention
 from .errors import UsageError
 from .expand import Layer, expand
-from .ops import cost_function
+from .ops import cost_function, counted_ops
 from .scaling import check_alpha
 from .tables import Table, load_table
 
 SPATIAL_MODES = ("exact", "continuous")
 LAYER_COLUMNS = (
     "name", "stage", "block", "op", "kernel", "stride", "groups", "h_in", "w_in", "c_in",
-    "h_out", "w_out", "c_out", "macs", "weights", "biases", "bn_params", "params", "trainable", "activations",
+    "h_out", "w_out", "c_out", "mult_adds", "other_ops", "macs", "weights", "biases", "bn_params", "params",
+    "trainable", "activations",
 )
 # Op families for breakdowns (V1 Table 2 names them this way).
 OP_LABELS = {
@@ -31,7 +32,9 @@ OP_LABELS = {
 class Cost:
     """Costs of one network under one configuration and convention.
 
-    ``macs`` counts multiply-accumulates (one multiply-add = one MAC); ``params`` counts every value
+    ``macs`` is the count the convention reports as MACs: the multiply-accumulates (``mult_adds``,
+    one multiply-add = one MAC) plus, under a FLOP counter's convention, the other operations it
+    counts (``other_ops``: BatchNorm, activations, pooling, biases). ``params`` counts every value
     the convention counts (weights, biases, BatchNorm values); ``trainable`` the trainable part.
     """
 
@@ -51,6 +54,14 @@ class Cost:
     @property
     def macs(self):
         return _total(self.columns["macs"])
+
+    @property
+    def mult_adds(self):
+        return _total(self.columns["mult_adds"])
+
+    @property
+    def other_ops(self):
+        return _total(self.columns["other_ops"])
 
     @property
     def params(self) -> int:
@@ -217,9 +228,12 @@ def evaluate(layers: list[Layer], rules: Rules, spatial: str) -> dict:
                       c_mid=cols["c_mid"][idx], h_out=cols["h_out"][idx], w_out=cols["w_out"][idx])
         macs[idx], weights[idx], biases[idx] = m, wt, b
     biases = np.where(has_bias, biases, 0)
+    acts = np.array([l.act for l in layers], dtype=object)
+    other = counted_ops(rules, cols["op"], acts, has_bn, has_bias, cols["c_in"], cols["c_out"], cols["c_mid"],
+                        cols["h_in"], cols["w_in"], cols["h_out"], cols["w_out"]).astype(macs.dtype)
     bn = np.where(has_bn, rules.bn_params * cols["c_out"], 0)
     cols.update(
-        macs=macs, weights=weights, biases=biases, bn_params=bn,
+        mult_adds=macs, other_ops=other, macs=macs + other, weights=weights, biases=biases, bn_params=bn,
         params=weights + biases + bn,
         trainable=weights + biases + np.where(has_bn, rules.bn_trainable * cols["c_out"], 0),
         activations=cols["h_out"] * cols["w_out"] * cols["c_out"],

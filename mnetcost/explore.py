@@ -59,6 +59,10 @@ CAUSES = (
     ("channel rounding", ("stem", "block", "expand"), ("se_squeeze",)),
     ("last-layer / head rule", ("last", "head"), ()),
     ("BatchNorm parameters", (), ("bn_params", "bn_trainable")),
+    ("BatchNorm counted as ops", (), ("bn_ops", "bn_ops_channel")),
+    ("activations counted", (), ("act_ops",)),
+    ("pooling counted", (), ("pool_in", "pool_out", "se_pool_in", "se_pool_out")),
+    ("bias additions counted", (), ("bias_ops",)),
 )
 
 

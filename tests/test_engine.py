@@ -147,5 +147,5 @@ def test_alpha_that_leaves_no_channels():
 
 
 def test_unknown_convention_lists_them():
-    with pytest.raises(UnknownConvention, match="choose one of paper, torchvision, keras, tf-slim"):
-        mnetcost.cost("v2", convention="ptflops")
+    with pytest.raises(UnknownConvention, match="choose one of paper, torchvision, keras, tf-slim, ptflops"):
+        mnetcost.cost("v2", convention="flopcounter")
