@@ -197,3 +197,12 @@ def test_output_fits_80_columns(args):
 def test_completion_is_offered(capsys):
     code, out, _ = run(capsys, "--help")
     assert code == 0 and "--install-completion" in out
+
+
+def test_shell_completion_offers_models_and_conventions():
+    cmd = [sys.executable, "-m", "mnetcost"]
+    env = {**os.environ, "_MNETCOST_COMPLETE": "complete_bash", "COMP_WORDS": "mnetcost table v3-s", "COMP_CWORD": "2"}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert out.stdout.split() == ["v3-small", "v3-small-early", "v3-small-min"]
+    env.update(COMP_WORDS="mnetcost compare v2 --convention fv", COMP_CWORD="4")
+    assert subprocess.run(cmd, capture_output=True, text=True, env=env).stdout.split() == ["fvcore"]
