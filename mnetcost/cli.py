@@ -186,7 +186,7 @@ def _config(result) -> dict:
 
 
 @app.command()
-def models(fmt: Format = FORMAT):
+def models(unit: Unit = UNIT, fmt: Format = FORMAT):
     """Every shipped table: what it is, its source, its layer count and totals at alpha 1, 224 px (paper convention).
 
     Example: mnetcost models
@@ -195,14 +195,18 @@ def models(fmt: Format = FORMAT):
     from .explore import models as catalogue
 
     records = catalogue()
+    for rec in records:
+        rec["count"] = rec["macs"] * _unit_factor(unit)
     columns = [("name", "model", "text"), ("title", "what", "long"), ("ref", "source", "long"),
-               ("layers", "layers", "float"), ("macs", "MACs", "count"), ("params", "params", "count")]
-    machine = columns + [("family", "family", "text"), ("source", "citation", "text")]
+               ("layers", "layers", "float"), ("count", _unit_label(unit), "count"), ("params", "params", "count")]
+    machine = [("name", "name", ""), ("title", "title", ""), ("ref", "ref", ""), ("layers", "layers", ""),
+               ("macs", "macs", "")] + ([("count", "flops", "")] if unit is Unit.flops else []) + [
+               ("params", "params", ""), ("family", "family", ""), ("source", "source", "")]
     caption = ("Layers: conv, depthwise, pointwise and FC layers. Totals at alpha 1, 224 px, paper convention, "
-               "1000 classes. Full citations: --format csv or json.")
+               f"1000 classes. Full citations: --format csv or json. {UNIT_NOTE[unit]}")
     _print(fmt, lambda: [render.records_table("mnetcost tables", columns, records, caption)],
            lambda: render.records_csv(machine, records),
-           lambda: render.to_json_document({"models": records}),
+           lambda: render.to_json_document({"models": [{k: rec[k] for k, _, _ in machine} for rec in records]}),
            lambda: render.records_markdown("mnetcost tables", machine, records, caption))
 
 

@@ -206,3 +206,15 @@ def test_shell_completion_offers_models_and_conventions():
     assert out.stdout.split() == ["v3-small", "v3-small-early", "v3-small-min"]
     env.update(COMP_WORDS="mnetcost compare v2 --convention fv", COMP_CWORD="4")
     assert subprocess.run(cmd, capture_output=True, text=True, env=env).stdout.split() == ["fvcore"]
+
+
+@pytest.mark.parametrize("command", ["table", "models", "compare", "sweep", "ratio", "reference"])
+def test_every_command_has_help_with_an_example(capsys, command):
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0 and "Example: mnetcost " + command in out
+
+
+def test_models_in_flops(capsys):
+    _, out, _ = run(capsys, "models", "-u", "flops", "-f", "json")
+    first = json.loads(out)["models"][0]
+    assert first["flops"] == 2 * first["macs"] == 2 * 568_740_352
