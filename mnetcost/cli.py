@@ -174,8 +174,7 @@ def table(
                f"out (as V1 Table 2 does).\n{UNIT_NOTE[unit]}")
     _print(fmt, lambda: [render.records_table(title, columns, records, caption)],
            lambda: render.records_csv(machine, records),
-           lambda: render.to_json_document({**_config(result), "by": by.value, "rows": [
-               {key: rec[key] for key, _, _ in machine} for rec in records]}),
+           lambda: render.to_json_document({**_config(result), "by": by.value, "rows": render.records_dicts(machine, records)}),
            lambda: render.records_markdown(title.replace("\n", " — "), machine, records, caption))
 
 
@@ -206,7 +205,7 @@ def models(unit: Unit = UNIT, fmt: Format = FORMAT):
                f"1000 classes. Full citations: --format csv or json. {UNIT_NOTE[unit]}")
     _print(fmt, lambda: [render.records_table("mnetcost tables", columns, records, caption)],
            lambda: render.records_csv(machine, records),
-           lambda: render.to_json_document({"models": [{k: rec[k] for k, _, _ in machine} for rec in records]}),
+           lambda: render.to_json_document({"models": render.records_dicts(machine, records)}),
            lambda: render.records_markdown("mnetcost tables", machine, records, caption))
 
 
@@ -280,7 +279,7 @@ def compare(
 
     def as_json():
         return render.to_json_document({
-            "rows": [{key: rec[key] for key, _, _ in machine} for rec in records],
+            "rows": render.records_dicts(machine, records),
             "explanations": [{"base": conventions[0], "other": other, "causes": frame.to_dict("records")}
                              for other, frame in explanations]})
 
@@ -337,7 +336,7 @@ def sweep(
 
     _print(fmt, rich, lambda: render.records_csv(machine, records),
            lambda: render.to_json_document({"model": model, "convention": convention, "spatial": spatial.value,
-                                            "rows": [{key: rec[key] for key, _, _ in machine} for rec in records]}),
+                                            "rows": render.records_dicts(machine, records)}),
            lambda: render.records_markdown(f"{model} sweep ({convention})", machine, records))
 
 
@@ -402,7 +401,7 @@ def ratio(
            lambda: render.to_json_document({
                "inputs": {"kernel": kernel, "in": c_in, "out": c_out, "size": size, "alpha": alpha, "rho": rho,
                           "spatial": spatial.value},
-               "rows": [{key: rec[key] for key, _, _ in machine} for rec in records],
+               "rows": render.records_dicts(machine, records),
                "formulas": formulas, "ratio": last.ratio, "closed_form": last.closed_form}),
            lambda: render.records_markdown("ratio", machine, records, "```\n" + "\n".join(formulas) + "\n```"))
 
@@ -462,7 +461,7 @@ def reference(
 
     _print(fmt, rich,
            lambda: render.records_csv(machine, records),
-           lambda: render.to_json_document({"figures": [{key: rec[key] for key, _, _ in machine} for rec in records]}),
+           lambda: render.to_json_document({"figures": render.records_dicts(machine, records)}),
            lambda: render.records_markdown(title, machine, records))
 
 

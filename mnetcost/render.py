@@ -136,7 +136,7 @@ def _cell(value, kind) -> str:
 def records_csv(columns, records) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow([key for key, _, _ in columns])
+    w.writerow([header for _, header, _ in columns])
     for rec in records:
         w.writerow([_py(rec.get(key)) for key, _, _ in columns])
     return out.getvalue()
@@ -150,6 +150,11 @@ def records_markdown(title: str, columns, records, caption: str = "") -> str:
     if caption:
         lines += ["", caption]
     return "\n".join(lines) + "\n"
+
+
+def records_dicts(columns, records) -> list[dict]:
+    """Records keyed by their columns' public names (for JSON)."""
+    return [{header: _py(rec.get(key)) for key, header, _ in columns} for rec in records]
 
 
 def to_json_document(document) -> str:
