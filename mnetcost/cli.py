@@ -465,6 +465,174 @@ def reference(
            lambda: render.records_markdown(title, machine, records))
 
 
+class Dtype(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+    int8 = "int8"
+
+
+class Schedule(str, Enum):
+    materialized = "materialized"
+    layerwise = "layerwise"
+
+
+def _bytes(n) -> str:
+    from .render import human
+
+    return human(n) + "B" if n >= 1000 else f"{int(n)} B"
+
+
+@app.command()
+def memory(
+    model: str = MODEL,
+    alpha: float = ALPHA,
+    rho: Optional[float] = RHO,
+    resolution: Optional[int] = RESOLUTION,
+    convention: str = CONVENTION,
+    classes: Optional[int] = CLASSES,
+    dtype: Dtype = typer.Option(Dtype.float16, "--dtype", help="Bytes per value for activations and weights."),
+    schedule: Schedule = typer.Option(Schedule.materialized, "--schedule",
+                                      help="materialized (V2 paper: only tensors between blocks) or layerwise (a plain executor)."),
+    fmt: Format = FORMAT,
+):
+    """Activation memory, weight bytes, bytes moved and arithmetic intensity per layer; the peak
+    under a schedule; and the widest tensor kept at each resolution (V2 Table 3's view).
+
+    Example: mnetcost memory v2 --dtype float16 --schedule materialized
+    """
+    from . import render
+    from .traffic import memory as run_memory
+
+    m = run_memory(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
+                   dtype=dtype.value, schedule=schedule.value)
+    records = m.layers.to_dict("records")
+    for rec in records:
+        for key in ("in_bytes", "out_bytes", "weight_bytes", "bytes_moved", "live_bytes"):
+            rec[key] = int(rec[key]) if float(rec[key]).is_integer() else rec[key]
+        rec["kept"] = "yes" if rec["materialized"] else ""
+    by_res = m.by_resolution().to_dict("records")
+    columns = [("name", "layer", "text"), ("op", "op", "text"), ("out_bytes", "output", "count"),
+               ("weight_bytes", "weights", "count"), ("bytes_moved", "moved", "count"),
+               ("intensity", "MAC/B", "float"), ("live_bytes", "live", "count"), ("kept", "kept", "text")]
+    machine = [(k, k, "") for k in ("name", "block", "op", "h_out", "w_out", "c_out", "mult_adds", "in_bytes", "out_bytes",
+                                     "weight_bytes", "bytes_moved", "intensity", "live_bytes", "materialized")]
+    describe = render.describe(m.cost).split("\n")[1]
+    caption = (f"Peak ({schedule.value}): {m.peak_bytes:,} bytes at {m.peak_layer}. Weights: {m.weight_bytes:,} bytes. "
+               f"dtype {dtype.value}; units of 1000 bytes. live: what a layer-by-layer executor holds at that layer "
+               "(input, output, residual inputs); kept: the output is materialized between blocks; "
+               "moved: input read + weights + output written; MAC/B: arithmetic intensity.")
+    for rec in records:
+        rec["intensity"] = round(float(rec["intensity"]), 2)
+
+    def rich():
+        table = render.records_table(f"{m.cost.model}: memory\n{describe}", columns, records, caption)
+        res_cols = [("resolution", "H x W", "text"), ("channels", "channels", "float"), ("bytes", "bytes", "count")]
+        res_rows = [{"resolution": f"{r['resolution']}x{r['resolution']}", "channels": r["channels"], "bytes": r["bytes"]}
+                    for r in by_res]
+        return [table, render.records_table(f"widest tensor kept at each resolution ({schedule.value})", res_cols, res_rows,
+                                            "Compare V2 Table 3 (16-bit): V1 1600K, V2 400K at most.")]
+
+    _print(fmt, rich, lambda: render.records_csv(machine, records),
+           lambda: render.to_json_document({**_config(m.cost), "dtype": dtype.value, "schedule": schedule.value,
+                                            "peak_bytes": m.peak_bytes, "peak_layer": m.peak_layer,
+                                            "weight_bytes": m.weight_bytes, "by_resolution": by_res,
+                                            "layers": render.records_dicts(machine, records)}),
+           lambda: render.records_markdown(f"{m.cost.model} memory", machine, records, caption))
+
+
+@app.command()
+def roofline(
+    model: str = MODEL,
+    alpha: float = ALPHA,
+    rho: Optional[float] = RHO,
+    resolution: Optional[int] = RESOLUTION,
+    convention: str = CONVENTION,
+    classes: Optional[int] = CLASSES,
+    device: Optional[str] = typer.Option(None, "--device", "-d", metavar="NAME",
+                                         help="A device profile from tables/devices.csv: pixel1-big-core, pixel1-big-core-peak, cortex-m7-480, desktop-avx2-core."),
+    peak_macs: Optional[str] = typer.Option(None, "--peak-macs", metavar="RATE", help="Peak MAC/s, e.g. 17.2G (instead of --device)."),
+    bandwidth: Optional[str] = typer.Option(None, "--bandwidth", metavar="RATE", help="Memory bandwidth in bytes/s, e.g. 15G."),
+    dtype: Optional[Dtype] = typer.Option(None, "--dtype", help="Bytes per value (default: the device's)."),
+    fmt: Format = FORMAT,
+):
+    """Roofline latency estimate: per layer max(MACs / peak rate, bytes moved / bandwidth), its bound
+    (compute or memory), and the total.
+
+    Example: mnetcost roofline v2 --device pixel1-big-core
+    Example: mnetcost roofline v3-small --peak-macs 0.96G --bandwidth 1.92G --dtype int8
+    """
+    from . import render
+    from .latency import roofline as run_roofline
+
+    r = run_roofline(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
+                     dtype=dtype.value if dtype else None, device=device, peak_macs=peak_macs, bandwidth=bandwidth)
+    records = r.layers.to_dict("records")
+    for rec in records:
+        rec["time_us"] = round(rec["time_s"] * 1e6, 2)
+        rec["intensity"] = round(float(rec["intensity"]), 2)
+    columns = [("name", "layer", "text"), ("op", "op", "text"), ("mult_adds", "MACs", "count"),
+               ("bytes_moved", "bytes", "count"), ("intensity", "MAC/B", "float"), ("time_us", "µs", "float"),
+               ("bound", "bound", "text")]
+    machine = [(k, k, "") for k in ("name", "op", "mult_adds", "bytes_moved", "intensity", "compute_s", "memory_s",
+                                     "time_s", "bound")]
+    bound_ops = {}
+    for rec in records:
+        if rec["bound"] == "memory":
+            bound_ops[rec["op"]] = bound_ops.get(rec["op"], 0) + 1
+    dev = r.device
+    ridge = dev.peak_macs / dev.bandwidth
+    caption = (f"Total: {r.latency_s * 1e3:.2f} ms on {dev.name} ({dev.peak_macs / 1e9:g} GMAC/s, "
+               f"{dev.bandwidth / 1e9:g} GB/s, {r.dtype}); layers below {ridge:.1f} MAC/B are memory-bound: "
+               + (", ".join(f"{n} {op}" for op, n in bound_ops.items()) or "none") + ". " + dev.source)
+    _print(fmt, lambda: [render.records_table(f"{model}: roofline", columns, records, caption)],
+           lambda: render.records_csv(machine, records),
+           lambda: render.to_json_document({"model": model, "device": {"name": dev.name, "peak_macs": dev.peak_macs,
+                                                                        "bandwidth": dev.bandwidth, "source": dev.source},
+                                            "dtype": r.dtype, "latency_s": r.latency_s,
+                                            "memory_bound": r.memory_bound, "layers": render.records_dicts(machine, records)}),
+           lambda: render.records_markdown(f"{model} roofline", machine, records, caption))
+
+
+@app.command()
+def calibrate(
+    fit_source: str = typer.Option("tf_slim", "--fit-source", metavar="LIST", help="Sources whose latencies are fitted."),
+    fit_model: str = typer.Option("v2", "--fit-model", metavar="LIST", help="Models whose latencies are fitted."),
+    dtype: Dtype = typer.Option(Dtype.float32, "--dtype", help="Bytes per value."),
+    fmt: Format = FORMAT,
+):
+    """Fit a device's peak MAC rate and bandwidth to published Pixel-1 latencies and report the error
+    on the measurements not used to fit.
+
+    Example: mnetcost calibrate --fit-source tf_slim --fit-model v2
+    """
+    from . import render
+    from .latency import calibrate as run_calibrate
+    from .reference import SOURCE_LABELS
+
+    c = run_calibrate(tuple(x.strip() for x in fit_source.split(",")), tuple(x.strip() for x in fit_model.split(",")),
+                      dtype=dtype.value)
+    records = c.table.to_dict("records")
+    for rec in records:
+        rec["fit"] = "fit" if rec["fitted"] else "test"
+        rec["label"] = SOURCE_LABELS.get(rec["source"], rec["source"])
+        rec["config"] = f"{rec['model']} {rec['alpha']:g} {rec['resolution']}"
+        rec["error_pct"] = round(100 * rec["error"], 1)
+        rec["predicted_ms"] = round(rec["predicted_ms"], 1)
+    columns = [("label", "source", "text"), ("config", "model α px", "text"), ("measured_ms", "measured ms", "float"),
+               ("predicted_ms", "predicted ms", "float"), ("error_pct", "error %", "float"), ("fit", "", "text")]
+    machine = [(k, k, "") for k in ("source", "model", "alpha", "resolution", "measured_ms", "predicted_ms", "error", "fitted")]
+    caption = (f"Fitted: {c.device.peak_macs / 1e9:.2f} GMAC/s, {c.device.bandwidth / 1e9:.2f} GB/s ({c.device.source}). "
+               f"Mean absolute error: {100 * c.train_error:.1f}% on the fitted rows, {100 * c.test_error:.1f}% on the others. "
+               "Latencies: tables/reference/latency.csv (TF-slim READMEs, V2 Table 4, V3 Table 3; Pixel 1, float).")
+    _print(fmt, lambda: [render.records_table("roofline calibration (Pixel 1)", columns, records, caption)],
+           lambda: render.records_csv(machine, records),
+           lambda: render.to_json_document({"device": {"peak_macs": c.device.peak_macs, "bandwidth": c.device.bandwidth,
+                                                       "source": c.device.source},
+                                            "train_error": c.train_error, "test_error": c.test_error,
+                                            "rows": render.records_dicts(machine, records)}),
+           lambda: render.records_markdown("roofline calibration", machine, records, caption))
+
+
 def _error(message: str) -> None:
     for line in str(message).splitlines() or [""]:
         sys.stderr.write(f"mnetcost: error: {line}\n")

@@ -233,6 +233,7 @@ def evaluate(layers: list[Layer], rules: Rules, spatial: str) -> dict:
                         cols["h_in"], cols["w_in"], cols["h_out"], cols["w_out"]).astype(macs.dtype)
     bn = np.where(has_bn, rules.bn_params * cols["c_out"], 0)
     cols.update(
+        bn=has_bn, act=acts,
         mult_adds=macs, other_ops=other, macs=macs + other, weights=weights, biases=biases, bn_params=bn,
         params=weights + biases + bn,
         trainable=weights + biases + np.where(has_bn, rules.bn_trainable * cols["c_out"], 0),

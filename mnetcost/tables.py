@@ -23,7 +23,7 @@ ROLES = ("stem", "block", "last", "head", "classes", "fixed")
 ACTIVATIONS = ("RE", "RE6", "HS", "-", "")
 REQUIRED = ("stage", "op", "kernel", "out", "n", "stride")
 OPTIONAL = ("input", "operator", "t", "exp", "se", "nl", "bn", "width", "source", "note")
-NOT_MODELS = {"conventions"}
+NOT_MODELS = {"conventions", "devices"}
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,14 @@ def test_reference(capsys):
     (["ratio", "--kernel", "3"], "Missing option"),
     (["reference", "v9"], "no published figures for 'v9'"),
     (["table", "v1", "--by", "colour"], "'colour' is not one of"),
+    (["memory", "v2", "--dtype", "float64"], "'float64' is not one of"),
+    (["memory", "v2", "--schedule", "greedy"], "'greedy' is not one of"),
+    (["roofline", "v2"], "needs a device"),
+    (["roofline", "v2", "-d", "pixel9"], "unknown device 'pixel9'"),
+    (["roofline", "v2", "--peak-macs", "0", "--bandwidth", "1G"], "peak MAC rate must be a positive number"),
+    (["roofline", "v2", "--peak-macs", "1G", "--bandwidth", "-3"], "bandwidth must be a positive number"),
+    (["roofline", "v2", "-d", "cortex-m7-480", "--bandwidth", "1G"], "not both"),
+    (["calibrate", "--fit-model", "v9"], "no latency measurements"),
 ])
 def test_bad_input(capsys, args, message):
     code, out, err = run(capsys, *args)
@@ -182,7 +190,8 @@ COMMANDS = [
     ["models"], ["table", "v2"], ["table", "v1", "--by", "op"], ["compare", "v1", "v2", "v3-large", "v3-small"],
     ["compare", "v2", "-c", "paper,torchvision,keras,tf-slim"], ["sweep", "v2", "-a", "0.35:1.4:0.15", "-r", "96:224:32"],
     ["ratio", "--kernel", "3", "--in", "512", "--out", "512", "--size", "14", "--alpha", "0.75", "--rho", "0.714"],
-    ["reference"],
+    ["reference"], ["memory", "v2"], ["memory", "v3-small", "--schedule", "layerwise"],
+    ["roofline", "v2", "-d", "pixel1-big-core"], ["calibrate"],
 ]
 
 
@@ -208,7 +217,8 @@ def test_shell_completion_offers_models_and_conventions():
     assert subprocess.run(cmd, capture_output=True, text=True, env=env).stdout.split() == ["fvcore"]
 
 
-@pytest.mark.parametrize("command", ["table", "models", "compare", "sweep", "ratio", "reference"])
+@pytest.mark.parametrize("command", ["table", "models", "compare", "sweep", "ratio", "reference", "memory",
+                                     "roofline", "calibrate"])
 def test_every_command_has_help_with_an_example(capsys, command):
     code, out, _ = run(capsys, command, "--help")
     assert code == 0 and "Example: mnetcost " + command in out
@@ -218,3 +228,28 @@ def test_models_in_flops(capsys):
     _, out, _ = run(capsys, "models", "-u", "flops", "-f", "json")
     first = json.loads(out)["models"][0]
     assert first["flops"] == 2 * first["macs"] == 2 * 568_740_352
+
+
+def test_memory_command(capsys):
+    code, out, _ = run(capsys, "memory", "v2", "-f", "json")
+    d = json.loads(out)
+    assert code == 0 and d["peak_bytes"] == 401_408 and d["schedule"] == "materialized" and d["dtype"] == "float16"
+    assert {"resolution": 112, "channels": 16, "bytes": 401_408} in d["by_resolution"]
+    code, out, _ = run(capsys, "memory", "v1", "--dtype", "int8", "--schedule", "layerwise", "-f", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and max(float(r["live_bytes"]) for r in rows) == 112 * 112 * (32 + 64)
+
+
+def test_roofline_command(capsys):
+    code, out, _ = run(capsys, "roofline", "v2", "-d", "pixel1-big-core", "-f", "json")
+    d = json.loads(out)
+    assert code == 0 and d["latency_s"] == pytest.approx(mnetcost.roofline("v2", device="pixel1-big-core").latency_s)
+    assert all(name.endswith((".dw", ".add")) or name in ("pool", "fc") for name in d["memory_bound"])
+    code, out, _ = run(capsys, "roofline", "v3-small", "--peak-macs", "0.96G", "--bandwidth", "1.92G", "--dtype", "int8")
+    assert code == 0 and "memory-bound" in out
+
+
+def test_calibrate_command(capsys):
+    code, out, _ = run(capsys, "calibrate", "-f", "json")
+    d = json.loads(out)
+    assert code == 0 and sum(r["fitted"] for r in d["rows"]) == 22 and d["train_error"] < d["test_error"]
