@@ -633,6 +633,53 @@ def calibrate(
            lambda: render.records_markdown("roofline calibration", machine, records, caption))
 
 
+@app.command()
+def verify(
+    model: str = MODEL,
+    alpha: float = ALPHA,
+    rho: Optional[float] = RHO,
+    resolution: Optional[int] = RESOLUTION,
+    convention: str = typer.Option("torchvision", "--convention", "-c", metavar="NAME", autocompletion=_complete_conventions,
+                                   help="A convention with a PyTorch meaning: torchvision, paper, keras, tf-slim (V2/V3), the counters."),
+    classes: Optional[int] = CLASSES,
+    fmt: Format = FORMAT,
+):
+    """Build MODEL as a PyTorch module and compare every layer's parameters, MACs
+    (FlopCounterMode / 2) and output shape with mnetcost's; exit code 1 on any difference.
+    Needs PyTorch: pip install "mnetcost[torch]".
+
+    Example: mnetcost verify v3-small --alpha 0.75 --resolution 97
+    """
+    from . import render
+    from .errors import MnetcostError
+
+    try:
+        from .torch import verify as run_verify
+    except ImportError:
+        raise MnetcostError('mnetcost verify needs PyTorch: pip install "mnetcost[torch]"') from None
+    v = run_verify(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes)
+    for row in v.rows:
+        row["check"] = "ok" if row["ok"] else "DIFF"
+    columns = [("name", "layer", "text"), ("params", "params", "count"), ("torch_params", "torch", "count"),
+               ("macs", "MACs", "count"), ("torch_macs", "torch", "count"), ("torch_shape", "torch output", "text"),
+               ("check", "", "text")]
+    machine = [(k, k, "") for k in ("name", "op", "params", "torch_params", "macs", "torch_macs", "shape", "torch_shape", "ok")]
+    t = v.totals
+    bad = sum(not r["ok"] for r in v.rows)
+    caption = (f"{'All' if not bad else len(v.rows) - bad} of {len(v.rows)} layers agree. Totals: mnetcost {t['params']:,} params, "
+               f"{t['macs']:,} MACs; PyTorch {t['torch_params']:,} params, {t['torch_macs']:,} MACs "
+               "(sum of parameter sizes; FlopCounterMode / 2).")
+    title = f"verify {v.model} · alpha {v.alpha:g} · {v.resolution} px · {v.convention} · {v.classes} classes"
+    _print(fmt, lambda: [render.records_table(title, columns, v.rows, caption,
+                                              row_style=lambda r: None if r["ok"] else "bold red")],
+           lambda: render.records_csv(machine, v.rows),
+           lambda: render.to_json_document({"model": v.model, "convention": v.convention, "alpha": v.alpha,
+                                            "resolution": v.resolution, "classes": v.classes, "ok": v.ok, "totals": t,
+                                            "layers": render.records_dicts(machine, v.rows)}),
+           lambda: render.records_markdown(title, machine, v.rows, caption))
+    return 0 if v.ok else 1
+
+
 def _error(message: str) -> None:
     for line in str(message).splitlines() or [""]:
         sys.stderr.write(f"mnetcost: error: {line}\n")

@@ -101,7 +101,7 @@ def to_markdown(result: Cost) -> str:
 
 # Generic records: a list of dicts and column specs (key, header, kind). kind "count" is shown in
 # human units in rich tables; machine formats always get the raw values.
-def records_table(title: str, columns, records, caption: str = ""):
+def records_table(title: str, columns, records, caption: str = "", row_style=None):
     from rich import box
     from rich.table import Table
 
@@ -113,7 +113,8 @@ def records_table(title: str, columns, records, caption: str = ""):
         table.add_column(header, justify="right" if numeric else "left", no_wrap=kind != "long",
                          overflow="fold" if kind == "long" else "ellipsis", min_width=11 if kind == "long" else None)
     for rec in records:
-        table.add_row(*[_cell(rec.get(key), kind) for key, _, kind in columns])
+        table.add_row(*[_cell(rec.get(key), kind) for key, _, kind in columns],
+                      style=row_style(rec) if row_style else None)
     return table
 
 

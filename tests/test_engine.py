@@ -149,3 +149,22 @@ def test_alpha_that_leaves_no_channels():
 def test_unknown_convention_lists_them():
     with pytest.raises(UnknownConvention, match="choose one of paper, torchvision, keras, tf-slim, ptflops"):
         mnetcost.cost("v2", convention="flopcounter")
+
+
+def test_the_core_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, mnetcost, mnetcost.cli; mnetcost.cost('v2'); mnetcost.memory('v2'); "
+            "mnetcost.main = mnetcost.cli.main(['table', 'v2', '-f', 'csv']); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip().endswith("False"), out.stderr
+
+
+def test_verify_without_torch_is_one_line():
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['torch'] = None; from mnetcost.cli import main; sys.exit(main(['verify', 'v2']))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 1 and out.stderr == 'mnetcost: error: mnetcost verify needs PyTorch: pip install "mnetcost[torch]"\n'

@@ -1,0 +1,122 @@
+"""Every shipped table built as a PyTorch module and checked against PyTorch's own counts, layer by
+layer: parameters (sum of parameter sizes, plus BatchNorm running statistics under keras), MACs
+(FlopCounterMode / 2) and output shapes. Runs whenever torch is installed; CI sets
+MNETCOST_REQUIRE_TORCH=1 so that these tests can never skip there."""
+
+import os
+
+import pytest
+
+import mnetcost
+from mnetcost.tables import load_table, model_names
+
+if os.environ.get("MNETCOST_REQUIRE_TORCH"):
+    import torch  # noqa: F401  (a missing torch fails here, loudly)
+else:
+    torch = pytest.importorskip("torch")
+
+from mnetcost.torch import build, compare, verify  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3)
+RESOLUTIONS = (96, 97, 128, 160, 224, 331)
+CLASSES = (10, 1000, 1001)
+
+
+def conventions_for(name):
+    """Conventions with a PyTorch meaning: all but TF-slim's V1 (3 values per BatchNorm channel)."""
+    family = load_table(name).family
+    return [c for c in ("paper", "torchvision", "keras", "tf-slim") if not (c == "tf-slim" and family == "v1")]
+
+
+CASES = [(m, c, a, k) for m in model_names() for c in conventions_for(m) for a in ALPHAS for k in CLASSES]
+
+
+def check_all_resolutions(model, convention, alpha, classes):
+    net = build(model, alpha=alpha, convention=convention, classes=classes)
+    for res in RESOLUTIONS:
+        r = mnetcost.cost(model, alpha=alpha, resolution=res, convention=convention, classes=classes)
+        v = compare(net, r)
+        bad = [row for row in v.rows if not row["ok"]]
+        assert not bad, (res, bad[:3])
+        t = v.totals
+        assert (t["params"], t["macs"]) == (t["torch_params"], t["torch_macs"]) == (r.params, r.mult_adds)
+
+
+@pytest.mark.parametrize("model, convention, alpha, classes", CASES, ids=["-".join(map(str, c)) for c in CASES])
+def test_every_layer_matches_pytorch(model, convention, alpha, classes):
+    check_all_resolutions(model, convention, alpha, classes)
+
+
+@pytest.mark.parametrize("convention", ["ptflops", "ptflops-aten", "fvcore", "thop", "torchinfo"])
+def test_counter_conventions_are_torchvision_modules(convention):
+    """The counters' conventions count extra ops, but their modules (and mult-adds) are torchvision's."""
+    for model in ("v1", "v2", "v3-small"):
+        v = verify(model, alpha=0.75, resolution=160, convention=convention)
+        assert v.ok and v.totals["torch_params"] == mnetcost.cost(model, alpha=0.75, convention="torchvision").params
+
+
+CUSTOM = """# family: v3
+# resolution: 64
+# title: a small custom network
+stage,op,kernel,t,exp,out,n,stride,se,nl,bn,width
+stem,conv,3,,,16,1,2,,HS,1,stem
+sep,dwsep,5,,,24,1,1,,RE,1,
+b1,bneck,3,3,,24,2,2,1,HS,1,
+b2,bneck,5,,96,40,1,1,1,RE,1,
+dw,dw,3,,,,1,2,,RE6,1,
+head,conv,1,,,128,1,1,,HS,1,last
+pool,pool,,,,,1,1,,,0,
+hidden,fc,1,,,64,1,1,,HS,0,head
+fc,fc,1,,,k,1,1,,,0,classes
+"""
+
+
+@pytest.mark.parametrize("convention", ["paper", "torchvision", "keras"])
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 1.3])
+def test_a_custom_table(tmp_path, convention, alpha):
+    path = tmp_path / "custom.csv"
+    path.write_text(CUSTOM)
+    net = build(str(path), alpha=alpha, convention=convention, classes=7)
+    for res in (32, 33, 64, 97):
+        r = mnetcost.cost(str(path), alpha=alpha, resolution=res, convention=convention, classes=7)
+        assert compare(net, r).ok
+        assert net(torch.zeros(1, 3, res, res)).shape == (1, 7)
+
+
+def test_build_runs_a_forward_pass_at_the_requested_resolution():
+    net = build("v3-small", alpha=0.75, resolution=97, classes=10)
+    assert isinstance(net, torch.nn.Module)
+    assert net(torch.zeros(2, 3, 97, 97)).shape == (2, 10)
+
+
+def test_the_modules_match_torchvision_counts():
+    """Totals equal torchvision's own models (tests/data/torchvision_totals.csv, made with torchvision 0.29.1)."""
+    import csv
+    from pathlib import Path
+
+    names = {"mobilenet_v2": "v2", "mobilenet_v3_large": "v3-large", "mobilenet_v3_small": "v3-small"}
+    rows = [r for r in csv.DictReader(open(Path(__file__).parent / "data" / "torchvision_totals.csv"))
+            if r["resolution"] == "97" and r["num_classes"] == "1000"]
+    assert len(rows) == 21
+    for r in rows:
+        v = verify(names[r["model"]], alpha=float(r["width_mult"]), resolution=97)
+        assert (v.totals["torch_params"], v.totals["torch_macs"]) == (int(r["params"]), int(r["macs"])), r
+
+
+def test_verify_command(capsys, monkeypatch):
+    from mnetcost import torch as mt
+    from mnetcost.cli import main
+
+    assert main(["verify", "v3-small", "-a", "0.5", "-r", "97", "-f", "json"]) == 0
+    import json
+
+    d = json.loads(capsys.readouterr().out)
+    assert d["ok"] and d["totals"]["params"] == d["totals"]["torch_params"]
+    # a count that disagrees is found, shown and fails the command
+    monkeypatch.setattr(mt, "torch_params", lambda module, running_stats: 1)
+    assert main(["verify", "v2"]) == 1
+    assert "DIFF" in capsys.readouterr().out
+    assert main(["verify", "v1", "-c", "tf-slim"]) == 2
+    assert "no PyTorch module has that" in capsys.readouterr().err
