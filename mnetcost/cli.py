@@ -85,6 +85,9 @@ CLASSES = typer.Option(None, "--classes", "-k", parser=_int, metavar="K", help="
 SPATIAL = typer.Option(Spatial.exact, "--spatial", help="exact: whole-pixel SAME sizes; continuous: rho x D_F as a real number.")
 FORMAT = typer.Option(Format.table, "--format", "-f", help="table (rich), csv, json or markdown (machine formats: data only).")
 UNIT = typer.Option(Unit.macs, "--unit", "-u", help="Show counts as MACs (multiply-adds) or FLOPs (2 x MACs).")
+NO_TOP = typer.Option(False, "--no-top", help="The base network only, without the classifier top (Keras' include_top=False).")
+HEAD = typer.Option(None, "--head", metavar="WIDTHS",
+                    help="Replace the top: global pooling, dense layers of these widths with ReLU, the classifier (e.g. 320,320).")
 MODEL = typer.Argument(..., metavar="MODEL", autocompletion=_complete_models,
                        help="A shipped table (v1, v2, v3-large, ...; see 'mnetcost models') or a path to a CSV table.")
 
@@ -126,6 +129,8 @@ def table(
     convention: str = CONVENTION,
     classes: Optional[int] = CLASSES,
     spatial: Spatial = SPATIAL,
+    no_top: bool = NO_TOP,
+    head: Optional[str] = HEAD,
     by: By = typer.Option(By.layer, "--by", help="layer (every primitive layer), or totals per op type, block or stage."),
     unit: Unit = UNIT,
     fmt: Format = FORMAT,
@@ -134,12 +139,13 @@ def table(
 
     Example: mnetcost table v2 --alpha 0.75 --rho 0.714
     Example: mnetcost table v1 --by op          (V1 Table 2: share of mult-adds and params per op type)
+    Example: mnetcost table v1 -c keras --head 320,320 -k 2   (a new head for 2 classes)
     """
     from . import render
     from .engine import cost
 
     result = cost(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention,
-                  classes=classes, spatial=spatial.value)
+                  classes=classes, spatial=spatial.value, top=not no_top, head=_head(head))
     k = _unit_factor(unit)
     note = result.rules.note
     if by is By.layer:
@@ -209,6 +215,10 @@ def models(unit: Unit = UNIT, fmt: Format = FORMAT):
            lambda: render.records_markdown("mnetcost tables", machine, records, caption))
 
 
+def _head(text: Optional[str]):
+    return None if text is None else tuple(_list(text, "--head", int))
+
+
 def _list(values: Optional[str], name: str, kind=float):
     from .explore import parse_values
 
@@ -225,6 +235,8 @@ def compare(
                                    help="Conventions: paper,torchvision,keras,tf-slim."),
     classes: Optional[int] = CLASSES,
     spatial: Spatial = SPATIAL,
+    no_top: bool = NO_TOP,
+    head: Optional[str] = HEAD,
     unit: Unit = UNIT,
     fmt: Format = FORMAT,
 ):
@@ -243,7 +255,8 @@ def compare(
     conventions = [c.strip() for c in convention.split(",")]
     if not all(conventions):
         raise UsageError(f"--convention: empty name in {convention!r}")
-    results = run_compare(models_, alphas, resolutions, conventions, classes=classes, spatial=spatial.value)
+    results = run_compare(models_, alphas, resolutions, conventions, classes=classes, spatial=spatial.value,
+                          top=not no_top, head=_head(head))
     k, label = _unit_factor(unit), _unit_label(unit)
     base = results[0]
     records = [{"model": r.model, "alpha": r.alpha, "resolution": r.resolution, "convention": r.convention,
@@ -261,7 +274,7 @@ def compare(
     if len(conventions) > 1 and len(models_) == 1 and len(alphas) == 1 and len(resolutions) == 1:
         for other in conventions[1:]:
             frame = explain(models_[0], conventions[0], other, alpha=alphas[0], resolution=resolutions[0],
-                            classes=classes, spatial=spatial.value)
+                            classes=classes, spatial=spatial.value, top=not no_top, head=_head(head))
             explanations.append((other, frame))
     caption = f"Δ: difference to the first row. {UNIT_NOTE[unit]}"
 
@@ -493,6 +506,8 @@ def memory(
     dtype: Dtype = typer.Option(Dtype.float16, "--dtype", help="Bytes per value for activations and weights."),
     schedule: Schedule = typer.Option(Schedule.materialized, "--schedule",
                                       help="materialized (V2 paper: only tensors between blocks) or layerwise (a plain executor)."),
+    no_top: bool = NO_TOP,
+    head: Optional[str] = HEAD,
     fmt: Format = FORMAT,
 ):
     """Activation memory, weight bytes, bytes moved and arithmetic intensity per layer; the peak
@@ -504,7 +519,7 @@ def memory(
     from .traffic import memory as run_memory
 
     m = run_memory(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
-                   dtype=dtype.value, schedule=schedule.value)
+                   dtype=dtype.value, schedule=schedule.value, top=not no_top, head=_head(head))
     records = m.layers.to_dict("records")
     for rec in records:
         for key in ("in_bytes", "out_bytes", "weight_bytes", "bytes_moved", "live_bytes"):
@@ -553,6 +568,8 @@ def roofline(
     peak_macs: Optional[str] = typer.Option(None, "--peak-macs", metavar="RATE", help="Peak MAC/s, e.g. 17.2G (instead of --device)."),
     bandwidth: Optional[str] = typer.Option(None, "--bandwidth", metavar="RATE", help="Memory bandwidth in bytes/s, e.g. 15G."),
     dtype: Optional[Dtype] = typer.Option(None, "--dtype", help="Bytes per value (default: the device's)."),
+    no_top: bool = NO_TOP,
+    head: Optional[str] = HEAD,
     fmt: Format = FORMAT,
 ):
     """Roofline latency estimate: per layer max(MACs / peak rate, bytes moved / bandwidth), its bound
@@ -565,7 +582,8 @@ def roofline(
     from .latency import roofline as run_roofline
 
     r = run_roofline(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
-                     dtype=dtype.value if dtype else None, device=device, peak_macs=peak_macs, bandwidth=bandwidth)
+                     dtype=dtype.value if dtype else None, device=device, peak_macs=peak_macs, bandwidth=bandwidth,
+                     top=not no_top, head=_head(head))
     records = r.layers.to_dict("records")
     for rec in records:
         rec["time_us"] = round(rec["time_s"] * 1e6, 2)
@@ -642,6 +660,8 @@ def verify(
     convention: str = typer.Option("torchvision", "--convention", "-c", metavar="NAME", autocompletion=_complete_conventions,
                                    help="A convention with a PyTorch meaning: torchvision, paper, keras, tf-slim (V2/V3), the counters."),
     classes: Optional[int] = CLASSES,
+    no_top: bool = NO_TOP,
+    head: Optional[str] = HEAD,
     fmt: Format = FORMAT,
 ):
     """Build MODEL as a PyTorch module and compare every layer's parameters, MACs
@@ -657,7 +677,8 @@ def verify(
         from .torch import verify as run_verify
     except ImportError:
         raise MnetcostError('mnetcost verify needs PyTorch: pip install "mnetcost[torch]"') from None
-    v = run_verify(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes)
+    v = run_verify(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
+                   top=not no_top, head=_head(head))
     for row in v.rows:
         row["check"] = "ok" if row["ok"] else "DIFF"
     columns = [("name", "layer", "text"), ("params", "params", "count"), ("torch_params", "torch", "count"),

@@ -20,7 +20,7 @@ from .tables import FAMILIES, tables_dir
 
 ROLE_COLUMNS = ("stem", "block", "expand", "last", "head")
 COUNTER_COLUMNS = ("bn_ops", "bn_ops_channel", "pool_in", "pool_out", "se_pool_in", "se_pool_out", "bias_ops")
-ACTIVATIONS = ("RE", "RE6", "HS", "HSIG")
+ACTIVATIONS = ("RE", "RE6", "HS", "HSIG", "SW", "SIG")
 
 
 def _act_ops(text: str, where: str, line: int) -> dict:
@@ -55,10 +55,13 @@ class Rules:
     se_pool_in: int = 0  # squeeze-excite pooling, likewise
     se_pool_out: int = 0
     bias_ops: int = 0  # per output element of a layer with biases
+    se_act: str = "RE"  # squeeze-excite's inner activation ...
+    se_gate: str = "HSIG"  # ... and its gate (hard sigmoid in V3, sigmoid in EfficientNet)
 
     def width_rule(self, role: str) -> str:
-        rule = self.widths.get(role) or self.widths["block"]
-        return rule
+        if role == "fixed":  # a row that states its width is never scaled, whatever the convention
+            return "fixed"
+        return self.widths.get(role) or self.widths["block"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,8 @@ def _conventions() -> dict[str, Convention]:
                 bn_trainable=int(row["bn_trainable"]),
                 note=row["note"],
                 act_ops=_act_ops(row["act_ops"], path.name, line),
+                se_act=row.get("se_act") or "RE",
+                se_gate=row.get("se_gate") or "HSIG",
                 **{key: int(row[key]) for key in COUNTER_COLUMNS},
             )
     return {name: Convention(name, rules) for name, rules in by_name.items()}

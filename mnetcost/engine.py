@@ -48,7 +48,7 @@ class Cost:
     classes: int
     spatial: str
     columns: dict = field(repr=False)
-    top: bool = True
+    top: object = True  # True (the table's top), False (none) or the widths of a --head
     rules: Rules | None = field(default=None, repr=False)
 
     @property
@@ -174,8 +174,21 @@ def resolve_resolution(table: Table, rho, resolution, spatial: str) -> tuple[flo
     return rho_value, res
 
 
+def check_head(head, top) -> tuple | None:
+    """Dense-layer widths of a replacement top, validated."""
+    if head is None:
+        return None
+    if not top:
+        raise UsageError("give a head or no top, not both")
+    widths = tuple(head)
+    for w in widths:
+        if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1:
+            raise UsageError(f"head widths must be whole numbers >= 1, got {w!r}")
+    return widths
+
+
 def cost(model, alpha: float = 1.0, rho: float | None = None, convention="paper", classes: int | None = None,
-         spatial: str = "exact", *, resolution: int | None = None, top: bool = True) -> Cost:
+         spatial: str = "exact", *, resolution: int | None = None, top: bool = True, head=None) -> Cost:
     """Per-layer and total costs of ``model`` (a shipped table name or a CSV path).
 
     >>> r = cost("v1")
@@ -193,11 +206,13 @@ def cost(model, alpha: float = 1.0, rho: float | None = None, convention="paper"
         classes = rules.classes
     elif isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
         raise UsageError(f"classes must be a whole number >= 1, got {classes!r}")
-    layers = expand(table, rules, alpha, res, int(classes), spatial, top=bool(top))
+    head = check_head(head, top)
+    layers = expand(table, rules, alpha, res, int(classes), spatial, top=bool(top), head=head)
     columns = evaluate(layers, rules, spatial)
     return Cost(
         model=table.name, title=table.title, family=table.family, alpha=alpha, rho=rho_value, resolution=res,
-        convention=rules.convention, classes=int(classes), spatial=spatial, columns=columns, top=bool(top),
+        convention=rules.convention, classes=int(classes), spatial=spatial, columns=columns,
+        top=list(head) if head is not None else bool(top),
         rules=rules,
     )
 
@@ -224,8 +239,12 @@ def evaluate(layers: list[Layer], rules: Rules, spatial: str) -> dict:
     for op in dict.fromkeys(cols["op"]):
         idx = np.flatnonzero(cols["op"] == op)
         fn = cost_function(op)
-        m, wt, b = fn(k=cols["kernel"][idx], c_in=cols["c_in"][idx], c_out=cols["c_out"][idx],
-                      c_mid=cols["c_mid"][idx], h_out=cols["h_out"][idx], w_out=cols["w_out"][idx])
+        args = {k: cols[k][idx] for k in ("c_in", "c_out", "c_mid", "h_out", "w_out")}
+        m, wt, b = fn(k=cols["kernel"][idx], **args)
+        # the same formula in floats: counts past 2**62 would wrap in int64
+        m_float, w_float, _ = fn(k=cols["kernel"][idx].astype(float), **{k: v.astype(float) for k, v in args.items()})
+        if np.any(np.asarray(m_float) > 2.0**62) or np.any(np.asarray(w_float) > 2.0**62):
+            raise UsageError("the counts are too large for 64-bit integers: alpha or resolution far too large")
         macs[idx], weights[idx], biases[idx] = m, wt, b
     biases = np.where(has_bias, biases, 0)
     acts = np.array([l.act for l in layers], dtype=object)

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from .conventions import Rules
 from .errors import TableError, UsageError
 from .scaling import SQUEEZE_RULES, out_size, scale_width
-from .tables import Table
+from .tables import Row, Table
+
+
+MAX_CHANNELS = 2**31  # beyond any network; keeps every count inside 64-bit integers' reach
 
 
 @dataclass(frozen=True)
@@ -43,12 +46,23 @@ def top_start(table: Table) -> int:
     return pools[-1] if pools else len(table.rows)
 
 
+def head_rows(widths) -> tuple[Row, ...]:
+    """A replacement top: global average pooling, dense layers of ``widths`` with ReLU, a classifier
+    (the Keras transfer-learning recipe)."""
+    rows = [Row(stage="head_pool", op="pool", kernel=1, out=None, n=1, stride=1, bn=False, source="--head")]
+    for i, w in enumerate(widths, start=1):
+        rows.append(Row(stage=f"dense{i}", op="fc", kernel=1, out=int(w), n=1, stride=1, nl="RE", bn=False,
+                        width="fixed", source="--head"))
+    rows.append(Row(stage="logits", op="fc", kernel=1, out=0, n=1, stride=1, bn=False, width="classes", source="--head"))
+    return tuple(rows)
+
+
 def expand(table: Table, rules: Rules, alpha: float, resolution: float, classes: int, spatial: str,
-           top: bool = True) -> list[Layer]:
+           top: bool = True, head=None) -> list[Layer]:
     """Unroll ``table`` at width multiplier ``alpha`` and input ``resolution`` into primitive layers.
 
     ``top=False`` drops the classifier top (the last pooling row and what follows), as Keras'
-    ``include_top=False`` does."""
+    ``include_top=False`` does; ``head=(320, 320)`` replaces it by ``head_rows``."""
     layers: list[Layer] = []
     h = w = resolution
     c_s = c_0 = table.channels  # input width: scaled, and as printed in the paper (the image: not scaled)
@@ -59,9 +73,13 @@ def expand(table: Table, rules: Rules, alpha: float, resolution: float, classes:
         value = scale_width(rules.width_rule(role), c, alpha, c_s, c_0)
         if value < 1:
             raise UsageError(f"alpha {alpha:g} leaves a layer of {table.name} with {value} channels (paper width {c})")
+        if value > MAX_CHANNELS:
+            raise UsageError(f"alpha {alpha:g} gives a layer of {table.name} {value} channels; at most {MAX_CHANNELS}")
         return value
 
-    rows = table.rows if top else table.rows[: top_start(table)]
+    rows = table.rows if top and head is None else table.rows[: top_start(table)]
+    if head is not None:
+        rows = rows + head_rows(head)
     for row in rows:
         for i in range(row.n):
             stride = row.stride if i == 0 else 1
@@ -103,10 +121,14 @@ def expand(table: Table, rules: Rules, alpha: float, resolution: float, classes:
                     h, w = add("pw", 1, 1, 1, c_s, exp_s, h, w, row.bn, row.nl, suffix="expand")
                 h, w = add("dw", row.kernel, stride, exp_s, exp_s, exp_s, h, w, row.bn, row.nl, suffix="dw")
                 if row.se:
-                    squeeze = SQUEEZE_RULES[rules.se_squeeze](exp_s)
+                    squeeze = SQUEEZE_RULES[rules.se_squeeze](exp_s, c_in)
                     add("se", 1, 1, 1, exp_s, exp_s, h, w, False, "", c_mid=squeeze, suffix="se")
                 h, w = add("pw", 1, 1, 1, exp_s, out_s, h, w, row.bn, "-", suffix="project")
-                if stride == 1 and c_in == out_s and (h, w) == (h_in, w_in):
+                fits = stride == 1 and c_in == out_s and (h, w) == (h_in, w_in)
+                if row.residual and not fits:
+                    raise UsageError(f"{table.name}: the residual of row {row.stage!r} (line {row.line}) cannot apply at "
+                                     f"alpha {alpha:g}: {c_in} -> {out_s} channels, stride {stride}")
+                if fits and row.residual is not False:
                     add("add", 1, 1, 1, out_s, out_s, h, w, False, "", suffix="add")
             elif row.op == "pool":
                 out_s, out_0 = c_s, c_0

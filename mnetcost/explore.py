@@ -41,14 +41,15 @@ def sweep(model, alphas, resolutions, *, convention="paper", spatial: str = "exa
 
 
 def compare(models, alphas=(1.0,), resolutions=(None,), conventions=("paper",), classes=None,
-            spatial: str = "exact") -> list:
+            spatial: str = "exact", top=True, head=None) -> list:
     """Costs of every combination of the given models, alphas, resolutions and conventions."""
     results = []
     for m in models:
         for conv in conventions:
             for a in alphas:
                 for res in resolutions:
-                    results.append(cost(m, alpha=a, resolution=res, convention=conv, classes=classes, spatial=spatial))
+                    results.append(cost(m, alpha=a, resolution=res, convention=conv, classes=classes, spatial=spatial,
+                                        top=top, head=head))
     return results
 
 
@@ -78,7 +79,7 @@ def _adopt(rules, target, roles, fields):
 
 
 def explain(model, base: str, other: str, *, alpha: float = 1.0, resolution=None, rho=None, classes=None,
-            spatial: str = "exact"):
+            spatial: str = "exact", top=True, head=None):
     """Why ``other``'s totals differ from ``base``'s: the difference split into its causes, changing
     one rule at a time from ``base`` to ``other`` in the order of ``CAUSES``. The parts add up exactly."""
     import pandas as pd
@@ -86,7 +87,7 @@ def explain(model, base: str, other: str, *, alpha: float = 1.0, resolution=None
     table = load_table(model)
     rules = get_convention(base).rules(table.family)
     target = get_convention(other).rules(table.family)
-    config = dict(alpha=alpha, resolution=resolution, rho=rho, spatial=spatial, classes=classes)
+    config = dict(alpha=alpha, resolution=resolution, rho=rho, spatial=spatial, classes=classes, top=top, head=head)
     start = cost(model, convention=rules, **config)
     previous, rows = start, []
     for label, roles, fields in CAUSES:

@@ -63,8 +63,8 @@ def counted_ops(rules, op, act, bn, bias, c_in, c_out, c_mid, h_in, w_in, h_out,
 
     BatchNorm, activations, pooling and bias additions are counted per element or per channel,
     with the counts ``rules`` gives; every convention of the papers and frameworks has them at zero.
-    A squeeze-excite layer counts its pooling, its inner ReLU on the squeezed vector, its gate
-    ("HSIG") and its two biases."""
+    A squeeze-excite layer counts its pooling, its inner activation on the squeezed vector, its gate
+    and its two biases."""
     import numpy as np
 
     out_el = h_out * w_out * c_out
@@ -72,7 +72,7 @@ def counted_ops(rules, op, act, bn, bias, c_in, c_out, c_mid, h_in, w_in, h_out,
     is_se, is_pool = op == "se", op == "pool"
     act_coef = np.array([rules.act_ops.get(a, 0) for a in act], dtype=np.int64)
     ops = np.where(bn, rules.bn_ops * out_el + rules.bn_ops_channel * c_out, 0)
-    ops = ops + np.where(is_se, rules.act_ops.get("RE", 0) * c_mid + rules.act_ops.get("HSIG", 0) * c_out,
+    ops = ops + np.where(is_se, rules.act_ops.get(rules.se_act, 0) * c_mid + rules.act_ops.get(rules.se_gate, 0) * c_out,
                          act_coef * out_el)
     ops = ops + np.where(is_pool, rules.pool_in * in_el + rules.pool_out * c_out, 0)
     ops = ops + np.where(is_se, rules.se_pool_in * in_el + rules.se_pool_out * c_in, 0)

@@ -36,7 +36,7 @@ def describe(result: Cost) -> str:
     """One line naming the configuration: model, alpha, resolution, convention, classes, spatial mode."""
     res = result.resolution
     res_text = f"{res:g} px" if isinstance(res, float) else f"{res} px"
-    top = "" if result.top else ", no top"
+    top = "" if result.top is True else (", no top" if result.top is False else f", head {','.join(map(str, result.top))}")
     return (f"{result.model} ({result.title})\nalpha {result.alpha:g} · {res_text} (rho {result.rho:.4g}) · "
             f"convention {result.convention} · {result.classes} classes · {result.spatial}{top}")
 

@@ -85,11 +85,11 @@ WIDTH_RULES = {
     "fixed": _fixed,
 }
 
-# Squeeze-excite squeeze width from the (scaled) expansion width.
+# Squeeze-excite squeeze width from the block's (scaled) expansion and input widths.
 SQUEEZE_RULES = {
-    "div8_floor": lambda exp: make_divisible(exp // 4, 8),  # torchvision: _make_divisible(exp // 4, 8)
-    "div8": lambda exp: make_divisible(exp / 4, 8),  # Keras / TF-slim: _depth(exp * 0.25)
-    "quarter": lambda exp: exp / 4,  # the V3 paper's words, "1/4 of the expansion layer"
+    "div8_floor": lambda exp, c_in: make_divisible(exp // 4, 8),  # torchvision V3: _make_divisible(exp // 4, 8)
+    "div8": lambda exp, c_in: make_divisible(exp / 4, 8),  # Keras / TF-slim V3: _depth(exp * 0.25)
+    "quarter_input": lambda exp, c_in: max(1, c_in // 4),  # torchvision EfficientNet: max(1, input_channels // 4)
 }
 
 

@@ -17,13 +17,14 @@ from pathlib import Path
 
 from .errors import TableError, UnknownModel
 
-FAMILIES = ("v1", "v2", "v3")
+FAMILIES = ("v1", "v2", "v3", "mnasnet", "efficientnet")
 ROW_OPS = ("conv", "dw", "dwsep", "bneck", "pool", "fc")
 ROLES = ("stem", "block", "last", "head", "classes", "fixed")
-ACTIVATIONS = ("RE", "RE6", "HS", "-", "")
+ACTIVATIONS = ("RE", "RE6", "HS", "SW", "-", "")
 REQUIRED = ("stage", "op", "kernel", "out", "n", "stride")
-OPTIONAL = ("input", "operator", "t", "exp", "se", "nl", "bn", "width", "source", "note")
+OPTIONAL = ("input", "operator", "t", "exp", "se", "nl", "bn", "width", "residual", "source", "note")
 NOT_MODELS = {"conventions", "devices"}
+MAX_REPEATS = 1000
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Row:
     nl: str = ""
     bn: bool = True
     width: str = "block"
+    residual: bool | None = None  # None: when stride is 1 and widths match (bneck only)
     input: str = ""
     operator: str = ""
     source: str = ""
@@ -129,13 +131,12 @@ def parse_table(text: str, path: str = "<table>") -> Table:
         problems.append(f"{where}: metadata 'family' must be one of {', '.join(FAMILIES)}, got {family!r}")
     def meta_int(key, default: int) -> int:
         text = meta1(key, str(default))
-        if text.isdigit() and int(text) > 0:
+        if text.isdigit() and 0 < int(text) <= 2**31:
             return int(text)
         problems.append(f"{where}: metadata '{key}' must be a positive integer, got {text!r}")
         return default
 
     resolution = meta_int("resolution", 224)
-    channels = meta_int("channels", 3)
     if first_body_line is None:
         raise TableError(f"{where}: no header row and no rows")
     reader = csv.DictReader(io.StringIO("\n".join(body_lines)))
@@ -147,14 +148,28 @@ def parse_table(text: str, path: str = "<table>") -> Table:
     if unknown:
         problems.append(f"{where}: unknown column(s) {', '.join(unknown)}")
     rows = []
+    stages: dict[str, int] = {}
+    channels = meta_int("channels", 3)
+    width = channels  # the running width at paper scale, to check explicit residuals
     for k, raw in enumerate(reader):
         line = first_body_line + 1 + k
         raw = {(key or "").strip(): (v or "").strip() for key, v in raw.items() if key is not None}
         if not any(raw.values()):
             continue
         row = _parse_row(raw, where, line, problems)
-        if row is not None:
-            rows.append(row)
+        if row is None:
+            width = None
+            continue
+        if row.stage in stages:
+            problems.append(f"{where}, line {line}, column stage: duplicate stage name (first at line {stages[row.stage]}), "
+                            f"got {row.stage!r}")
+        stages.setdefault(row.stage, line)
+        if row.residual and width is not None and (row.stride != 1 or width != row.out):
+            problems.append(f"{where}, line {line}, column residual: a residual needs stride 1 and equal input and "
+                            f"output widths, got stride {row.stride} and widths {width} -> {row.out}")
+        if row.op in ("conv", "dwsep", "bneck", "fc") and width is not None:
+            width = row.out if row.width != "classes" else None
+        rows.append(row)
     if not rows and not problems:
         problems.append(f"{where}: the table has no rows")
     if problems:
@@ -195,6 +210,9 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str]) -> Row | N
             return None
         if not math.isfinite(value) or value != int(value) or value <= 0:
             bad(col, "must be a positive integer")
+            return None
+        if value > 2**31:
+            bad(col, f"must be at most {2**31}")
             return None
         return int(value)
 
@@ -240,8 +258,11 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str]) -> Row | N
         bad("t", "a bneck row needs an expansion: t (factor) or exp (width)")
     if op == "bneck" and t is not None and exp is not None:
         bad("exp", "give t or exp, not both")
+    stage = raw.get("stage", "")
+    if "." in stage:
+        bad("stage", "a stage name cannot contain '.' (repeated blocks are named stage.1, stage.2, ...)")
     flags = {}
-    for col, default in (("se", False), ("bn", op in ("conv", "dw", "dwsep", "bneck"))):
+    for col, default in (("se", False), ("bn", op in ("conv", "dw", "dwsep", "bneck")), ("residual", None)):
         text = raw.get(col, "")
         if text in ("", "-"):
             flags[col] = default
@@ -251,11 +272,15 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str]) -> Row | N
             bad(col, "must be 1, 0 or blank")
     if flags.get("se") and op != "bneck":
         bad("se", "squeeze-excite is only for a bneck row")
+    if flags.get("residual") is not None and op != "bneck":
+        bad("residual", "a residual connection is only for a bneck row")
     nl = raw.get("nl", "")
     if nl not in ACTIVATIONS:
         bad("nl", f"unknown activation (allowed: {', '.join(a for a in ACTIVATIONS if a)})")
     if n is not None and n > 1 and op in ("pool", "fc"):
         bad("n", f"a {op} row cannot repeat")
+    if n is not None and n > MAX_REPEATS:
+        bad("n", f"at most {MAX_REPEATS} repeats")
     if len(problems) != n_before:
         return None
     return Row(
@@ -271,6 +296,7 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str]) -> Row | N
         nl=nl,
         bn=flags["bn"],
         width=width,
+        residual=flags["residual"],
         input=raw.get("input", ""),
         operator=raw.get("operator", ""),
         source=raw.get("source", ""),

@@ -115,11 +115,13 @@ def _rules(model, convention):
 
 
 def build(model, *, alpha: float = 1.0, rho=None, resolution=None, convention="torchvision", classes=None,
-          device=None) -> MobileNet:
+          top=True, head=None, device=None) -> MobileNet:
     """An ``nn.Module`` with the structure of ``model`` under ``convention`` (eval mode)."""
     table, rules = _rules(model, convention)
-    r = cost(table, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes)
-    layers = expand(table, rules, r.alpha, r.resolution, r.classes, "exact")
+    r = cost(table, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
+             top=top, head=head)
+    layers = expand(table, rules, r.alpha, r.resolution, r.classes, "exact", top=r.top is not False,
+                    head=None if isinstance(r.top, bool) else r.top)
     with torch.device(device or "cpu"):
         net = MobileNet(layers, batchnorm=rules.bn_params > 0)
     net.in_channels = table.channels
@@ -153,14 +155,16 @@ class Verification:
 
 
 def verify(model, *, alpha: float = 1.0, rho=None, resolution=None, convention="torchvision", classes=None,
-           device: str = "cpu") -> Verification:
+           top=True, head=None, device: str = "cpu") -> Verification:
     """Build ``model`` and compare, layer by layer, mnetcost's params, MACs and output shapes with
     PyTorch's: the sum of parameter sizes (plus running statistics under keras), FlopCounterMode / 2,
     and the shapes of a forward pass at the requested resolution. ``device="meta"`` runs the forward
     pass on shapes only (the same counts, no arithmetic)."""
     table, rules = _rules(model, convention)
-    r = cost(table, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes)
-    net = build(table, alpha=r.alpha, resolution=r.resolution, convention=convention, classes=r.classes, device=device)
+    r = cost(table, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
+             top=top, head=head)
+    net = build(table, alpha=r.alpha, resolution=r.resolution, convention=convention, classes=r.classes, top=top,
+                head=head, device=device)
     return compare(net, r, device=device)
 
 

@@ -87,7 +87,8 @@ def _num(x):
 
 
 def memory(model, *, alpha: float = 1.0, rho=None, resolution=None, dtype: str = "float16",
-           schedule: str = "materialized", convention="paper", classes=None, spatial: str = "exact") -> Memory:
+           schedule: str = "materialized", convention="paper", classes=None, spatial: str = "exact",
+           top=True, head=None) -> Memory:
     """Activation memory and traffic of ``model``. ``peak_bytes`` follows ``schedule``.
 
     >>> memory("v2", dtype="float16").peak_bytes      # 112 x 112 x 16 x 2 bytes (V2 Table 3: 400K)
@@ -97,7 +98,8 @@ def memory(model, *, alpha: float = 1.0, rho=None, resolution=None, dtype: str =
     if schedule not in SCHEDULES:
         raise UsageError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
     r = model if isinstance(model, Cost) else cost(model, alpha=alpha, rho=rho, resolution=resolution,
-                                                   convention=convention, classes=classes, spatial=spatial)
+                                                   convention=convention, classes=classes, spatial=spatial,
+                                                   top=top, head=head)
     c = r.columns
     n = len(c["name"])
     in_el = c["h_in"] * c["w_in"] * c["c_in"]

@@ -93,3 +93,42 @@ def test_known_values_of_the_issue():
     assert (v1.params, v1.macs) == (4_231_976, 568_740_352)
     assert mnetcost.cost("v1", convention="keras").params == 4_253_864
     assert mnetcost.cost("v2", convention="keras").params == 3_538_984
+
+
+MNAS_EFF = {"mnasnet0_5": "mnasnet-b1", "mnasnet0_75": "mnasnet-b1", "mnasnet1_0": "mnasnet-b1", "mnasnet1_3": "mnasnet-b1",
+            "efficientnet_b0": "efficientnet-b0"}
+
+
+def test_mnasnet_and_efficientnet_totals():
+    """torchvision's mnasnet0_5/0_75/1_0/1_3 and efficientnet_b0 at 7 resolutions (97 and 331 included), 3 class counts."""
+    cases = rows("torchvision_mnasnet_efficientnet_totals.csv")
+    assert len(cases) == 105
+    wrong = []
+    for r in cases:
+        c = mnetcost.cost(MNAS_EFF[r["model"]], alpha=float(r["alpha"]), resolution=int(r["resolution"]),
+                          classes=int(r["num_classes"]), convention="torchvision")
+        if (c.params, c.macs) != (int(r["params"]), int(r["macs"])):
+            wrong.append((r["model"], r["resolution"], r["num_classes"], r["params"], c.params, r["macs"], c.macs))
+    assert not wrong
+    assert mnetcost.cost("mnasnet-b1", convention="torchvision").params == 4_383_312
+    assert mnetcost.cost("efficientnet-b0", convention="torchvision").params == 5_288_548
+
+
+@pytest.mark.parametrize("model, alpha", [("mnasnet1_0", 1.0), ("mnasnet0_5", 0.5), ("efficientnet_b0", 1.0)])
+def test_mnasnet_and_efficientnet_per_layer(model, alpha):
+    theirs = []
+    for r in rows("torchvision_mnasnet_efficientnet_layers.csv"):
+        if r["model"] != model:
+            continue
+        if r["type"] == "BatchNorm2d" or r["module"].endswith("fc2"):
+            theirs[-1]["params"] += int(r["params"])
+            theirs[-1]["macs"] += int(r["macs"])
+        else:
+            theirs.append({"name": r["module"], "params": int(r["params"]), "macs": int(r["macs"]), "shape": r["out_hwc"]})
+    ours = mnetcost.cost(MNAS_EFF[model], alpha=alpha, convention="torchvision").layers
+    ours = ours[~ours["op"].isin(["pool", "add"])]
+    assert len(ours) == len(theirs)
+    for (_, o), t in zip(ours.iterrows(), theirs):
+        assert (o["params"], o["macs"]) == (t["params"], t["macs"]), (o["name"], t["name"])
+        if o["op"] not in ("fc", "se"):
+            assert f"{o['h_out']}x{o['w_out']}x{o['c_out']}" == t["shape"], (o["name"], t["name"])

@@ -39,10 +39,13 @@ def test_width_rules(rule, c, alpha, in_s, in_0, expected):
     assert scale_width(rule, c, alpha, in_s, in_0) == expected
 
 
-def test_squeeze_rules_differ_where_floor_division_matters():
-    # torchvision: _make_divisible(exp // 4, 8); Keras / TF-slim: _depth(exp * 0.25)
-    assert SQUEEZE_RULES["div8_floor"](72) == SQUEEZE_RULES["div8"](72) == 24
-    assert SQUEEZE_RULES["div8_floor"](35) == 8 and SQUEEZE_RULES["div8"](35) == 8
+def test_squeeze_rules():
+    # torchvision V3: _make_divisible(exp // 4, 8); Keras / TF-slim: _depth(exp * 0.25); both 24 for 72
+    assert SQUEEZE_RULES["div8_floor"](72, 24) == SQUEEZE_RULES["div8"](72, 24) == 24
+    # they part where flooring crosses the 10% rule: 143 // 4 = 35 -> 32 (within 10%), 35.75 -> 32 is not -> 40
+    assert SQUEEZE_RULES["div8_floor"](143, 24) == 32 and SQUEEZE_RULES["div8"](143, 24) == 40
+    # EfficientNet: a quarter of the block's input width, not of the expansion, unrounded
+    assert SQUEEZE_RULES["quarter_input"](96, 16) == 4 and SQUEEZE_RULES["quarter_input"](6, 3) == 1
 
 
 @pytest.mark.parametrize("h, s, expected", [(224, 2, 112), (97, 2, 49), (7, 1, 7), (1, 2, 1), (5, 2, 3)])

@@ -7,7 +7,8 @@ import mnetcost
 from mnetcost.errors import TableError, UnknownModel
 from mnetcost.tables import load_table, model_names, parse_table
 
-SHIPPED = ["v1", "v1-conv", "v1-shallow", "v2", "v3-large", "v3-large-min", "v3-small", "v3-small-early", "v3-small-min"]
+SHIPPED = ["v1", "v1-conv", "v1-shallow", "v2", "v3-large", "v3-large-min", "v3-small", "v3-small-early", "v3-small-min",
+           "mnasnet-b1", "efficientnet-b0"]
 
 
 def test_every_shipped_table_is_listed():
@@ -17,7 +18,7 @@ def test_every_shipped_table_is_listed():
 @pytest.mark.parametrize("name", SHIPPED)
 def test_table_metadata(name):
     t = load_table(name)
-    assert t.name == name and t.family in ("v1", "v2", "v3") and t.resolution == 224
+    assert t.name == name and t.family in ("v1", "v2", "v3", "mnasnet", "efficientnet") and t.resolution == 224
     assert t.source and t.title
     assert all(row.source for row in t.rows), "every row cites its source"
 

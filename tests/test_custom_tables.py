@@ -1,0 +1,133 @@
+"""User tables: precise validation, a property-based test that every input ends in a result or a
+clean error, and heads (no top, a new head, classes)."""
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import mnetcost
+from mnetcost.cli import main
+from mnetcost.errors import MnetcostError, TableError
+from mnetcost.tables import parse_table, tables_dir
+
+TOKENS = ["", "0", "1", "2", "3", "5", "7", "16", "24", "-1", "2.5", "k", "x", "nan", "inf", "1e9", "RE", "HS", "SW",
+          "conv", "dw", "dwsep", "bneck", "pool", "fc", "blob", "stem", "last", "head", "fixed", "classes", "6", "0.5"]
+COLUMNS = ["stage", "op", "kernel", "t", "exp", "out", "n", "stride", "se", "nl", "bn", "width", "residual"]
+
+
+def finite_int(x):
+    return isinstance(x, int) and x >= 0
+
+
+def outcome(text, alpha, resolution, convention, classes, top, spatial):
+    """Parse and cost; the only acceptable failures are mnetcost's own errors."""
+    try:
+        table = parse_table(text, "fuzz.csv")
+        r = mnetcost.cost(table, alpha=alpha, resolution=resolution, convention=convention, classes=classes,
+                          top=top, spatial=spatial)
+    except MnetcostError as e:
+        assert str(e) and "Traceback" not in str(e)
+        return None
+    if spatial == "exact":
+        assert finite_int(r.macs) and finite_int(r.params)
+    else:
+        assert math.isfinite(r.macs) and r.macs >= 0
+    return r
+
+
+options = dict(
+    alpha=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.35, 0.5, 1.0, 1.3])),
+    resolution=st.one_of(st.integers(-5, 400), st.none()),
+    convention=st.sampled_from(["paper", "torchvision", "keras", "tf-slim", "ptflops", "thop", "bogus"]),
+    classes=st.one_of(st.none(), st.integers(-2, 2000)),
+    top=st.booleans(),
+    spatial=st.sampled_from(["exact", "continuous", "fuzzy"]),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.lists(st.sampled_from(TOKENS), min_size=len(COLUMNS), max_size=len(COLUMNS)), max_size=8),
+       family=st.sampled_from(["v1", "v2", "v3", "v7", ""]), header_cut=st.integers(0, len(COLUMNS)), **options)
+def test_random_tables_end_in_a_result_or_a_clean_error(rows, family, header_cut, **kw):
+    columns = COLUMNS[:header_cut] + COLUMNS[header_cut + 1:] if header_cut < len(COLUMNS) else COLUMNS
+    lines = [f"# family: {family}", ",".join(columns)]
+    for row in rows:
+        lines.append(",".join(v for v, c in zip(row, COLUMNS) if c in columns))
+    outcome("\n".join(lines) + "\n", **kw)
+
+
+SHIPPED = {name: (tables_dir() / f"{name}.csv").read_text() for name in mnetcost.model_names()}
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(SHIPPED)), edits=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 20),
+                                                                      st.sampled_from(TOKENS + ["DELETE", "DUP"])),
+                                                            max_size=4), **options)
+def test_mutated_shipped_tables_end_in_a_result_or_a_clean_error(name, edits, **kw):
+    lines = SHIPPED[name].splitlines()
+    for line_no, cell, token in edits:
+        i = line_no % len(lines)
+        if token == "DELETE":
+            del lines[i]
+        elif token == "DUP":
+            lines.insert(i, lines[i])
+        else:
+            cells = lines[i].split(",")
+            cells[cell % len(cells)] = token
+            lines[i] = ",".join(cells)
+        if not lines:
+            lines = ["#"]
+    outcome("\n".join(lines) + "\n", **kw)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("# family: v2\nstage,op,kernel,t,out,n,stride,residual\nc1,conv,3,,32,1,2,\nb1,bneck,3,6,16,1,1,1\n",
+     "line 4, column residual: a residual needs stride 1 and equal input and output widths, got stride 1 and widths 32 -> 16"),
+    ("# family: v2\nstage,op,kernel,out,n,stride,residual\nc1,conv,3,32,1,2,1\n", "line 3, column residual: a residual connection is only for a bneck row"),
+    ("# family: v2\nstage,op,kernel,out,n,stride\nb,conv,3,32,1,2\nb,conv,3,32,1,1\n", "line 4, column stage: duplicate stage name (first at line 3), got 'b'"),
+    ("# family: v2\nstage,op,kernel,out,n,stride\nb.1,conv,3,32,1,2\n", "line 3, column stage: a stage name cannot contain '.'"),
+    ("# family: v2\nstage,op,kernel,exp,out,n,stride\nc,conv,3,96,32,1,2\n", "line 3, column exp: an expansion width is only for a bneck row, got '96'"),
+    ("# family: v2\nstage,op,kernel,out,n,stride\nc,conv,3,32,5000,1\n", "line 3, column n: at most 1000 repeats, got '5000'"),
+    ("# family: v2\nstage,op,kernel,out,n,stride,colour\nc,conv,3,32,1,1,red\n", "unknown column(s) colour"),
+    ("# family: v2\nstage,op,kernel,out,n,stride\nc,dw,3,32,1,1\n", "line 3, column out: a dw row keeps its input width; leave out blank, got '32'"),
+])
+def test_validation_messages(text, message):
+    with pytest.raises(TableError) as e:
+        parse_table(text, "/tmp/mine.csv")
+    assert message in str(e.value) and str(e.value).startswith("mine.csv")
+
+
+def test_a_residual_that_cannot_apply_at_this_width(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("# family: v3\nstage,op,kernel,exp,out,n,stride,residual,width\nc,conv,3,,16,1,2,,stem\n"
+                    "b,bneck,3,16,16,1,1,1,\n")
+    assert mnetcost.cost(str(path), convention="keras").layers["op"].tolist()[-1] == "add"
+    # Keras keeps V3's 16-filter stem at any alpha while the block narrows to 8: no residual possible
+    with pytest.raises(MnetcostError, match="the residual of row 'b' .* cannot apply at alpha 0.35: 16 -> 8"):
+        mnetcost.cost(str(path), convention="keras", alpha=0.35)
+
+
+def test_keras_transfer_learning_recipe():
+    """MobileNet alpha 1 at 224, base without top, global pooling, Dense(320, relu) x 2, Dense(2):
+    Keras' count_params() is 3,660,226 (trainable 3,638,338)."""
+    r = mnetcost.cost("v1", convention="keras", head=(320, 320), classes=2)
+    assert (r.params, r.trainable) == (3_660_226, 3_638_338)
+    assert mnetcost.cost("v1", convention="keras", top=False).params == 3_228_864
+
+
+def test_head_and_no_top_on_the_command_line(capsys):
+    import json
+
+    assert main(["table", "v1", "-c", "keras", "--head", "320,320", "-k", "2", "-f", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["totals"]["params"] == 3_660_226 and d["top"] == [320, 320]
+    assert [l["name"] for l in d["layers"]][-4:] == ["head_pool", "dense1", "dense2", "logits"]
+    assert main(["table", "v3-large", "--no-top", "-f", "json"]) == 0
+    names = [l["name"] for l in json.loads(capsys.readouterr().out)["layers"]]
+    assert names[-1] == "conv2" and "pool" not in names
+    assert main(["table", "v2", "--no-top", "--head", "10"]) == 2
+    assert "give a head or no top, not both" in capsys.readouterr().err
+    assert main(["table", "v2", "--head", "0"]) == 2
+    assert "--head: values must be finite and > 0" in capsys.readouterr().err
