@@ -24,11 +24,13 @@ from .errors import UsageError
 from .expand import expand
 from .tables import load_table
 
-ACTIVATIONS = {"RE": nn.ReLU, "RE6": nn.ReLU6, "HS": nn.Hardswish}
+ACTIVATIONS = {"RE": nn.ReLU, "RE6": nn.ReLU6, "HS": nn.Hardswish, "SW": nn.SiLU, "SIG": nn.Sigmoid, "HSIG": nn.Hardsigmoid}
 
 
 def _act(name: str) -> nn.Module:
-    return ACTIVATIONS[name](inplace=True) if name in ACTIVATIONS else nn.Identity()
+    if name not in ACTIVATIONS:
+        return nn.Identity()
+    return ACTIVATIONS[name]() if name == "SIG" else ACTIVATIONS[name](inplace=True)
 
 
 class ConvLayer(nn.Sequential):
@@ -43,16 +45,16 @@ class ConvLayer(nn.Sequential):
 
 
 class SqueezeExcite(nn.Module):
-    def __init__(self, channels: int, squeeze: int):
+    def __init__(self, channels: int, squeeze: int, act: str = "RE", gate: str = "HSIG"):
         super().__init__()
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc1 = nn.Conv2d(channels, squeeze, 1)
-        self.relu = nn.ReLU(inplace=True)
+        self.act = _act(act)
         self.fc2 = nn.Conv2d(squeeze, channels, 1)
-        self.gate = nn.Hardsigmoid(inplace=True)
+        self.gate = _act(gate)
 
     def forward(self, x):
-        return x * self.gate(self.fc2(self.relu(self.fc1(self.pool(x)))))
+        return x * self.gate(self.fc2(self.act(self.fc1(self.pool(x)))))
 
 
 class Classifier(nn.Sequential):
@@ -70,7 +72,7 @@ class Residual(nn.Module):
 class MobileNet(nn.Module):
     """A network of named primitive layers; ``names[i]`` is mnetcost's name of ``layers[i]``."""
 
-    def __init__(self, layers, batchnorm: bool):
+    def __init__(self, layers, batchnorm: bool, se_act: str = "RE", se_gate: str = "HSIG"):
         super().__init__()
         self.names = [l.name for l in layers]
         self.blocks = [l.block for l in layers]
@@ -79,7 +81,7 @@ class MobileNet(nn.Module):
             if l.op in ("conv", "pw", "dw"):
                 m = ConvLayer(l, batchnorm)
             elif l.op == "se":
-                m = SqueezeExcite(l.c_out, l.c_mid)
+                m = SqueezeExcite(l.c_out, l.c_mid, se_act, se_gate)
             elif l.op == "pool":
                 m = nn.AdaptiveAvgPool2d(1)
             elif l.op == "fc":
@@ -123,7 +125,7 @@ def build(model, *, alpha: float = 1.0, rho=None, resolution=None, convention="t
     layers = expand(table, rules, r.alpha, r.resolution, r.classes, "exact", top=r.top is not False,
                     head=None if isinstance(r.top, bool) else r.top)
     with torch.device(device or "cpu"):
-        net = MobileNet(layers, batchnorm=rules.bn_params > 0)
+        net = MobileNet(layers, batchnorm=rules.bn_params > 0, se_act=rules.se_act, se_gate=rules.se_gate)
     net.in_channels = table.channels
     return net.eval()
 

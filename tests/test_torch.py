@@ -8,6 +8,7 @@ import os
 import pytest
 
 import mnetcost
+from mnetcost.conventions import get_convention
 from mnetcost.tables import load_table, model_names
 
 if os.environ.get("MNETCOST_REQUIRE_TORCH"):
@@ -25,9 +26,11 @@ CLASSES = (10, 1000, 1001)
 
 
 def conventions_for(name):
-    """Conventions with a PyTorch meaning: all but TF-slim's V1 (3 values per BatchNorm channel)."""
+    """The table's family's conventions with a PyTorch meaning: all but TF-slim's V1 (3 values per
+    BatchNorm channel) and the counters (whose modules are torchvision's; tested below)."""
     family = load_table(name).family
-    return [c for c in ("paper", "torchvision", "keras", "tf-slim") if not (c == "tf-slim" and family == "v1")]
+    return [c for c in ("paper", "torchvision", "keras", "tf-slim")
+            if family in get_convention(c).rules_by_family and not (c == "tf-slim" and family == "v1")]
 
 
 CASES = [(m, c, a, k) for m in model_names() for c in conventions_for(m) for a in ALPHAS for k in CLASSES]
@@ -120,3 +123,16 @@ def test_verify_command(capsys, monkeypatch):
     assert "DIFF" in capsys.readouterr().out
     assert main(["verify", "v1", "-c", "tf-slim"]) == 2
     assert "no PyTorch module has that" in capsys.readouterr().err
+
+
+def test_mnasnet_and_efficientnet_modules_match_torchvision_counts():
+    """Built modules against torchvision's own mnasnet*/efficientnet_b0 totals (tests/data, torchvision 0.29.1)."""
+    import csv
+    from pathlib import Path
+
+    names = {"mnasnet0_5": "mnasnet-b1", "mnasnet0_75": "mnasnet-b1", "mnasnet1_0": "mnasnet-b1",
+             "mnasnet1_3": "mnasnet-b1", "efficientnet_b0": "efficientnet-b0"}
+    for r in csv.DictReader(open(Path(__file__).parent / "data" / "torchvision_mnasnet_efficientnet_totals.csv")):
+        if r["resolution"] in ("97", "224") and r["num_classes"] == "1000":
+            v = verify(names[r["model"]], alpha=float(r["alpha"]), resolution=int(r["resolution"]))
+            assert v.ok and (v.totals["torch_params"], v.totals["torch_macs"]) == (int(r["params"]), int(r["macs"])), r
