@@ -307,6 +307,78 @@ def compare(
     _print(fmt, rich, lambda: render.records_csv(machine, records), as_json, markdown)
 
 
+def _pair(text: Optional[str], name: str, kind=float, default=None):
+    """'X' (both sides) or 'X,Y' (A and B)."""
+    if text is None:
+        return (default, default)
+    parts = [p.strip() for p in str(text).split(",")]
+    if len(parts) > 2 or not all(parts):
+        raise UsageError(f"{name}: one value for both sides or two separated by a comma, got {text!r}")
+    if kind is str:
+        return (parts[0], parts[-1])
+    values = _list(",".join(parts), name, kind)
+    return (values[0], values[-1])
+
+
+@app.command()
+def diff(
+    model_a: str = typer.Argument(..., metavar="A", autocompletion=_complete_models, help="A table (name or CSV path)."),
+    model_b: Optional[str] = typer.Argument(None, metavar="[B]", autocompletion=_complete_models,
+                                            help="Another table (default: A, to compare two configurations)."),
+    alpha: Optional[str] = typer.Option(None, "--alpha", "-a", metavar="A[,B]", help="Width multiplier, for both or for A and B."),
+    resolution: Optional[str] = typer.Option(None, "--resolution", "-r", metavar="A[,B]", help="Resolution in pixels, for both or for A and B."),
+    convention: Optional[str] = typer.Option(None, "--convention", "-c", metavar="A[,B]", autocompletion=_complete_conventions,
+                                             help="Convention, for both or for A and B (default paper)."),
+    classes: Optional[int] = CLASSES,
+    spatial: Spatial = SPATIAL,
+    by: By = typer.Option(By.block, "--by", help="block (default) or layer; op and stage are also accepted."),
+    all_rows: bool = typer.Option(False, "--all", help="Also list the rows that do not change."),
+    unit: Unit = UNIT,
+    fmt: Format = FORMAT,
+):
+    """What changes from A to B: per block or per layer, and the total delta. A and B are tables, or
+    two configurations of one table.
+
+    Example: mnetcost diff v3-large-v2tail v3-large     (V3's efficient last stage)
+    Example: mnetcost diff v2 --alpha 1.0,0.75 --by layer
+    """
+    from . import render
+    from .explore import diff as run_diff
+
+    if by in (By.op, By.stage):
+        raise UsageError("diff --by takes block or layer")
+    layers, blocks, t = run_diff(model_a, model_b, alpha=_pair(alpha, "--alpha", float, 1.0),
+                                 resolution=_pair(resolution, "--resolution", int),
+                                 convention=_pair(convention, "--convention", str, "paper"),
+                                 classes=classes, spatial=spatial.value)
+    frame = layers if by is By.layer else blocks
+    key = "name" if by is By.layer else "block"
+    k, label = _unit_factor(unit), _unit_label(unit)
+    records = frame.to_dict("records")
+    for rec in records:
+        rec["ca"], rec["cb"], rec["dc"] = rec["macs_a"] * k, rec["macs_b"] * k, rec["d_macs"] * k
+    shown = records if all_rows else [r for r in records if r["change"] != "same"]
+    ra, rb = t["a"], t["b"]
+    side = lambda r: f"{r.model} · alpha {r.alpha:g} · {r.resolution} px · {r.convention}"
+    columns = [(key, by.value, "text"), ("change", "", "text"), ("ca", f"{label} A", "count"), ("cb", f"{label} B", "count"),
+               ("dc", f"Δ {label}", "signed"), ("d_params", "Δ params", "signed")]
+    machine = [(key, key, ""), ("change", "change", ""), ("macs_a", "macs_a", ""), ("macs_b", "macs_b", ""),
+               ("d_macs", "d_macs", ""), ("params_a", "params_a", ""), ("params_b", "params_b", ""),
+               ("d_params", "d_params", "")]
+    same = len(records) - sum(r["change"] != "same" for r in records)
+    caption = (f"Total: {t['macs_a'] * k:,} -> {t['macs_b'] * k:,} {label} ({(t['d_macs']) * k:+,}); "
+               f"{t['params_a']:,} -> {t['params_b']:,} params ({t['d_params']:+,})."
+               + ("" if all_rows or not same else f" {same} unchanged {by.value}s not shown (--all).")
+               + f" {UNIT_NOTE[unit]}")
+    title = f"diff\nA: {side(ra)}\nB: {side(rb)}"
+    _print(fmt, lambda: [render.records_table(title, columns, shown, caption)],
+           lambda: render.records_csv(machine, records),
+           lambda: render.to_json_document({"a": _config(ra), "b": _config(rb), "by": by.value,
+                                            "totals": {k2: v for k2, v in t.items() if k2 not in ("a", "b")},
+                                            "rows": render.records_dicts(machine, records)}),
+           lambda: render.records_markdown(title.replace("\n", " — "), machine, shown, caption))
+
+
 @app.command()
 def sweep(
     model: str = MODEL,

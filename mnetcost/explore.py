@@ -139,3 +139,49 @@ def _number(text: str, name: str, kind):
         return kind(text.strip())
     except ValueError:
         raise UsageError(f"{name}: {text.strip()!r} is not a number") from None
+
+
+def diff(a, b=None, *, alpha=(1.0, 1.0), resolution=(None, None), convention=("paper", "paper"), classes=None,
+         spatial: str = "exact", top=True, head=None):
+    """What changes from configuration A to configuration B: per layer (aligned by name; a layer only
+    in one of them counts as added or removed) and per block, with the totals' delta.
+
+    ``b`` defaults to ``a``; ``alpha``, ``resolution`` and ``convention`` are (A, B) pairs. Returns
+    ``(layers, blocks, totals)`` with columns macs_a, macs_b, d_macs, params_a, params_b, d_params."""
+    import difflib
+
+    import pandas as pd
+
+    ra = cost(a, alpha=alpha[0], resolution=resolution[0], convention=convention[0], classes=classes,
+              spatial=spatial, top=top, head=head)
+    rb = cost(b if b is not None else a, alpha=alpha[1], resolution=resolution[1], convention=convention[1],
+              classes=classes, spatial=spatial, top=top, head=head)
+
+    def aligned(key):
+        fa = ra.layers.groupby(key, sort=False)[["macs", "params"]].sum() if key != "name" else ra.layers.set_index("name")
+        fb = rb.layers.groupby(key, sort=False)[["macs", "params"]].sum() if key != "name" else rb.layers.set_index("name")
+        names_a, names_b = list(fa.index), list(fb.index)
+        order = []
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=names_a, b=names_b, autojunk=False).get_opcodes():
+            if tag == "equal":
+                order += names_a[i1:i2]
+            else:
+                order += [n for n in names_a[i1:i2] if n not in fb.index] + names_b[j1:j2]
+        order = list(dict.fromkeys(order))
+        rows = []
+        for n in order:
+            in_a, in_b = n in fa.index, n in fb.index
+            row = {key: n, "change": "same" if in_a and in_b else ("removed" if in_a else "added")}
+            for side, frame, present in (("a", fa, in_a), ("b", fb, in_b)):
+                row[f"macs_{side}"] = frame.loc[n, "macs"].item() if present else 0
+                row[f"params_{side}"] = int(frame.loc[n, "params"]) if present else 0
+            row["d_macs"], row["d_params"] = row["macs_b"] - row["macs_a"], row["params_b"] - row["params_a"]
+            if row["change"] == "same" and (row["d_macs"] or row["d_params"]):
+                row["change"] = "changed"
+            rows.append(row)
+        return pd.DataFrame(rows, columns=[key, "change", "macs_a", "macs_b", "d_macs", "params_a", "params_b", "d_params"])
+
+    totals = {"macs_a": ra.macs, "macs_b": rb.macs, "d_macs": rb.macs - ra.macs,
+              "params_a": ra.params, "params_b": rb.params, "d_params": rb.params - ra.params,
+              "a": ra, "b": rb}
+    return aligned("name"), aligned("block"), totals

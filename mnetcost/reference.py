@@ -109,6 +109,11 @@ def compute(check: dict):
     if check["verdict"] == "not_computed":
         return None
     quantity, scope = check["quantity"], check["scope"]
+    if check["model"].startswith("delta:"):  # a design step: B minus A, as the paper's "saves" figures
+        _, a, b = check["model"].split(":")
+        ra, rb = (cost(m, alpha=float(check["alpha"]), resolution=int(check["resolution"]), convention=check["convention"])
+                  for m in (a, b))
+        return (rb.macs - ra.macs) if quantity == "macs" else (rb.params - ra.params)
     if check["model"].startswith("layer:"):
         _, k, m, n, d = check["model"].split(":")
         c = compare_layer(int(k), int(m), int(n), float(d), alpha=float(check["alpha"]), rho=float(check["resolution"]))

@@ -2,6 +2,7 @@
 clean error, and heads (no top, a new head, classes)."""
 
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -131,3 +132,50 @@ def test_head_and_no_top_on_the_command_line(capsys):
     assert "give a head or no top, not both" in capsys.readouterr().err
     assert main(["table", "v2", "--head", "0"]) == 2
     assert "--head: values must be finite and > 0" in capsys.readouterr().err
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_the_documented_example_costs_what_the_docs_derive_by_hand():
+    r = mnetcost.cost(str(DOCS / "example.csv"), classes=10)
+    assert (r.macs, r.params) == (957_056, 11_226)
+    assert mnetcost.cost(str(DOCS / "example.csv"), classes=10, convention="torchvision").params == 12_122
+    text = (DOCS / "schema.md").read_text()
+    assert "**957,056**" in text and "**11,226**" in text and "12,122" in text
+
+
+def test_the_documented_errors_are_what_the_tool_prints(capsys):
+    text = (DOCS / "schema.md").read_text()
+    block = text.split("$ mnetcost table docs/bad.csv\n")[1].split("```")[0]
+    assert main(["table", str(DOCS / "bad.csv")]) == 1
+    assert capsys.readouterr().err == block
+
+
+def test_v3_design_steps():
+    """V3 Section 5: 16 instead of 32 initial filters saves about 10M MAdds; the efficient last stage
+    about 30M (the paper). mnetcost: 10.4M and, for our reading of Figure 5, 34.3M."""
+    from mnetcost.explore import diff
+
+    _, _, stem = diff("v3-large-stem32", "v3-large")
+    _, blocks, tail = diff("v3-large-v2tail", "v3-large")
+    assert stem["d_macs"] == -10_436_608 and round(stem["d_macs"] / 1e6) == -10
+    assert tail["d_macs"] == -34_317_760
+    changes = dict(zip(blocks["block"], blocks["change"]))
+    assert changes["bneck16"] == "removed" and changes["conv3"] == "added" and changes["conv2"] == "changed"
+
+
+def test_diff_command(capsys):
+    import json
+
+    assert main(["diff", "v3-large-v2tail", "v3-large", "-f", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["totals"]["d_macs"] == -34_317_760 and sum(r["d_macs"] for r in d["rows"]) == -34_317_760
+    assert main(["diff", "v2", "--alpha", "1.0,0.75", "--by", "layer", "-f", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("name,change,macs_a,macs_b,d_macs")
+    assert main(["diff", "v2", "-a", "1,2,3"]) == 2
+    assert "one value for both sides or two" in capsys.readouterr().err
+    assert main(["diff", "v2", "-c", "paper,keras", "--by", "op"]) == 2
+    assert main(["diff", "v2", "-c", "paper,keras"]) == 0
+    assert "(+68,224)" in capsys.readouterr().out

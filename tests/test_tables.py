@@ -8,7 +8,7 @@ from mnetcost.errors import TableError, UnknownModel
 from mnetcost.tables import load_table, model_names, parse_table
 
 SHIPPED = ["v1", "v1-conv", "v1-shallow", "v2", "v3-large", "v3-large-min", "v3-small", "v3-small-early", "v3-small-min",
-           "mnasnet-b1", "efficientnet-b0"]
+           "mnasnet-b1", "efficientnet-b0", "v3-large-stem32", "v3-large-v2tail"]
 
 
 def test_every_shipped_table_is_listed():
