@@ -18,7 +18,7 @@ from .tables import Table, load_table
 SPATIAL_MODES = ("exact", "continuous")
 LAYER_COLUMNS = (
     "name", "stage", "block", "op", "kernel", "stride", "groups", "h_in", "w_in", "c_in",
-    "h_out", "w_out", "c_out", "mult_adds", "other_ops", "macs", "weights", "biases", "bn_params", "params",
+    "h_out", "w_out", "c_out", "act", "bn", "mult_adds", "other_ops", "macs", "weights", "biases", "bn_params", "params",
     "trainable", "activations",
 )
 # Op families for breakdowns (V1 Table 2 names them this way).

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
+
 from .conventions import get_convention
 from .engine import cost
 from .errors import UsageError
@@ -185,3 +187,25 @@ def diff(a, b=None, *, alpha=(1.0, 1.0), resolution=(None, None), convention=("p
               "params_a": ra.params, "params_b": rb.params, "d_params": rb.params - ra.params,
               "a": ra, "b": rb}
     return aligned("name"), aligned("block"), totals
+
+
+def fit(model, alphas, resolutions, *, max_macs=None, max_params=None, max_peak_bytes=None, dtype: str = "int8",
+        schedule: str = "materialized", convention="paper"):
+    """The alpha x resolution configurations of ``model`` within a budget of MACs, parameters and
+    peak activation memory, with ``pareto`` marking those no other feasible configuration beats on
+    both alpha and resolution (wider and larger are taken as better), sorted by MACs."""
+    from .traffic import memory
+
+    frame = sweep(model, alphas, resolutions, convention=convention)
+    frame["peak_bytes"] = [memory(model, alpha=a, resolution=int(r), dtype=dtype, schedule=schedule,
+                                  convention=convention).peak_bytes
+                           for a, r in zip(frame["alpha"], frame["resolution"])]
+    ok = np.ones(len(frame), dtype=bool)
+    for column, limit in (("macs", max_macs), ("params", max_params), ("peak_bytes", max_peak_bytes)):
+        if limit is not None:
+            ok &= frame[column].to_numpy() <= limit
+    feasible = frame[ok].reset_index(drop=True)
+    a, r = feasible["alpha"].to_numpy(), feasible["resolution"].to_numpy()
+    beaten = [((a >= a[i]) & (r >= r[i]) & ((a > a[i]) | (r > r[i]))).any() for i in range(len(feasible))]
+    feasible["pareto"] = ~np.array(beaten, dtype=bool)
+    return feasible.sort_values("macs", ignore_index=True)

@@ -170,3 +170,9 @@ def calibrate(fit_sources=("tf_slim",), fit_models=("v2",), dtype: str = "float3
     fitted_mask = np.array(fitted)
     test = np.abs(err[~fitted_mask]).mean() if (~fitted_mask).any() else float("nan")
     return Calibration(dev, table, float(np.abs(err[fitted_mask]).mean()), float(test))
+
+
+def attainable(intensity, device: Device):
+    """The roofline: the MAC rate a layer of ``intensity`` (MACs per byte) can reach on ``device``,
+    min(peak MAC rate, intensity x bandwidth)."""
+    return np.minimum(device.peak_macs, np.asarray(intensity, dtype=float) * device.bandwidth)

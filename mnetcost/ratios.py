@@ -104,3 +104,16 @@ def block_ratios(result):
                      "h_out": dw["h_out"], "macs": block_macs, "macs_standard": std_macs,
                      "ratio": block_macs / std_macs, "closed_form": closed})
     return pd.DataFrame(rows)
+
+
+def bottleneck_cost(h, w, d_in, d_out, t, k=3):
+    """The V2 paper's cost of a stride-1 inverted residual block (Section 3.3):
+    h · w · d' · t · (d' + k² + d'') mult-adds (expansion, depthwise, projection)."""
+    return h * w * d_in * t * (d_in + k * k + d_out)
+
+
+def width_resolution_law(alpha, rho):
+    """The V1 paper's scaling law: the width multiplier cuts the cost by about alpha², the
+    resolution multiplier by rho² (Section 4.2 and 4.3); mnetcost's exact counts depart from it
+    where channel rounding and whole pixels do."""
+    return alpha * alpha * rho * rho

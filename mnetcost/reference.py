@@ -165,3 +165,24 @@ def figures(model: str | None = None, per_layer: bool = True) -> list[Figure]:
     if model is not None and not out:
         raise UsageError(f"no published figures for {model!r}; try v1, v2, v3-large or v3-small")
     return out
+
+
+def v2_table3():
+    """The V2 paper's Table 3 (arXiv v4) with each cell's verdict, as a DataFrame."""
+    import pandas as pd
+
+    return pd.read_csv(tables_dir() / "reference" / "v2_table3.csv", dtype={"resolution": str})
+
+
+def latencies():
+    """Published Pixel-1 latencies (tables/reference/latency.csv), as a DataFrame."""
+    import pandas as pd
+
+    return pd.read_csv(tables_dir() / "reference" / "latency.csv")
+
+
+def v1_table2():
+    """The V1 paper's Table 2 (resource per layer type, in % of mult-adds and of parameters), with verdicts."""
+    import pandas as pd
+
+    return pd.read_csv(tables_dir() / "reference" / "v1_table2.csv")

@@ -168,3 +168,15 @@ def test_verify_without_torch_is_one_line():
     code = "import sys; sys.modules['torch'] = None; from mnetcost.cli import main; sys.exit(main(['verify', 'v2']))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 1 and out.stderr == 'mnetcost: error: mnetcost verify needs PyTorch: pip install "mnetcost[torch]"\n'
+
+
+def test_v1_table2_reference_data_and_its_erratum():
+    from mnetcost.reference import v1_table2
+
+    paper = v1_table2().set_index("op")
+    ours = mnetcost.cost("v1").by_op()
+    for op, row in paper.iterrows():
+        macs_ok = round(100 * ours.loc[op, "macs_share"], 2) == row["macs_share_pct"]
+        assert macs_ok == (row["verdict"] == "match"), op
+        assert round(100 * ours.loc[op, "weights_share"], 2) == row["params_share_pct"]
+    assert paper["macs_share_pct"].sum() == pytest.approx(99.29)
