@@ -1,6 +1,7 @@
 """mnetcost: analytical costs (mult-adds, parameters, activations) of the MobileNet family,
 evaluated layer by layer from architecture tables stored as CSV, under named counting conventions."""
 
+from . import explore, ratios, reference
 from .conventions import convention_names, get_convention
 from .engine import Cost, cost
 from .errors import MnetcostError, TableError, UnknownConvention, UnknownModel, UnknownOp, UsageError
