@@ -1,19 +1,40 @@
 """mnetcost: analytical costs (mult-adds, parameters, activations) of the MobileNet family,
-evaluated layer by layer from architecture tables stored as CSV, under named counting conventions."""
+evaluated layer by layer from architecture tables stored as CSV, under named counting conventions.
 
-from . import explore, ratios, reference
-from .conventions import convention_names, get_convention
-from .engine import Cost, cost
-from .errors import MnetcostError, TableError, UnknownConvention, UnknownModel, UnknownOp, UsageError
-from .explore import compare, explain, models, sweep
-from .latency import calibrate, devices, roofline
-from .ratios import block_ratios, compare_layer, separable_ratio
-from .tables import load_table, model_names
-from .traffic import memory
+Names are imported on first use (PEP 562), so that ``import mnetcost`` and the CLI start fast."""
+
+from importlib import import_module
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "cost", "Cost", "load_table", "memory", "roofline", "calibrate", "devices", "sweep", "compare", "explain", "models", "separable_ratio", "compare_layer", "block_ratios", "model_names", "convention_names", "get_convention",
-    "MnetcostError", "UsageError", "TableError", "UnknownModel", "UnknownConvention", "UnknownOp",
-]
+_EXPORTS = {
+    "cost": "engine", "Cost": "engine",
+    "load_table": "tables", "model_names": "tables",
+    "convention_names": "conventions", "get_convention": "conventions",
+    "memory": "traffic",
+    "roofline": "latency", "calibrate": "latency", "devices": "latency",
+    "sweep": "explore", "stage_sweep": "explore", "compare": "explore", "explain": "explore", "models": "explore",
+    "fit": "explore", "diff": "explore",
+    "separable_ratio": "ratios", "compare_layer": "ratios", "block_ratios": "ratios",
+    "MnetcostError": "errors", "UsageError": "errors", "TableError": "errors", "UnknownModel": "errors",
+    "UnknownConvention": "errors", "UnknownOp": "errors",
+}
+_SUBMODULES = {"explore", "ratios", "reference", "engine", "tables", "conventions", "traffic", "latency", "render",
+               "scaling", "expand", "ops", "errors", "cli"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'mnetcost' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS) | _SUBMODULES)

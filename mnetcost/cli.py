@@ -43,6 +43,17 @@ class By(str, Enum):
     stage = "stage"
 
 
+class Dtype(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+    int8 = "int8"
+
+
+class Schedule(str, Enum):
+    materialized = "materialized"
+    layerwise = "layerwise"
+
+
 UNIT_NOTE = {
     Unit.macs: "MACs = multiply-accumulates: one multiply-add is one MAC.",
     Unit.flops: "FLOPs = 2 x MACs: a multiply-add is two floating-point operations (one multiply, one add).",
@@ -379,6 +390,66 @@ def diff(
            lambda: render.records_markdown(title.replace("\n", " — "), machine, shown, caption))
 
 
+def _quantity(text: Optional[str], name: str):
+    from .latency import parse_rate
+
+    return None if text is None else parse_rate(text, name)
+
+
+@app.command()
+def fit(
+    model: str = MODEL,
+    max_macs: Optional[str] = typer.Option(None, "--max-macs", metavar="N", help="At most this many MACs, e.g. 150M."),
+    max_params: Optional[str] = typer.Option(None, "--max-params", metavar="N", help="At most this many parameters, e.g. 2M."),
+    max_peak_memory: Optional[str] = typer.Option(None, "--max-peak-memory", metavar="BYTES",
+                                                  help="At most this many bytes of activations at the peak, e.g. 512K (K = 1000)."),
+    dtype: Dtype = typer.Option(Dtype.int8, "--dtype", help="Bytes per activation value for the memory budget."),
+    schedule: Schedule = typer.Option(Schedule.materialized, "--schedule", help="materialized (V2 paper) or layerwise."),
+    alpha: str = typer.Option("0.25:1.4:0.05", "--alpha", "-a", metavar="LIST", help="Width multipliers to search."),
+    resolution: str = typer.Option("96:320:16", "--resolution", "-r", metavar="LIST", help="Resolutions to search."),
+    convention: str = CONVENTION,
+    classes: Optional[int] = CLASSES,
+    all_rows: bool = typer.Option(False, "--all", help="List every configuration within the budget, not only the Pareto-best."),
+    unit: Unit = UNIT,
+    fmt: Format = FORMAT,
+):
+    """The Pareto-best alpha x resolution configurations within a budget of MACs, parameters and peak
+    activation memory (none beats another on both alpha and resolution), with their costs.
+
+    Example: mnetcost fit v2 --max-macs 150M --max-params 2M --max-peak-memory 512K --dtype int8
+    """
+    from . import render
+    from .explore import fit as run_fit
+
+    if max_macs is None and max_params is None and max_peak_memory is None:
+        raise UsageError("give a budget: --max-macs, --max-params and/or --max-peak-memory")
+    frame = run_fit(model, _list(alpha, "--alpha"), _list(resolution, "--resolution", int),
+                    max_macs=_quantity(max_macs, "--max-macs"), max_params=_quantity(max_params, "--max-params"),
+                    max_peak_bytes=_quantity(max_peak_memory, "--max-peak-memory"), dtype=dtype.value,
+                    schedule=schedule.value, convention=convention, classes=classes)
+    shown = frame if all_rows else frame[frame["pareto"]].sort_values("alpha")
+    records = shown.to_dict("records")
+    k, label = _unit_factor(unit), _unit_label(unit)
+    for rec in records:
+        rec["count"] = rec["macs"] * k
+        rec["best"] = "yes" if rec["pareto"] else ""
+    columns = [("alpha", "α", "float"), ("resolution", "px", "float"), ("count", label, "count"),
+               ("params", "params", "count"), ("peak_bytes", f"peak ({dtype.value})", "count")] + (
+        [("best", "Pareto", "text")] if all_rows else [])
+    machine = [(key, key, "") for key in ("alpha", "resolution", "macs", "params", "peak_bytes", "pareto")]
+    budget = ", ".join(x for x in (max_macs and f"MACs <= {max_macs}", max_params and f"params <= {max_params}",
+                                   max_peak_memory and f"peak <= {max_peak_memory}B ({dtype.value}, {schedule.value})") if x)
+    caption = (f"{len(frame)} of the searched configurations fit ({budget}); "
+               f"{int(frame['pareto'].sum())} are Pareto-best. {UNIT_NOTE[unit]}")
+    if frame.empty:
+        caption = f"No configuration fits ({budget}): widen the search or the budget."
+    _print(fmt, lambda: [render.records_table(f"{model}: configurations within the budget", columns, records, caption)],
+           lambda: render.records_csv(machine, records),
+           lambda: render.to_json_document({"model": model, "convention": convention, "budget": budget,
+                                            "rows": render.records_dicts(machine, records)}),
+           lambda: render.records_markdown(f"{model} fit", machine, records, caption))
+
+
 @app.command()
 def sweep(
     model: str = MODEL,
@@ -548,17 +619,6 @@ def reference(
            lambda: render.records_csv(machine, records),
            lambda: render.to_json_document({"figures": render.records_dicts(machine, records)}),
            lambda: render.records_markdown(title, machine, records))
-
-
-class Dtype(str, Enum):
-    float32 = "float32"
-    float16 = "float16"
-    int8 = "int8"
-
-
-class Schedule(str, Enum):
-    materialized = "materialized"
-    layerwise = "layerwise"
 
 
 def _bytes(n) -> str:

@@ -58,6 +58,12 @@ class Rules:
     se_act: str = "RE"  # squeeze-excite's inner activation ...
     se_gate: str = "HSIG"  # ... and its gate (hard sigmoid in V3, sigmoid in EfficientNet)
 
+    @property
+    def counts_other_ops(self) -> bool:
+        """Does this convention count anything besides mult-adds (a FLOP counter's)?"""
+        return bool(self.bn_ops or self.bn_ops_channel or any(self.act_ops.values()) or self.pool_in
+                    or self.pool_out or self.se_pool_in or self.se_pool_out or self.bias_ops)
+
     def width_rule(self, role: str) -> str:
         if role == "fixed":  # a row that states its width is never scaled, whatever the convention
             return "fixed"

@@ -188,7 +188,8 @@ def check_head(head, top) -> tuple | None:
 
 
 def cost(model, alpha: float = 1.0, rho: float | None = None, convention="paper", classes: int | None = None,
-         spatial: str = "exact", *, resolution: int | None = None, top: bool = True, head=None) -> Cost:
+         spatial: str = "exact", *, resolution: int | None = None, top: bool = True, head=None,
+         stage_alpha=None) -> Cost:
     """Per-layer and total costs of ``model`` (a shipped table name or a CSV path).
 
     >>> r = cost("v1")
@@ -207,7 +208,13 @@ def cost(model, alpha: float = 1.0, rho: float | None = None, convention="paper"
     elif isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
         raise UsageError(f"classes must be a whole number >= 1, got {classes!r}")
     head = check_head(head, top)
-    layers = expand(table, rules, alpha, res, int(classes), spatial, top=bool(top), head=head)
+    if stage_alpha is not None:  # one multiplier per table row: the one-configuration case of ``grid``
+        stage_alpha = np.asarray(stage_alpha, dtype=float).reshape(1, -1)
+        if not np.all(np.isfinite(stage_alpha)) or np.any(stage_alpha <= 0):
+            raise UsageError("every stage multiplier must be a finite number > 0")
+    layers = expand(table, rules, alpha, res, int(classes), spatial, top=bool(top), head=head, stage_alpha=stage_alpha)
+    if stage_alpha is not None:
+        layers = [_single(l) for l in layers if np.asarray(l.present).ravel()[0]]
     columns = evaluate(layers, rules, spatial)
     return Cost(
         model=table.name, title=table.title, family=table.family, alpha=alpha, rho=rho_value, resolution=res,
@@ -215,6 +222,14 @@ def cost(model, alpha: float = 1.0, rho: float | None = None, convention="paper"
         top=list(head) if head is not None else bool(top),
         rules=rules,
     )
+
+
+def _single(layer: Layer) -> Layer:
+    """A layer of a one-configuration array expansion, with plain numbers."""
+    import dataclasses
+
+    one = {k: int(np.asarray(getattr(layer, k)).ravel()[0]) for k in ("c_in", "c_out", "c_mid", "groups")}
+    return dataclasses.replace(layer, present=True, **one)
 
 
 def evaluate(layers: list[Layer], rules: Rules, spatial: str) -> dict:
@@ -259,3 +274,121 @@ def evaluate(layers: list[Layer], rules: Rules, spatial: str) -> dict:
         activations=cols["h_out"] * cols["w_out"] * cols["c_out"],
     )
     return cols
+
+
+def _grid_block(table, rules, alpha, res, classes, spatial, top, head, stage_alpha):
+    """``grid`` for one chunk of configurations."""
+    n = len(alpha)
+    layers = expand(table, rules, alpha, res, classes, spatial, top=top, head=head, stage_alpha=stage_alpha)
+    terms: dict[bytes, list] = {}  # area vector -> [area, coefficient per configuration]
+    params = np.zeros(n, dtype=np.int64)
+    ones = np.ones(len(res), dtype=res.dtype)
+
+    def term(area, coef):
+        area = np.broadcast_to(np.asarray(area, dtype=res.dtype), res.shape)
+        slot = terms.setdefault(area.tobytes(), [area, np.zeros(n, dtype=np.int64)])
+        slot[1] += coef
+
+    def masked(present, x):
+        return x if present is True else np.where(present, x, 0)
+
+    def times(count, x):
+        return x if count == 1 else count * x
+
+    # identical layers (a row's repeats share their width arrays) are evaluated once, times their count
+    groups: dict[tuple, list] = {}
+    for l in layers:
+        key = (l.op, l.kernel, l.bias, l.bn, l.act, id(l.c_in), id(l.c_out), id(l.c_mid), id(l.present),
+               np.asarray(l.h_in * l.w_in).tobytes(), np.asarray(l.h_out * l.w_out).tobytes())
+        groups.setdefault(key, [l, 0])[1] += 1
+
+    for l, count in groups.values():
+        if not np.any(l.present):
+            continue  # absent in every configuration of this chunk
+        present = True if np.all(l.present) else np.broadcast_to(np.asarray(l.present, dtype=bool), (n,))
+        ch = {k: np.asarray(getattr(l, k), dtype=np.int64) for k in ("c_in", "c_out", "c_mid")}
+        if l.op not in ("pool", "add"):  # their mult-adds and weights are zero by definition (ops.py)
+            unit_macs, weights, biases = cost_function(l.op)(k=l.kernel, h_out=1, w_out=1, **ch)
+            term(l.h_out * l.w_out if l.op in SPATIAL_OPS else ones, times(count, masked(present, unit_macs)))
+            layer_params = weights + biases if l.bias else weights
+            if l.bn and rules.bn_params:
+                layer_params = layer_params + rules.bn_params * ch["c_out"]
+            params += times(count, masked(present, layer_params))
+        if not rules.counts_other_ops:
+            continue
+        # a FLOP counter's extra operations are linear in the input and output areas
+        ch = {k: np.broadcast_to(v, (n,)) for k, v in ch.items()}
+        args = dict(rules=rules, op=np.array([l.op]), act=[l.act], bn=np.array([l.bn]), bias=np.array([l.bias]), **ch)
+        const = counted_ops(h_in=0, w_in=0, h_out=0, w_out=0, **args)
+        per_in = counted_ops(h_in=1, w_in=1, h_out=0, w_out=0, **args) - const
+        per_out = counted_ops(h_in=0, w_in=0, h_out=1, w_out=1, **args) - const
+        for area, coef in ((ones, const), (l.h_in * l.w_in, per_in), (l.h_out * l.w_out, per_out)):
+            if np.any(coef):
+                term(area, times(count, masked(present, coef)))
+
+    areas = np.array([a for a, _ in terms.values()], dtype=float)  # terms x resolutions
+    coefs = np.array([np.broadcast_to(c, (n,)) for _, c in terms.values()], dtype=float).T  # configurations x terms
+    macs = coefs @ areas
+    if spatial == "exact":
+        bound = np.abs(coefs).sum(axis=1).max() * np.abs(areas).max() if areas.size else 0
+        if bound >= 2.0**53:  # beyond float64's exact integers: add the terms in int64 instead
+            if bound >= 2.0**62:
+                raise UsageError("the counts are too large for 64-bit integers: alpha or resolution far too large")
+            macs = sum(np.outer(np.broadcast_to(c, (n,)).astype(np.int64), a.astype(np.int64)) for a, c in terms.values())
+        macs = np.asarray(macs).round().astype(np.int64)
+    return macs, params
+
+
+# Ops whose mult-adds scale with their output area (the others run on a 1x1 map or cost nothing).
+SPATIAL_OPS = frozenset({"conv", "dw", "pw", "pool", "add"})
+
+
+def grid(model, alphas=None, resolutions=None, *, convention="paper", classes=None, spatial: str = "exact",
+         top: bool = True, head=None, stage_alpha=None):
+    """Costs of many configurations at once: ``(macs, params)`` with ``macs`` of shape
+    configurations x resolutions and ``params`` of shape configurations.
+
+    Configurations are ``alphas`` (one multiplier each) or the rows of ``stage_alpha`` (a multiplier
+    per table row). The expansion is the one of ``cost``, run once on arrays; each layer's cost
+    function is evaluated once per configuration on a unit area and combined with every resolution's
+    areas by one matrix product. Identical to ``cost`` point by point."""
+    table = load_table(model)
+    rules = convention if isinstance(convention, Rules) else get_convention(convention).rules(table.family)
+    if stage_alpha is not None:
+        stage_alpha = np.asarray(stage_alpha, dtype=float)
+        if stage_alpha.ndim != 2 or not len(stage_alpha):
+            raise UsageError("stage_alpha must be an array of shape (configurations, table rows)")
+        if not np.all(np.isfinite(stage_alpha)) or np.any(stage_alpha <= 0):
+            raise UsageError("every stage multiplier must be a finite number > 0")
+        n = len(stage_alpha)
+        alpha_arg = np.ones(n)
+    else:
+        alpha_arg = np.asarray([check_alpha(a) for a in np.atleast_1d(alphas)], dtype=float)
+        if not len(alpha_arg):
+            raise UsageError("a sweep needs at least one alpha")
+        n = len(alpha_arg)
+    res = np.atleast_1d(np.asarray(resolutions if resolutions is not None else [table.resolution], dtype=float))
+    if not len(res):
+        raise UsageError("a sweep needs at least one resolution")
+    bad = ~np.isfinite(res) | (res <= 0) | (res != np.round(res))
+    if bad.any():
+        raise UsageError(f"resolution must be a whole number of pixels > 0, got {res[bad][0]:g}")
+    total_stride = math.prod(row.stride for row in table.rows)
+    if spatial == "exact" and res.min() < total_stride:
+        raise UsageError(f"resolution {int(res.min())} px is too small for {table.name}: its total stride is "
+                         f"{total_stride}, so it needs at least {total_stride} px")
+    if spatial not in SPATIAL_MODES:
+        raise UsageError(f"spatial must be one of {', '.join(SPATIAL_MODES)}, got {spatial!r}")
+    res = res.astype(np.int64) if spatial == "exact" else res
+    if classes is None:
+        classes = rules.classes
+    elif isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
+        raise UsageError(f"classes must be a whole number >= 1, got {classes!r}")
+    head = check_head(head, top)
+    chunk = 1 << 15  # configurations per pass: keeps the element-wise work in cache
+    blocks = [_grid_block(table, rules, alpha_arg[i:i + chunk], res, int(classes), spatial, top, head,
+                          None if stage_alpha is None else stage_alpha[i:i + chunk])
+              for i in range(0, n, chunk)]
+    macs = np.concatenate([b[0] for b in blocks])
+    params = np.concatenate([b[1] for b in blocks])
+    return macs, params

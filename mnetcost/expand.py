@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .conventions import Rules
 from .errors import TableError, UsageError
-from .scaling import SQUEEZE_RULES, out_size, scale_width
+from .scaling import FACTOR_RULES, SQUEEZE_RULES, out_size, scale_width
 from .tables import Row, Table
 
 
@@ -38,6 +40,7 @@ class Layer:
     bias: bool
     act: str
     c_mid: int = 0  # squeeze width of an se layer
+    present: object = True  # with arrays: in which configurations the layer exists
 
 
 def top_start(table: Table) -> int:
@@ -57,46 +60,67 @@ def head_rows(widths) -> tuple[Row, ...]:
     return tuple(rows)
 
 
-def expand(table: Table, rules: Rules, alpha: float, resolution: float, classes: int, spatial: str,
-           top: bool = True, head=None) -> list[Layer]:
+def expand(table: Table, rules: Rules, alpha, resolution, classes: int, spatial: str,
+           top: bool = True, head=None, stage_alpha=None) -> list[Layer]:
     """Unroll ``table`` at width multiplier ``alpha`` and input ``resolution`` into primitive layers.
 
-    ``top=False`` drops the classifier top (the last pooling row and what follows), as Keras'
-    ``include_top=False`` does; ``head=(320, 320)`` replaces it by ``head_rows``."""
+    ``alpha`` may be an array (one configuration each), and so may ``resolution``; ``stage_alpha``,
+    an array of shape configurations x rows, gives each row its own multiplier instead. With arrays,
+    widths and sizes become arrays, and a layer that exists in only some configurations (an
+    expansion as wide as its input, a residual addition) carries a ``present`` mask; with numbers, it
+    is left out where absent. ``top=False`` drops the classifier top (the last pooling row and what
+    follows), as Keras' ``include_top=False`` does; ``head=(320, 320)`` replaces it by ``head_rows``."""
     layers: list[Layer] = []
     h = w = resolution
     c_s = c_0 = table.channels  # input width: scaled, and as printed in the paper (the image: not scaled)
+    row_alpha = alpha
 
-    def width(role: str, c: float) -> int:
+    def describe(a):
+        return f"{a:g}" if np.ndim(a) == 0 else "some configurations"
+
+    memo: dict = {}  # a row's repeats share their widths: compute each once (arrays are costly)
+
+    def width(role: str, c: float):
         if role == "classes":
             return classes
-        value = scale_width(rules.width_rule(role), c, alpha, c_s, c_0)
-        if value < 1:
-            raise UsageError(f"alpha {alpha:g} leaves a layer of {table.name} with {value} channels (paper width {c})")
-        if value > MAX_CHANNELS:
-            raise UsageError(f"alpha {alpha:g} gives a layer of {table.name} {value} channels; at most {MAX_CHANNELS}")
+        rule = rules.width_rule(role)
+        key = (rule, c, id(c_s), c_0) if rule in FACTOR_RULES else (rule, c)
+        if key in memo:
+            return memo[key]
+        value = memo[key] = scale_width(rule, c, row_alpha, c_s, c_0)
+        if np.any(np.asarray(value) < 1):
+            raise UsageError(f"alpha {describe(row_alpha)} leaves a layer of {table.name} with "
+                             f"{np.min(value)} channels (paper width {c})")
+        if np.any(np.asarray(value) > MAX_CHANNELS):
+            raise UsageError(f"alpha {describe(row_alpha)} gives a layer of {table.name} {np.max(value)} channels; "
+                             f"at most {MAX_CHANNELS}")
         return value
 
     rows = table.rows if top and head is None else table.rows[: top_start(table)]
     if head is not None:
         rows = rows + head_rows(head)
-    for row in rows:
+    for r_index, row in enumerate(rows):
+        if stage_alpha is not None:
+            row_alpha = stage_alpha[:, r_index] if r_index < stage_alpha.shape[1] else 1.0
+        memo.clear()
         for i in range(row.n):
             stride = row.stride if i == 0 else 1
             block = row.stage if row.n == 1 else f"{row.stage}.{i + 1}"
 
-            def add(op, k, s, groups, cin, cout, hin, win, bn, act, c_mid=0, suffix=""):
+            def add(op, k, s, groups, cin, cout, hin, win, bn, act, c_mid=0, suffix="", present=True):
                 if op in ("pool", "fc"):
                     hout = wout = 1
                 elif op in ("se", "add"):
                     hout, wout = hin, win
                 else:
                     hout, wout = out_size(hin, s, spatial), out_size(win, s, spatial)
+                if np.ndim(present) == 0 and not present:
+                    return hin, win  # absent in the one configuration
                 layers.append(Layer(
                     name=f"{block}.{suffix}" if suffix else block, stage=row.stage, block=block, op=op,
                     kernel=k, stride=s, groups=groups, c_in=cin, c_out=cout, h_in=hin, w_in=win,
                     h_out=hout, w_out=wout, bn=bn, bias=not bn and op in ("conv", "pw", "dw", "fc", "se"),
-                    act=act, c_mid=c_mid,
+                    act=act, c_mid=c_mid, present=present,
                 ))
                 return hout, wout
 
@@ -115,28 +139,28 @@ def expand(table: Table, rules: Rules, alpha: float, resolution: float, classes:
                 out_s, out_0 = width(row.width, row.out), row.out
                 exp_0 = row.exp if row.exp is not None else row.t * c_0
                 exp_s = width("expand", exp_0)
-                h_in, w_in = h, w
                 c_in = c_s
-                if exp_s != c_s:
-                    h, w = add("pw", 1, 1, 1, c_s, exp_s, h, w, row.bn, row.nl, suffix="expand")
+                # an expansion as wide as its input is left out (torchvision, TF-slim, Keras alike)
+                h, w = add("pw", 1, 1, 1, c_s, exp_s, h, w, row.bn, row.nl, suffix="expand", present=exp_s != c_s)
                 h, w = add("dw", row.kernel, stride, exp_s, exp_s, exp_s, h, w, row.bn, row.nl, suffix="dw")
                 if row.se:
-                    squeeze = SQUEEZE_RULES[rules.se_squeeze](exp_s, c_in)
+                    key = ("squeeze", id(exp_s), id(c_in))
+                    squeeze = memo[key] if key in memo else memo.setdefault(key, SQUEEZE_RULES[rules.se_squeeze](exp_s, c_in))
                     add("se", 1, 1, 1, exp_s, exp_s, h, w, False, "", c_mid=squeeze, suffix="se")
                 h, w = add("pw", 1, 1, 1, exp_s, out_s, h, w, row.bn, "-", suffix="project")
-                fits = stride == 1 and c_in == out_s and (h, w) == (h_in, w_in)
-                if row.residual and not fits:
+                fits = np.logical_and(stride == 1, np.equal(c_in, out_s))
+                if row.residual and not np.all(fits):
                     raise UsageError(f"{table.name}: the residual of row {row.stage!r} (line {row.line}) cannot apply at "
-                                     f"alpha {alpha:g}: {c_in} -> {out_s} channels, stride {stride}")
-                if fits and row.residual is not False:
-                    add("add", 1, 1, 1, out_s, out_s, h, w, False, "", suffix="add")
+                                     f"alpha {describe(row_alpha)}: {np.min(c_in)} -> {np.min(out_s)} channels, stride {stride}")
+                if row.residual is not False:
+                    add("add", 1, 1, 1, out_s, out_s, h, w, False, "", suffix="add", present=fits)
             elif row.op == "pool":
                 out_s, out_0 = c_s, c_0
                 h, w = add("pool", 0, 1, 1, c_s, c_s, h, w, False, "")
             elif row.op == "fc":
                 out_s = width(row.width, row.out)
                 out_0 = out_s if row.width == "classes" else row.out
-                if (h, w) != (1, 1):
+                if not (np.all(np.equal(h, 1)) and np.all(np.equal(w, 1))):
                     raise TableError(f"{table.name}: fc row {row.stage!r} (line {row.line}) needs a 1x1 input; add a pool row before it")
                 add("fc", 1, 1, 1, c_s, out_s, 1, 1, row.bn, row.nl)
             else:  # parse_table admits only the ops above

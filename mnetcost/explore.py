@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from .conventions import get_convention
-from .engine import cost
+from .engine import cost, grid
 from .errors import UsageError
 from .tables import load_table, model_names
 
@@ -26,20 +26,34 @@ def models() -> list[dict]:
     return out
 
 
-def sweep(model, alphas, resolutions, *, convention="paper", spatial: str = "exact", classes=None):
+def sweep(model, alphas, resolutions, *, convention="paper", spatial: str = "exact", classes=None, top=True, head=None):
     """The alpha x resolution grid of mult-adds and params, as a tidy DataFrame
-    (alpha, resolution, macs, params), one row per pair, alpha-major."""
+    (alpha, resolution, macs, params), one row per pair, alpha-major. Vectorised (``engine.grid``);
+    identical to ``cost`` point by point."""
     import pandas as pd
 
-    alphas, resolutions = list(alphas), list(resolutions)
-    if not alphas or not resolutions:
+    alphas = np.asarray(list(alphas) if not isinstance(alphas, np.ndarray) else alphas, dtype=float)
+    resolutions = np.asarray(list(resolutions) if not isinstance(resolutions, np.ndarray) else resolutions)
+    if not alphas.size or not resolutions.size:
         raise UsageError("a sweep needs at least one alpha and one resolution")
-    rows = []
-    for a in alphas:
-        for res in resolutions:
-            r = cost(model, alpha=a, resolution=res, convention=convention, spatial=spatial, classes=classes)
-            rows.append({"alpha": r.alpha, "resolution": r.resolution, "macs": r.macs, "params": r.params})
-    return pd.DataFrame(rows, columns=["alpha", "resolution", "macs", "params"])
+    macs, params = grid(model, alphas, resolutions, convention=convention, spatial=spatial, classes=classes,
+                        top=top, head=head)
+    n_res = macs.shape[1]
+    res_col = resolutions.astype(np.int64) if spatial == "exact" else resolutions.astype(float)
+    return pd.DataFrame({"alpha": np.repeat(alphas, n_res), "resolution": np.tile(res_col, len(alphas)),
+                         "macs": macs.ravel(), "params": np.repeat(params, n_res)}, copy=False)
+
+
+def stage_sweep(model, stage_alpha, resolution=None, *, convention="paper", spatial: str = "exact", classes=None):
+    """Mult-adds and params of many configurations that each give every table row (stage) its own
+    width multiplier: ``stage_alpha`` has shape configurations x rows (``load_table(model).rows``
+    order; rows without a width ignore theirs). Returns a DataFrame (macs, params), one row per
+    configuration, identical to ``cost(model, stage_alpha=row)`` for each."""
+    import pandas as pd
+
+    macs, params = grid(model, resolutions=None if resolution is None else [resolution], convention=convention,
+                        spatial=spatial, classes=classes, stage_alpha=stage_alpha)
+    return pd.DataFrame({"macs": macs[:, 0], "params": params})
 
 
 def compare(models, alphas=(1.0,), resolutions=(None,), conventions=("paper",), classes=None,
@@ -190,22 +204,31 @@ def diff(a, b=None, *, alpha=(1.0, 1.0), resolution=(None, None), convention=("p
 
 
 def fit(model, alphas, resolutions, *, max_macs=None, max_params=None, max_peak_bytes=None, dtype: str = "int8",
-        schedule: str = "materialized", convention="paper"):
+        schedule: str = "materialized", convention="paper", classes=None):
     """The alpha x resolution configurations of ``model`` within a budget of MACs, parameters and
-    peak activation memory, with ``pareto`` marking those no other feasible configuration beats on
-    both alpha and resolution (wider and larger are taken as better), sorted by MACs."""
-    from .traffic import memory
+    peak activation memory (at ``dtype`` under ``schedule``), sorted by MACs, with ``pareto`` marking
+    those no other feasible configuration beats on both alpha and resolution (wider and larger being
+    taken as better). Vectorised over the grid."""
+    import pandas as pd
 
-    frame = sweep(model, alphas, resolutions, convention=convention)
-    frame["peak_bytes"] = [memory(model, alpha=a, resolution=int(r), dtype=dtype, schedule=schedule,
-                                  convention=convention).peak_bytes
-                           for a, r in zip(frame["alpha"], frame["resolution"])]
+    from .traffic import peak_grid
+
+    for name, limit in (("max_macs", max_macs), ("max_params", max_params), ("max_peak_bytes", max_peak_bytes)):
+        if limit is not None and (not np.isfinite(limit) or limit <= 0):
+            raise UsageError(f"{name} must be a positive number, got {limit!r}")
+    frame = sweep(model, alphas, resolutions, convention=convention, classes=classes)
+    alphas = np.asarray(list(alphas), dtype=float)
+    peaks = peak_grid(model, alphas, list(resolutions), dtype=dtype, schedule=schedule, convention=convention,
+                      classes=classes)
+    frame["peak_bytes"] = peaks.ravel()
     ok = np.ones(len(frame), dtype=bool)
     for column, limit in (("macs", max_macs), ("params", max_params), ("peak_bytes", max_peak_bytes)):
         if limit is not None:
             ok &= frame[column].to_numpy() <= limit
     feasible = frame[ok].reset_index(drop=True)
-    a, r = feasible["alpha"].to_numpy(), feasible["resolution"].to_numpy()
-    beaten = [((a >= a[i]) & (r >= r[i]) & ((a > a[i]) | (r > r[i]))).any() for i in range(len(feasible))]
-    feasible["pareto"] = ~np.array(beaten, dtype=bool)
-    return feasible.sort_values("macs", ignore_index=True)
+    # Pareto: the largest resolution of its alpha, and larger than any wider configuration's
+    best_r = feasible.groupby("alpha")["resolution"].transform("max")
+    by_alpha = feasible.groupby("alpha")["resolution"].max().sort_index(ascending=False)
+    wider_max = by_alpha.cummax().shift(1, fill_value=-1)
+    feasible["pareto"] = (feasible["resolution"] == best_r) & (feasible["resolution"] > feasible["alpha"].map(wider_max))
+    return feasible.sort_values(["macs", "alpha"], ignore_index=True)

@@ -13,28 +13,33 @@ from .errors import UnknownOp
 
 def standard_conv(k, c_in, c_out, h_out, w_out, **_):
     """D_K·D_K·M·N·D_F·D_F mult-adds, D_K·D_K·M·N weights (V1 paper, eq. 2)."""
-    return k * k * c_in * c_out * h_out * w_out, k * k * c_in * c_out, c_out
+    weights = k * k * c_in * c_out
+    return weights * (h_out * w_out), weights, c_out
 
 
 def depthwise_conv(k, c_in, h_out, w_out, **_):
     """D_K·D_K·M·D_F·D_F mult-adds, D_K·D_K·M weights: one k x k filter per channel (V1 paper, eq. 4)."""
-    return k * k * c_in * h_out * w_out, k * k * c_in, c_in
+    weights = k * k * c_in
+    return weights * (h_out * w_out), weights, c_in
 
 
 def pointwise_conv(c_in, c_out, h_out, w_out, **_):
     """M·N·D_F·D_F mult-adds, M·N weights: a 1x1 conv (V1 paper, eq. 5, second term)."""
-    return c_in * c_out * h_out * w_out, c_in * c_out, c_out
+    weights = c_in * c_out
+    return weights * (h_out * w_out), weights, c_out
 
 
 def fully_connected(c_in, c_out, **_):
     """M·N mult-adds and weights on a 1x1 input; N biases."""
-    return c_in * c_out, c_in * c_out, c_out
+    weights = c_in * c_out
+    return weights, weights, c_out
 
 
 def squeeze_excite(c_out, c_mid, **_):
     """Two FCs C -> C/r -> C on the pooled vector: 2·C·(C/r) mult-adds and weights, C/r + C biases
     (V3 paper, Section 5.3). The pooling and the channel scale are not mult-adds."""
-    return 2 * c_out * c_mid, 2 * c_out * c_mid, c_mid + c_out
+    weights = 2 * c_out * c_mid
+    return weights, weights, c_mid + c_out
 
 
 def global_pool(c_in, **_):

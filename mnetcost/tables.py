@@ -12,7 +12,6 @@ import io
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 from .errors import TableError, UnknownModel
@@ -66,12 +65,12 @@ class Table:
     meta: dict = field(default_factory=dict, compare=False)
 
 
+@lru_cache(maxsize=1)
 def tables_dir() -> Path:
     """The folder of shipped tables: ``mnetcost/tables`` in a wheel, ``tables/`` in a source checkout."""
-    packaged = resources.files("mnetcost") / "tables"
-    if packaged.is_dir():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parent.parent / "tables"
+    here = Path(__file__).resolve().parent
+    packaged = here / "tables"
+    return packaged if packaged.is_dir() else here.parent / "tables"
 
 
 def model_names() -> list[str]:

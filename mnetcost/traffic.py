@@ -106,22 +106,9 @@ def memory(model, *, alpha: float = 1.0, rho=None, resolution=None, dtype: str =
     out_el = c["h_out"] * c["w_out"] * c["c_out"]
     input_elements = r.resolution * r.resolution * 3
 
-    # Producers: layer i reads layer i-1's output (-1: the network input); an add also reads its block's input.
-    first_of_block = {}
-    for i, b in enumerate(c["block"]):
-        first_of_block.setdefault(b, i)
-    residual = np.array([first_of_block[c["block"][i]] - 1 if c["op"][i] == "add" else -2 for i in range(n)])
+    residual, alive = _liveness(c["op"], c["block"])
     tensor_size = np.concatenate([[input_elements], out_el]).astype(float)  # index t + 1
-    last_use = np.arange(0, n + 1)  # tensor t (index t + 1, from -1) is read by layer t + 1 ...
-    last_use[-1] = n - 1  # ... the network output by nobody after the last layer
-    for i in np.flatnonzero(residual > -2):
-        last_use[residual[i] + 1] = max(last_use[residual[i] + 1], i)
-
-    live = np.zeros(n)
-    produced = np.arange(-1, n)
-    for i in range(n):
-        alive = (produced <= i) & (last_use >= i)
-        live[i] = tensor_size[alive].sum()
+    live = alive @ tensor_size
     residual_read = np.where(residual > -2, tensor_size[np.maximum(residual, -1) + 1], 0)
 
     folded_bias = np.where(c["bn"], c["c_out"], 0)
@@ -147,6 +134,55 @@ def memory(model, *, alpha: float = 1.0, rho=None, resolution=None, dtype: str =
     return Memory(cost=r, dtype=dtype, schedule=schedule, columns=columns, input_elements=input_elements,
                   materialized=materialized if schedule == "materialized" else np.arange(-1, n),
                   peak_bytes=_num(peak), peak_layer=where)
+
+
+def _liveness(ops, blocks):
+    """Which tensors a layer-by-layer executor holds at each layer: ``(residual, alive)`` where
+    ``residual[i]`` is the extra tensor an addition reads (-2: none) and ``alive`` is a layers x
+    tensors 0/1 matrix (tensor t at column t + 1; column 0 is the network input). Layer i reads layer
+    i-1's output; an addition also reads its block's input, which stays alive until then."""
+    n = len(ops)
+    first_of_block = {}
+    for i, b in enumerate(blocks):
+        first_of_block.setdefault(b, i)
+    residual = np.array([first_of_block[blocks[i]] - 1 if ops[i] == "add" else -2 for i in range(n)], dtype=np.int64)
+    last_use = np.arange(0, n + 1)  # tensor t (index t + 1, from -1) is read by layer t + 1 ...
+    last_use[-1] = n - 1  # ... the network output by nobody after the last layer
+    for i in np.flatnonzero(residual > -2):
+        last_use[residual[i] + 1] = max(last_use[residual[i] + 1], i)
+    produced = np.arange(-1, n)
+    layer = np.arange(n)[:, None]
+    alive = ((produced[None, :] <= layer) & (last_use[None, :] >= layer)).astype(float)
+    return residual, alive
+
+
+def peak_grid(model, alphas, resolutions, *, dtype: str = "float16", schedule: str = "materialized",
+              convention="paper", classes=None):
+    """Peak activation bytes for every alpha (rows) and resolution (columns): ``memory(...).peak_bytes``
+    on a grid, with each alpha's layers expanded once for all resolutions."""
+    from .conventions import get_convention
+    from .engine import resolve_resolution
+    from .expand import expand
+    from .tables import load_table
+
+    size = dtype_bytes(dtype)
+    if schedule not in SCHEDULES:
+        raise UsageError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    table = load_table(model)
+    rules = get_convention(convention).rules(table.family)
+    res = np.array([resolve_resolution(table, None, r, "exact")[1] for r in resolutions], dtype=np.int64)
+    out = np.zeros((len(alphas), len(res)), dtype=np.int64)
+    for a_i, a in enumerate(alphas):
+        layers = expand(table, rules, float(a), res, classes or rules.classes, "exact")
+        ops = np.array([l.op for l in layers], dtype=object)
+        blocks = np.array([l.block for l in layers], dtype=object)
+        sizes = np.array([res * res * table.channels] + [np.broadcast_to(l.h_out * l.w_out * l.c_out, res.shape)
+                                                          for l in layers], dtype=np.int64)  # tensors x resolutions
+        if schedule == "layerwise":
+            out[a_i] = (_liveness(ops, blocks)[1] @ sizes).max(axis=0)
+        else:
+            out[a_i] = sizes[_materialized({"op": ops, "block": blocks}, len(layers)) + 1].max(axis=0)
+    return out * size
 
 
 def _materialized(c, n: int) -> np.ndarray:
