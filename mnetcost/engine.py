@@ -280,13 +280,14 @@ def _grid_block(table, rules, alpha, res, classes, spatial, top, head, stage_alp
     """``grid`` for one chunk of configurations."""
     n = len(alpha)
     layers = expand(table, rules, alpha, res, classes, spatial, top=top, head=head, stage_alpha=stage_alpha)
+    # widths arrive as whole numbers in float64 (scaling.py): products stay exact below 2**53
     terms: dict[bytes, list] = {}  # area vector -> [area, coefficient per configuration]
-    params = np.zeros(n, dtype=np.int64)
+    params = np.zeros(n)
     ones = np.ones(len(res), dtype=res.dtype)
 
     def term(area, coef):
         area = np.broadcast_to(np.asarray(area, dtype=res.dtype), res.shape)
-        slot = terms.setdefault(area.tobytes(), [area, np.zeros(n, dtype=np.int64)])
+        slot = terms.setdefault(area.tobytes(), [area, np.zeros(n)])
         slot[1] += coef
 
     def masked(present, x):
@@ -306,7 +307,7 @@ def _grid_block(table, rules, alpha, res, classes, spatial, top, head, stage_alp
         if not np.any(l.present):
             continue  # absent in every configuration of this chunk
         present = True if np.all(l.present) else np.broadcast_to(np.asarray(l.present, dtype=bool), (n,))
-        ch = {k: np.asarray(getattr(l, k), dtype=np.int64) for k in ("c_in", "c_out", "c_mid")}
+        ch = {k: np.asarray(getattr(l, k), dtype=float) for k in ("c_in", "c_out", "c_mid")}
         if l.op not in ("pool", "add"):  # their mult-adds and weights are zero by definition (ops.py)
             unit_macs, weights, biases = cost_function(l.op)(k=l.kernel, h_out=1, w_out=1, **ch)
             term(l.h_out * l.w_out if l.op in SPATIAL_OPS else ones, times(count, masked(present, unit_macs)))
@@ -336,7 +337,9 @@ def _grid_block(table, rules, alpha, res, classes, spatial, top, head, stage_alp
                 raise UsageError("the counts are too large for 64-bit integers: alpha or resolution far too large")
             macs = sum(np.outer(np.broadcast_to(c, (n,)).astype(np.int64), a.astype(np.int64)) for a, c in terms.values())
         macs = np.asarray(macs).round().astype(np.int64)
-    return macs, params
+    if params.max(initial=0) >= 2.0**53:
+        raise UsageError("the parameter counts are too large for exact arithmetic: alpha far too large")
+    return macs, params.astype(np.int64)
 
 
 # Ops whose mult-adds scale with their output area (the others run on a 1x1 map or cost nothing).

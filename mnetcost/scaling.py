@@ -17,7 +17,8 @@ def make_divisible(v, divisor: int = 8, min_value: int | None = None):
     """Round ``v`` to the nearest multiple of ``divisor``, never below ``min_value`` nor 10% under ``v``.
 
     The rule of TF-slim's ``mobilenet.py`` and torchvision's ``_utils._make_divisible``. Works on a
-    number (returns an int) or element-wise on a numpy array (returns int64), with the same floats."""
+    number (returns an int) or element-wise on a numpy array (returns whole numbers as float64: exact
+    below 2**53, and no conversion pass), with the same floating-point steps."""
     if min_value is None:
         min_value = divisor
     if np.ndim(v) == 0:
@@ -31,12 +32,12 @@ def make_divisible(v, divisor: int = 8, min_value: int | None = None):
     new_v *= divisor
     np.maximum(new_v, min_value, out=new_v)
     np.add(new_v, divisor, out=new_v, where=new_v < 0.9 * v)
-    return new_v.astype(np.int64)
+    return new_v
 
 
 def _int(x):
     """int() of a number, or of each element of an array (truncation toward zero, as int())."""
-    return int(x) if np.ndim(x) == 0 else np.trunc(x).astype(np.int64)
+    return int(x) if np.ndim(x) == 0 else np.trunc(x)
 
 
 # Each rule: (c, alpha, in_scaled, in_paper) -> channels. ``c`` is the paper's width of this layer,
@@ -79,7 +80,7 @@ def _factor_div8(c, alpha, in_s, in_0):
 def _factor_round(c, alpha, in_s, in_0):
     """int(round(in_scaled * t)): torchvision MobileNetV2 ``hidden_dim`` (round half to even, as round())."""
     x = in_s * (c / in_0)
-    return int(round(x)) if np.ndim(x) == 0 else np.round(x).astype(np.int64)
+    return int(round(x)) if np.ndim(x) == 0 else np.round(x)
 
 
 def _factor(c, alpha, in_s, in_0):
@@ -89,7 +90,7 @@ def _factor(c, alpha, in_s, in_0):
 
 def _fixed(c, alpha, in_s, in_0):
     """c, whatever alpha."""
-    return c if np.ndim(alpha) == 0 else np.full(np.shape(alpha), c, dtype=np.int64)
+    return c if np.ndim(alpha) == 0 else np.full(np.shape(alpha), c, dtype=float)
 
 
 WIDTH_RULES = {
