@@ -191,7 +191,8 @@ COMMANDS = [
     ["compare", "v2", "-c", "paper,torchvision,keras,tf-slim"], ["sweep", "v2", "-a", "0.35:1.4:0.15", "-r", "96:224:32"],
     ["ratio", "--kernel", "3", "--in", "512", "--out", "512", "--size", "14", "--alpha", "0.75", "--rho", "0.714"],
     ["reference"], ["memory", "v2"], ["memory", "v3-small", "--schedule", "layerwise"],
-    ["roofline", "v2", "-d", "pixel1-big-core"], ["calibrate"],
+    ["roofline", "v2", "-d", "pixel1-big-core"], ["calibrate"], ["diff", "v3-large-v2tail", "v3-large"],
+    ["fit", "v2", "--max-macs", "150M", "--max-params", "3M", "--all"],
 ]
 
 
@@ -218,7 +219,7 @@ def test_shell_completion_offers_models_and_conventions():
 
 
 @pytest.mark.parametrize("command", ["table", "models", "compare", "sweep", "ratio", "reference", "memory",
-                                     "roofline", "calibrate"])
+                                     "roofline", "calibrate", "diff", "fit"])
 def test_every_command_has_help_with_an_example(capsys, command):
     code, out, _ = run(capsys, command, "--help")
     assert code == 0 and "Example: mnetcost " + command in out
