@@ -26,7 +26,6 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-import mnetcost  # noqa: E402
 from mnetcost.explore import fit, stage_sweep, sweep  # noqa: E402
 from mnetcost.tables import load_table  # noqa: E402
 

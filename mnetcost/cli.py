@@ -123,6 +123,21 @@ def _print(fmt: Format, table_fn, csv_fn, json_fn, md_fn) -> None:
         sys.stdout.write({Format.csv: csv_fn, Format.json: json_fn, Format.markdown: md_fn}[fmt]())
 
 
+def _emit(fmt: Format, title: str, columns, machine, records, caption: str = "", document=None, extra=(),
+          shown=None, row_style=None) -> None:
+    """A command's usual output: a rich table of ``columns`` (of ``shown``, default ``records``) and
+    ``extra`` renderables; or ``machine`` columns of ``records`` as CSV or Markdown; or, as JSON,
+    ``document(rows)`` (default ``{"rows": rows}``)."""
+    from . import render
+
+    shown = records if shown is None else shown
+    document = document or (lambda rows: {"rows": rows})
+    _print(fmt, lambda: [render.records_table(title, columns, shown, caption, row_style=row_style), *extra],
+           lambda: render.records_csv(machine, records),
+           lambda: render.to_json_document(document(render.records_dicts(machine, records))),
+           lambda: render.records_markdown(title.replace("\n", " — "), machine, shown, caption))
+
+
 def _unit_factor(unit: Unit) -> int:
     return 2 if unit is Unit.flops else 1
 
@@ -189,10 +204,8 @@ def table(
     title = render.describe(result) + f"\nby {by.value}"
     caption = (f"Total: {result.macs:,} MACs · {result.params:,} params. % weights leaves biases and BatchNorm "
                f"out (as V1 Table 2 does).\n{UNIT_NOTE[unit]}")
-    _print(fmt, lambda: [render.records_table(title, columns, records, caption)],
-           lambda: render.records_csv(machine, records),
-           lambda: render.to_json_document({**_config(result), "by": by.value, "rows": render.records_dicts(machine, records)}),
-           lambda: render.records_markdown(title.replace("\n", " — "), machine, records, caption))
+    _emit(fmt, title, columns, machine, records, caption,
+          document=lambda rows: {**_config(result), "by": by.value, "rows": rows})
 
 
 def _config(result) -> dict:
@@ -207,7 +220,6 @@ def models(unit: Unit = UNIT, fmt: Format = FORMAT):
 
     Example: mnetcost models
     """
-    from . import render
     from .explore import models as catalogue
 
     records = catalogue()
@@ -220,10 +232,7 @@ def models(unit: Unit = UNIT, fmt: Format = FORMAT):
                ("params", "params", ""), ("family", "family", ""), ("source", "source", "")]
     caption = ("Layers: conv, depthwise, pointwise and FC layers. Totals at alpha 1, 224 px, paper convention, "
                f"1000 classes. Full citations: --format csv or json. {UNIT_NOTE[unit]}")
-    _print(fmt, lambda: [render.records_table("mnetcost tables", columns, records, caption)],
-           lambda: render.records_csv(machine, records),
-           lambda: render.to_json_document({"models": render.records_dicts(machine, records)}),
-           lambda: render.records_markdown("mnetcost tables", machine, records, caption))
+    _emit(fmt, "mnetcost tables", columns, machine, records, caption, document=lambda rows: {"models": rows})
 
 
 def _head(text: Optional[str]):
@@ -353,7 +362,6 @@ def diff(
     Example: mnetcost diff v3-large-v2tail v3-large     (V3's efficient last stage)
     Example: mnetcost diff v2 --alpha 1.0,0.75 --by layer
     """
-    from . import render
     from .explore import diff as run_diff
 
     if by in (By.op, By.stage):
@@ -382,12 +390,9 @@ def diff(
                + ("" if all_rows or not same else f" {same} unchanged {by.value}s not shown (--all).")
                + f" {UNIT_NOTE[unit]}")
     title = f"diff\nA: {side(ra)}\nB: {side(rb)}"
-    _print(fmt, lambda: [render.records_table(title, columns, shown, caption)],
-           lambda: render.records_csv(machine, records),
-           lambda: render.to_json_document({"a": _config(ra), "b": _config(rb), "by": by.value,
-                                            "totals": {k2: v for k2, v in t.items() if k2 not in ("a", "b")},
-                                            "rows": render.records_dicts(machine, records)}),
-           lambda: render.records_markdown(title.replace("\n", " — "), machine, shown, caption))
+    _emit(fmt, title, columns, machine, records, caption, shown=shown,
+          document=lambda rows: {"a": _config(ra), "b": _config(rb), "by": by.value,
+                                 "totals": {k2: v for k2, v in t.items() if k2 not in ("a", "b")}, "rows": rows})
 
 
 def _quantity(text: Optional[str], name: str):
@@ -418,7 +423,6 @@ def fit(
 
     Example: mnetcost fit v2 --max-macs 150M --max-params 2M --max-peak-memory 512K --dtype int8
     """
-    from . import render
     from .explore import fit as run_fit
 
     if max_macs is None and max_params is None and max_peak_memory is None:
@@ -443,11 +447,8 @@ def fit(
                f"{int(frame['pareto'].sum())} are Pareto-best. {UNIT_NOTE[unit]}")
     if frame.empty:
         caption = f"No configuration fits ({budget}): widen the search or the budget."
-    _print(fmt, lambda: [render.records_table(f"{model}: configurations within the budget", columns, records, caption)],
-           lambda: render.records_csv(machine, records),
-           lambda: render.to_json_document({"model": model, "convention": convention, "budget": budget,
-                                            "rows": render.records_dicts(machine, records)}),
-           lambda: render.records_markdown(f"{model} fit", machine, records, caption))
+    _emit(fmt, f"{model}: configurations within the budget", columns, machine, records, caption,
+          document=lambda rows: {"model": model, "convention": convention, "budget": budget, "rows": rows})
 
 
 @app.command()
@@ -710,7 +711,6 @@ def roofline(
     Example: mnetcost roofline v2 --device pixel1-big-core
     Example: mnetcost roofline v3-small --peak-macs 0.96G --bandwidth 1.92G --dtype int8
     """
-    from . import render
     from .latency import roofline as run_roofline
 
     r = run_roofline(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
@@ -734,13 +734,11 @@ def roofline(
     caption = (f"Total: {r.latency_s * 1e3:.2f} ms on {dev.name} ({dev.peak_macs / 1e9:g} GMAC/s, "
                f"{dev.bandwidth / 1e9:g} GB/s, {r.dtype}); layers below {ridge:.1f} MAC/B are memory-bound: "
                + (", ".join(f"{n} {op}" for op, n in bound_ops.items()) or "none") + ". " + dev.source)
-    _print(fmt, lambda: [render.records_table(f"{model}: roofline", columns, records, caption)],
-           lambda: render.records_csv(machine, records),
-           lambda: render.to_json_document({"model": model, "device": {"name": dev.name, "peak_macs": dev.peak_macs,
-                                                                        "bandwidth": dev.bandwidth, "source": dev.source},
-                                            "dtype": r.dtype, "latency_s": r.latency_s,
-                                            "memory_bound": r.memory_bound, "layers": render.records_dicts(machine, records)}),
-           lambda: render.records_markdown(f"{model} roofline", machine, records, caption))
+    _emit(fmt, f"{model}: roofline", columns, machine, records, caption,
+          document=lambda rows: {"model": model, "device": {"name": dev.name, "peak_macs": dev.peak_macs,
+                                                            "bandwidth": dev.bandwidth, "source": dev.source},
+                                 "dtype": r.dtype, "latency_s": r.latency_s, "memory_bound": r.memory_bound,
+                                 "layers": rows})
 
 
 @app.command()
@@ -755,7 +753,6 @@ def calibrate(
 
     Example: mnetcost calibrate --fit-source tf_slim --fit-model v2
     """
-    from . import render
     from .latency import calibrate as run_calibrate
     from .reference import SOURCE_LABELS
 
@@ -774,13 +771,10 @@ def calibrate(
     caption = (f"Fitted: {c.device.peak_macs / 1e9:.2f} GMAC/s, {c.device.bandwidth / 1e9:.2f} GB/s ({c.device.source}). "
                f"Mean absolute error: {100 * c.train_error:.1f}% on the fitted rows, {100 * c.test_error:.1f}% on the others. "
                "Latencies: tables/reference/latency.csv (TF-slim READMEs, V2 Table 4, V3 Table 3; Pixel 1, float).")
-    _print(fmt, lambda: [render.records_table("roofline calibration (Pixel 1)", columns, records, caption)],
-           lambda: render.records_csv(machine, records),
-           lambda: render.to_json_document({"device": {"peak_macs": c.device.peak_macs, "bandwidth": c.device.bandwidth,
-                                                       "source": c.device.source},
-                                            "train_error": c.train_error, "test_error": c.test_error,
-                                            "rows": render.records_dicts(machine, records)}),
-           lambda: render.records_markdown("roofline calibration", machine, records, caption))
+    _emit(fmt, "roofline calibration (Pixel 1)", columns, machine, records, caption,
+          document=lambda rows: {"device": {"peak_macs": c.device.peak_macs, "bandwidth": c.device.bandwidth,
+                                            "source": c.device.source},
+                                 "train_error": c.train_error, "test_error": c.test_error, "rows": rows})
 
 
 @app.command()
@@ -802,7 +796,6 @@ def verify(
 
     Example: mnetcost verify v3-small --alpha 0.75 --resolution 97
     """
-    from . import render
     from .errors import MnetcostError
 
     try:
@@ -823,13 +816,10 @@ def verify(
                f"{t['macs']:,} MACs; PyTorch {t['torch_params']:,} params, {t['torch_macs']:,} MACs "
                "(sum of parameter sizes; FlopCounterMode / 2).")
     title = f"verify {v.model} · alpha {v.alpha:g} · {v.resolution} px · {v.convention} · {v.classes} classes"
-    _print(fmt, lambda: [render.records_table(title, columns, v.rows, caption,
-                                              row_style=lambda r: None if r["ok"] else "bold red")],
-           lambda: render.records_csv(machine, v.rows),
-           lambda: render.to_json_document({"model": v.model, "convention": v.convention, "alpha": v.alpha,
-                                            "resolution": v.resolution, "classes": v.classes, "ok": v.ok, "totals": t,
-                                            "layers": render.records_dicts(machine, v.rows)}),
-           lambda: render.records_markdown(title, machine, v.rows, caption))
+    _emit(fmt, title, columns, machine, v.rows, caption, row_style=lambda r: None if r["ok"] else "bold red",
+          document=lambda rows: {"model": v.model, "convention": v.convention, "alpha": v.alpha,
+                                 "resolution": v.resolution, "classes": v.classes, "ok": v.ok, "totals": t,
+                                 "layers": rows})
     return 0 if v.ok else 1
 
 

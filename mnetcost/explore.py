@@ -209,8 +209,6 @@ def fit(model, alphas, resolutions, *, max_macs=None, max_params=None, max_peak_
     peak activation memory (at ``dtype`` under ``schedule``), sorted by MACs, with ``pareto`` marking
     those no other feasible configuration beats on both alpha and resolution (wider and larger being
     taken as better). Vectorised over the grid."""
-    import pandas as pd
-
     from .traffic import peak_grid
 
     for name, limit in (("max_macs", max_macs), ("max_params", max_params), ("max_peak_bytes", max_peak_bytes)):

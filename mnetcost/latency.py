@@ -151,14 +151,15 @@ def calibrate(fit_sources=("tf_slim",), fit_models=("v2",), dtype: str = "float3
             total = total + (np.log(pred) - np.log(measured[i])) ** 2
         return total
 
+    # a coarse grid over log10 rates, then ever finer grids around the best point
     log_p, log_b = np.linspace(7, 13, 121), np.linspace(7, 12, 101)
-    for span in (None, 0.2, 0.05, 0.01, 0.002, 0.0004):
-        if span is not None:
-            log_p = np.linspace(best_p - span, best_p + span, 41)
-            log_b = np.linspace(best_b - span, best_b + span, 41)
+    for span in (0.2, 0.05, 0.01, 0.002, 0.0004, None):
         grid = loss(log_p, log_b)
         i, j = np.unravel_index(np.argmin(grid), grid.shape)
         best_p, best_b = log_p[i], log_b[j]
+        if span is not None:
+            log_p = np.linspace(best_p - span, best_p + span, 41)
+            log_b = np.linspace(best_b - span, best_b + span, 41)
     dev = Device("calibrated", 10.0 ** best_p, 10.0 ** best_b, dtype,
                  f"fit to {len(fit_idx)} published latencies ({', '.join(fit_sources)}: {', '.join(fit_models)})")
     predicted = np.array([layer_times(m, y, dev.peak_macs, dev.bandwidth) for m, y in layers], dtype=object)

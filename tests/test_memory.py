@@ -4,12 +4,11 @@ import csv
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import mnetcost
 from mnetcost.errors import UsageError
-from mnetcost.latency import Device, calibrate, layer_times, parse_rate, roofline
+from mnetcost.latency import Device, calibrate, parse_rate, roofline
 from mnetcost.traffic import memory
 
 TABLE3 = list(csv.DictReader(open(Path(__file__).resolve().parent.parent / "tables" / "reference" / "v2_table3.csv")))
