@@ -174,6 +174,47 @@ def resolve_resolution(table: Table, rho, resolution, spatial: str) -> tuple[flo
     return rho_value, res
 
 
+def rules_for(table: Table, convention) -> Rules:
+    """A convention's rules for the table's family (or given rules, possibly altered: see explore.explain)."""
+    return convention if isinstance(convention, Rules) else get_convention(convention).rules(table.family)
+
+
+def check_classes(classes, rules: Rules) -> int:
+    """The class count: the convention's by default, else a whole number >= 1."""
+    if classes is None:
+        return rules.classes
+    if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
+        raise UsageError(f"classes must be a whole number >= 1, got {classes!r}")
+    return int(classes)
+
+
+def check_stage_alpha(stage_alpha) -> np.ndarray:
+    """Per-row multipliers as an array of shape (configurations, table rows), each finite and > 0."""
+    stage_alpha = np.asarray(stage_alpha, dtype=float)
+    if stage_alpha.ndim != 2 or not len(stage_alpha):
+        raise UsageError("stage_alpha must be an array of shape (configurations, table rows)")
+    if not np.all(np.isfinite(stage_alpha)) or np.any(stage_alpha <= 0):
+        raise UsageError("every stage multiplier must be a finite number > 0")
+    return stage_alpha
+
+
+def check_resolutions(table: Table, resolutions, spatial: str) -> np.ndarray:
+    """Many resolutions at once, validated as ``resolve_resolution`` validates one."""
+    if spatial not in SPATIAL_MODES:
+        raise UsageError(f"spatial must be one of {', '.join(SPATIAL_MODES)}, got {spatial!r}")
+    res = np.atleast_1d(np.asarray(resolutions if resolutions is not None else [table.resolution], dtype=float))
+    if not len(res):
+        raise UsageError("a sweep needs at least one resolution")
+    bad = ~np.isfinite(res) | (res <= 0) | (res != np.round(res))
+    if bad.any():
+        raise UsageError(f"resolution must be a whole number of pixels > 0, got {res[bad][0]:g}")
+    total_stride = math.prod(row.stride for row in table.rows)
+    if spatial == "exact" and res.min() < total_stride:
+        raise UsageError(f"resolution {int(res.min())} px is too small for {table.name}: its total stride is "
+                         f"{total_stride}, so it needs at least {total_stride} px")
+    return res.astype(np.int64) if spatial == "exact" else res
+
+
 def check_head(head, top) -> tuple | None:
     """Dense-layer widths of a replacement top, validated."""
     if head is None:
@@ -198,20 +239,12 @@ def cost(model, alpha: float = 1.0, rho: float | None = None, convention="paper"
     """
     table = load_table(model)
     alpha = check_alpha(alpha)
-    if isinstance(convention, Rules):  # a convention's rules, possibly altered (see mnetcost.compare)
-        rules = convention
-    else:
-        rules = get_convention(convention).rules(table.family)
+    rules = rules_for(table, convention)
     rho_value, res = resolve_resolution(table, rho, resolution, spatial)
-    if classes is None:
-        classes = rules.classes
-    elif isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
-        raise UsageError(f"classes must be a whole number >= 1, got {classes!r}")
+    classes = check_classes(classes, rules)
     head = check_head(head, top)
     if stage_alpha is not None:  # one multiplier per table row: the one-configuration case of ``grid``
-        stage_alpha = np.asarray(stage_alpha, dtype=float).reshape(1, -1)
-        if not np.all(np.isfinite(stage_alpha)) or np.any(stage_alpha <= 0):
-            raise UsageError("every stage multiplier must be a finite number > 0")
+        stage_alpha = check_stage_alpha(np.asarray(stage_alpha, dtype=float).reshape(1, -1))
     layers = expand(table, rules, alpha, res, int(classes), spatial, top=bool(top), head=head, stage_alpha=stage_alpha)
     if stage_alpha is not None:
         layers = [_single(l) for l in layers if np.asarray(l.present).ravel()[0]]
@@ -356,13 +389,9 @@ def grid(model, alphas=None, resolutions=None, *, convention="paper", classes=No
     function is evaluated once per configuration on a unit area and combined with every resolution's
     areas by one matrix product. Identical to ``cost`` point by point."""
     table = load_table(model)
-    rules = convention if isinstance(convention, Rules) else get_convention(convention).rules(table.family)
+    rules = rules_for(table, convention)
     if stage_alpha is not None:
-        stage_alpha = np.asarray(stage_alpha, dtype=float)
-        if stage_alpha.ndim != 2 or not len(stage_alpha):
-            raise UsageError("stage_alpha must be an array of shape (configurations, table rows)")
-        if not np.all(np.isfinite(stage_alpha)) or np.any(stage_alpha <= 0):
-            raise UsageError("every stage multiplier must be a finite number > 0")
+        stage_alpha = check_stage_alpha(stage_alpha)
         n = len(stage_alpha)
         alpha_arg = np.ones(n)
     else:
@@ -370,23 +399,8 @@ def grid(model, alphas=None, resolutions=None, *, convention="paper", classes=No
         if not len(alpha_arg):
             raise UsageError("a sweep needs at least one alpha")
         n = len(alpha_arg)
-    res = np.atleast_1d(np.asarray(resolutions if resolutions is not None else [table.resolution], dtype=float))
-    if not len(res):
-        raise UsageError("a sweep needs at least one resolution")
-    bad = ~np.isfinite(res) | (res <= 0) | (res != np.round(res))
-    if bad.any():
-        raise UsageError(f"resolution must be a whole number of pixels > 0, got {res[bad][0]:g}")
-    total_stride = math.prod(row.stride for row in table.rows)
-    if spatial == "exact" and res.min() < total_stride:
-        raise UsageError(f"resolution {int(res.min())} px is too small for {table.name}: its total stride is "
-                         f"{total_stride}, so it needs at least {total_stride} px")
-    if spatial not in SPATIAL_MODES:
-        raise UsageError(f"spatial must be one of {', '.join(SPATIAL_MODES)}, got {spatial!r}")
-    res = res.astype(np.int64) if spatial == "exact" else res
-    if classes is None:
-        classes = rules.classes
-    elif isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
-        raise UsageError(f"classes must be a whole number >= 1, got {classes!r}")
+    res = check_resolutions(table, resolutions, spatial)
+    classes = check_classes(classes, rules)
     head = check_head(head, top)
     chunk = 1 << 15  # configurations per pass: keeps the element-wise work in cache
     blocks = [_grid_block(table, rules, alpha_arg[i:i + chunk], res, int(classes), spatial, top, head,

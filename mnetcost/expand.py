@@ -15,10 +15,10 @@ import numpy as np
 from .conventions import Rules
 from .errors import TableError, UsageError
 from .scaling import FACTOR_RULES, SQUEEZE_RULES, out_size, scale_width
-from .tables import Row, Table
+from .tables import MAX_VALUE, Row, Table
 
 
-MAX_CHANNELS = 2**31  # beyond any network; keeps every count inside 64-bit integers' reach
+MAX_CHANNELS = MAX_VALUE  # beyond any network; keeps every count inside 64-bit integers' reach
 
 
 @dataclass(frozen=True)

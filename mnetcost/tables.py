@@ -24,6 +24,7 @@ REQUIRED = ("stage", "op", "kernel", "out", "n", "stride")
 OPTIONAL = ("input", "operator", "t", "exp", "se", "nl", "bn", "width", "residual", "source", "note")
 NOT_MODELS = {"conventions", "devices"}
 MAX_REPEATS = 1000
+MAX_VALUE = 2**31  # widths, kernels, strides, resolutions: beyond any network, and counts stay inside 64 bits
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def parse_table(text: str, path: str = "<table>") -> Table:
         problems.append(f"{where}: metadata 'family' must be one of {', '.join(FAMILIES)}, got {family!r}")
     def meta_int(key, default: int) -> int:
         text = meta1(key, str(default))
-        if text.isdigit() and 0 < int(text) <= 2**31:
+        if text.isdigit() and 0 < int(text) <= MAX_VALUE:
             return int(text)
         problems.append(f"{where}: metadata '{key}' must be a positive integer, got {text!r}")
         return default
@@ -210,8 +211,8 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str]) -> Row | N
         if not math.isfinite(value) or value != int(value) or value <= 0:
             bad(col, "must be a positive integer")
             return None
-        if value > 2**31:
-            bad(col, f"must be at most {2**31}")
+        if value > MAX_VALUE:
+            bad(col, f"must be at most {MAX_VALUE}")
             return None
         return int(value)
 

@@ -160,8 +160,7 @@ def peak_grid(model, alphas, resolutions, *, dtype: str = "float16", schedule: s
               convention="paper", classes=None):
     """Peak activation bytes for every alpha (rows) and resolution (columns): ``memory(...).peak_bytes``
     on a grid, with each alpha's layers expanded once for all resolutions."""
-    from .conventions import get_convention
-    from .engine import resolve_resolution
+    from .engine import check_classes, check_resolutions, rules_for
     from .expand import expand
     from .tables import load_table
 
@@ -169,11 +168,12 @@ def peak_grid(model, alphas, resolutions, *, dtype: str = "float16", schedule: s
     if schedule not in SCHEDULES:
         raise UsageError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
     table = load_table(model)
-    rules = get_convention(convention).rules(table.family)
-    res = np.array([resolve_resolution(table, None, r, "exact")[1] for r in resolutions], dtype=np.int64)
+    rules = rules_for(table, convention)
+    res = check_resolutions(table, list(resolutions), "exact")
+    classes = check_classes(classes, rules)
     out = np.zeros((len(alphas), len(res)), dtype=np.int64)
     for a_i, a in enumerate(alphas):
-        layers = expand(table, rules, float(a), res, classes or rules.classes, "exact")
+        layers = expand(table, rules, float(a), res, classes, "exact")
         ops = np.array([l.op for l in layers], dtype=object)
         blocks = np.array([l.block for l in layers], dtype=object)
         sizes = np.array([res * res * table.channels] + [np.broadcast_to(l.h_out * l.w_out * l.c_out, res.shape)
