@@ -18,6 +18,7 @@ _EXPORTS = {
     "separable_ratio": "ratios", "compare_layer": "ratios", "block_ratios": "ratios",
     "MnetcostError": "errors", "UsageError": "errors", "TableError": "errors", "UnknownModel": "errors",
     "UnknownConvention": "errors", "UnknownOp": "errors",
+    "register_op": "ops", "OpCost": "ops",
 }
 _SUBMODULES = {"explore", "ratios", "reference", "engine", "tables", "conventions", "traffic", "latency", "render",
                "scaling", "expand", "ops", "errors", "cli"}

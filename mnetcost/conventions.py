@@ -18,8 +18,9 @@ from .errors import TableError, UnknownConvention
 from .scaling import SQUEEZE_RULES, WIDTH_RULES
 from .tables import FAMILIES, tables_dir
 
-ROLE_COLUMNS = ("stem", "block", "expand", "last", "head")
-COUNTER_COLUMNS = ("bn_ops", "bn_ops_channel", "pool_in", "pool_out", "se_pool_in", "se_pool_out", "bias_ops")
+ROLE_COLUMNS = ("stem", "block", "expand", "last", "head", "extra")
+COUNTER_COLUMNS = ("bn_ops", "bn_ops_channel", "pool_in", "pool_out", "se_pool_in", "se_pool_out", "bias_ops",
+                   "upsample_out")
 ACTIVATIONS = ("RE", "RE6", "HS", "HSIG", "SW", "SIG")
 
 
@@ -55,14 +56,17 @@ class Rules:
     se_pool_in: int = 0  # squeeze-excite pooling, likewise
     se_pool_out: int = 0
     bias_ops: int = 0  # per output element of a layer with biases
+    upsample_out: int = 0  # per output element of a bilinear upsampling
     se_act: str = "RE"  # squeeze-excite's inner activation ...
     se_gate: str = "HSIG"  # ... and its gate (hard sigmoid in V3, sigmoid in EfficientNet)
+    anchors: int = 6  # SSD: boxes per location of each feature map ...
+    anchors_first: int = 6  # ... and of the first (lowest) one
 
     @property
     def counts_other_ops(self) -> bool:
         """Does this convention count anything besides mult-adds (a FLOP counter's)?"""
         return bool(self.bn_ops or self.bn_ops_channel or any(self.act_ops.values()) or self.pool_in
-                    or self.pool_out or self.se_pool_in or self.se_pool_out or self.bias_ops)
+                    or self.pool_out or self.se_pool_in or self.se_pool_out or self.bias_ops or self.upsample_out)
 
     def width_rule(self, role: str) -> str:
         if role == "fixed":  # a row that states its width is never scaled, whatever the convention
@@ -112,6 +116,8 @@ def _conventions() -> dict[str, Convention]:
                 act_ops=_act_ops(row["act_ops"], path.name, line),
                 se_act=row.get("se_act") or "RE",
                 se_gate=row.get("se_gate") or "HSIG",
+                anchors=int(row.get("anchors") or 6),
+                anchors_first=int(row.get("anchors_first") or 6),
                 **{key: int(row[key]) for key in COUNTER_COLUMNS},
             )
     return {name: Convention(name, rules) for name, rules in by_name.items()}

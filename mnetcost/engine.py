@@ -10,8 +10,8 @@ import numpy as np
 
 from .conventions import Rules, get_convention
 from .errors import UsageError
-from .expand import Layer, expand
-from .ops import cost_function, counted_ops
+from .expand import Layer, expand, single
+from .ops import REGISTRY, Terms, op_cost
 from .scaling import check_alpha
 from .tables import Table, load_table
 
@@ -21,11 +21,8 @@ LAYER_COLUMNS = (
     "h_out", "w_out", "c_out", "act", "bn", "mult_adds", "other_ops", "macs", "weights", "biases", "bn_params", "params",
     "trainable", "activations",
 )
-# Op families for breakdowns (V1 Table 2 names them this way).
-OP_LABELS = {
-    "conv": "standard conv", "pw": "pointwise (1x1) conv", "dw": "depthwise conv", "fc": "fully connected",
-    "se": "squeeze-excite", "pool": "pooling", "add": "residual add",
-}
+EXACT_LIMIT = 2.0**53  # float64 holds every whole number below it
+INT_LIMIT = 2**62  # counts stay well inside int64
 
 
 @dataclass
@@ -50,6 +47,9 @@ class Cost:
     columns: dict = field(repr=False)
     top: object = True  # True (the table's top), False (none) or the widths of a --head
     rules: Rules | None = field(default=None, repr=False)
+    aux: bool = False  # rows under the aux switch included (DeepLab's auxiliary head)
+    channels: int = 3  # the input's channels
+    reduced_tail: bool = False  # the table's reduced tail applied (V3's RF2 / dagger)
 
     @property
     def macs(self):
@@ -124,6 +124,8 @@ class Cost:
             "classes": self.classes,
             "spatial": self.spatial,
             "top": self.top,
+            **({"aux": True} if self.aux else {}),
+            **({"reduced_tail": True} if self.reduced_tail else {}),
             "totals": {"macs": _py(self.macs), "params": self.params, "trainable": self.trainable,
                        "activations": _py(self.activations)},
             "layers": layers,
@@ -131,8 +133,8 @@ class Cost:
 
 
 def _total(values):
-    total = values.sum()
-    return float(total) if values.dtype.kind == "f" else int(total)
+    """A column's sum in Python arithmetic (int64 sums could wrap)."""
+    return float(sum(values.tolist())) if values.dtype.kind == "f" else sum(int(v) for v in values.tolist())
 
 
 def _py(v):
@@ -164,13 +166,9 @@ def resolve_resolution(table: Table, rho, resolution, spatial: str) -> tuple[flo
         if not math.isfinite(rho_value) or rho_value <= 0:
             raise UsageError(f"rho must be a finite number > 0, got {rho!r}")
         res = round(rho_value * base) if spatial == "exact" else rho_value * base
-    if spatial == "exact":
-        total_stride = math.prod(row.stride for row in table.rows)
-        if res < total_stride:
-            raise UsageError(
-                f"resolution {res} px is too small for {table.name}: its total stride is {total_stride}, "
-                f"so it needs at least {total_stride} px"
-            )
+    if spatial == "exact" and res < table.total_stride:
+        raise UsageError(f"resolution {res} px is too small for {table.name}: its total stride is {table.total_stride}, "
+                         f"so it needs at least {table.total_stride} px")
     return rho_value, res
 
 
@@ -179,10 +177,10 @@ def rules_for(table: Table, convention) -> Rules:
     return convention if isinstance(convention, Rules) else get_convention(convention).rules(table.family)
 
 
-def check_classes(classes, rules: Rules) -> int:
-    """The class count: the convention's by default, else a whole number >= 1."""
+def check_classes(classes, rules: Rules, table: Table | None = None) -> int:
+    """The class count: the table's (a head's dataset) or else the convention's by default, else a whole number >= 1."""
     if classes is None:
-        return rules.classes
+        return table.classes if table is not None and table.classes else rules.classes
     if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 1:
         raise UsageError(f"classes must be a whole number >= 1, got {classes!r}")
     return int(classes)
@@ -208,10 +206,9 @@ def check_resolutions(table: Table, resolutions, spatial: str) -> np.ndarray:
     bad = ~np.isfinite(res) | (res <= 0) | (res != np.round(res))
     if bad.any():
         raise UsageError(f"resolution must be a whole number of pixels > 0, got {res[bad][0]:g}")
-    total_stride = math.prod(row.stride for row in table.rows)
-    if spatial == "exact" and res.min() < total_stride:
+    if spatial == "exact" and res.min() < table.total_stride:
         raise UsageError(f"resolution {int(res.min())} px is too small for {table.name}: its total stride is "
-                         f"{total_stride}, so it needs at least {total_stride} px")
+                         f"{table.total_stride}, so it needs at least {table.total_stride} px")
     return res.astype(np.int64) if spatial == "exact" else res
 
 
@@ -228,184 +225,172 @@ def check_head(head, top) -> tuple | None:
     return widths
 
 
+def check_switches(aux) -> tuple:
+    """The row switches a configuration turns on (``aux``: DeepLab's auxiliary head)."""
+    if not isinstance(aux, (bool, np.bool_)):
+        raise UsageError(f"aux must be True or False, got {aux!r}")
+    return ("aux",) if aux else ()
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What every path (one configuration, a sweep, memory) needs besides widths and resolutions."""
+
+    table: Table
+    rules: Rules
+    classes: int
+    spatial: str
+    top: bool
+    head: tuple | None
+    switches: tuple
+    reduced_tail: bool
+
+    def expand(self, alpha, resolutions, stage_alpha=None) -> list[Layer]:
+        h = np.asarray(resolutions)
+        return expand(self.table, self.rules, alpha, h, h, self.classes, self.spatial, top=self.top, head=self.head,
+                      stage_alpha=stage_alpha, switches=self.switches, reduced_tail=self.reduced_tail)
+
+
+def setup(model, convention, classes, spatial, top, head, aux=False, reduced_tail=False) -> Setup:
+    table = load_table(model)
+    rules = rules_for(table, convention)
+    if spatial not in SPATIAL_MODES:
+        raise UsageError(f"spatial must be one of {', '.join(SPATIAL_MODES)}, got {spatial!r}")
+    if not isinstance(reduced_tail, (bool, np.bool_)):
+        raise UsageError(f"reduced_tail must be True or False, got {reduced_tail!r}")
+    return Setup(table, rules, check_classes(classes, rules, table), spatial, bool(top), check_head(head, top),
+                 check_switches(aux), bool(reduced_tail))
+
+
 def cost(model, alpha: float = 1.0, rho: float | None = None, convention="paper", classes: int | None = None,
          spatial: str = "exact", *, resolution: int | None = None, top: bool = True, head=None,
-         stage_alpha=None) -> Cost:
-    """Per-layer and total costs of ``model`` (a shipped table name or a CSV path).
+         stage_alpha=None, aux: bool = False, reduced_tail: bool = False) -> Cost:
+    """Per-layer and total costs of ``model`` (a shipped table name or a CSV path): the one-configuration
+    case of ``grid`` (the same expansion and cost functions), with every layer's counts kept apart.
 
     >>> r = cost("v1")
     >>> r.macs, r.params
     (568740352, 4210088)
     """
-    table = load_table(model)
+    s = setup(model, convention, classes, spatial, top, head, aux, reduced_tail)
     alpha = check_alpha(alpha)
-    rules = rules_for(table, convention)
-    rho_value, res = resolve_resolution(table, rho, resolution, spatial)
-    classes = check_classes(classes, rules)
-    head = check_head(head, top)
-    if stage_alpha is not None:  # one multiplier per table row: the one-configuration case of ``grid``
+    rho_value, res = resolve_resolution(s.table, rho, resolution, spatial)
+    if stage_alpha is not None:  # one multiplier per table row
         stage_alpha = check_stage_alpha(np.asarray(stage_alpha, dtype=float).reshape(1, -1))
-    layers = expand(table, rules, alpha, res, int(classes), spatial, top=bool(top), head=head, stage_alpha=stage_alpha)
-    if stage_alpha is not None:
-        layers = [_single(l) for l in layers if np.asarray(l.present).ravel()[0]]
-    columns = evaluate(layers, rules, spatial)
+    layers = single(s.expand(np.array([alpha]), np.array([res]), stage_alpha))
     return Cost(
-        model=table.name, title=table.title, family=table.family, alpha=alpha, rho=rho_value, resolution=res,
-        convention=rules.convention, classes=int(classes), spatial=spatial, columns=columns,
-        top=list(head) if head is not None else bool(top),
-        rules=rules,
+        model=s.table.name, title=s.table.title, family=s.table.family, alpha=alpha, rho=rho_value, resolution=res,
+        convention=s.rules.convention, classes=s.classes, spatial=spatial, columns=evaluate(layers, s.rules, spatial),
+        top=list(s.head) if s.head is not None else s.top, rules=s.rules, aux=bool(s.switches), channels=s.table.channels,
+        reduced_tail=s.reduced_tail,
     )
 
 
-def _single(layer: Layer) -> Layer:
-    """A layer of a one-configuration array expansion, with plain numbers."""
-    import dataclasses
+def _exact(x):
+    """A count of one configuration as a Python number: an int when whole (exact, unbounded)."""
+    x = x.item() if isinstance(x, np.generic) or (isinstance(x, np.ndarray) and x.size == 1) else x
+    if isinstance(x, float) and x.is_integer() and abs(x) < EXACT_LIMIT:
+        return int(x)
+    return x
 
-    one = {k: int(np.asarray(getattr(layer, k)).ravel()[0]) for k in ("c_in", "c_out", "c_mid", "groups")}
-    return dataclasses.replace(layer, present=True, **one)
+
+def _one(terms: Terms):
+    """The value of a one-configuration, one-resolution count, in exact Python arithmetic."""
+    return sum(_exact(coef) * _exact(area.values) for area, coef in terms.items.values())
 
 
 def evaluate(layers: list[Layer], rules: Rules, spatial: str) -> dict:
-    """Apply each op's cost function to its layers, vectorised per op."""
-    n = len(layers)
+    """Each layer's counts from its op's registry entry (one configuration, one resolution)."""
+    counted = [op_cost(l, rules) for l in layers]
     geo_dtype = np.int64 if spatial == "exact" else np.float64
-    cols = {
-        "name": np.array([l.name for l in layers], dtype=object),
-        "stage": np.array([l.stage for l in layers], dtype=object),
-        "block": np.array([l.block for l in layers], dtype=object),
-        "op": np.array([l.op for l in layers], dtype=object),
-    }
-    for key in ("kernel", "stride", "groups", "c_in", "c_out", "c_mid"):
+    cols = {key: np.array([getattr(l, key) for l in layers], dtype=object) for key in ("name", "stage", "block", "op")}
+    cols["inputs"] = [l.inputs for l in layers]
+    cols["part"] = np.array([l.part for l in layers], dtype=object)
+    for key in ("kernel", "stride", "groups", "c_in", "c_out", "c_mid", "dilation"):
         cols[key] = np.array([getattr(l, key) for l in layers], dtype=np.int64)
     for key in ("h_in", "w_in", "h_out", "w_out"):
-        cols[key] = np.array([getattr(l, key) for l in layers], dtype=geo_dtype)
-    has_bias = np.array([l.bias for l in layers], dtype=bool)
-    has_bn = np.array([l.bn for l in layers], dtype=bool)
-    macs = np.zeros(n, dtype=geo_dtype)
-    weights = np.zeros(n, dtype=np.int64)
-    biases = np.zeros(n, dtype=np.int64)
-    for op in dict.fromkeys(cols["op"]):
-        idx = np.flatnonzero(cols["op"] == op)
-        fn = cost_function(op)
-        args = {k: cols[k][idx] for k in ("c_in", "c_out", "c_mid", "h_out", "w_out")}
-        m, wt, b = fn(k=cols["kernel"][idx], **args)
-        # the same formula in floats: counts past 2**62 would wrap in int64
-        m_float, w_float, _ = fn(k=cols["kernel"][idx].astype(float), **{k: v.astype(float) for k, v in args.items()})
-        if np.any(np.asarray(m_float) > 2.0**62) or np.any(np.asarray(w_float) > 2.0**62):
+        cols[key] = np.array([_exact(getattr(l, key)) for l in layers], dtype=geo_dtype)
+    values = {"mult_adds": [_one(c.macs) for c in counted], "other_ops": [_one(c.other) for c in counted],
+              "weights": [_exact(c.weights) for c in counted], "biases": [_exact(c.biases) for c in counted]}
+    for key, v in values.items():
+        if any(abs(x) >= INT_LIMIT for x in v):
             raise UsageError("the counts are too large for 64-bit integers: alpha or resolution far too large")
-        macs[idx], weights[idx], biases[idx] = m, wt, b
-    biases = np.where(has_bias, biases, 0)
-    acts = np.array([l.act for l in layers], dtype=object)
-    other = counted_ops(rules, cols["op"], acts, has_bn, has_bias, cols["c_in"], cols["c_out"], cols["c_mid"],
-                        cols["h_in"], cols["w_in"], cols["h_out"], cols["w_out"]).astype(macs.dtype)
+        cols[key] = np.array(v, dtype=geo_dtype if key in ("mult_adds", "other_ops") else np.int64)
+    has_bn = np.array([l.bn for l in layers], dtype=bool)
     bn = np.where(has_bn, rules.bn_params * cols["c_out"], 0)
     cols.update(
-        bn=has_bn, act=acts,
-        mult_adds=macs, other_ops=other, macs=macs + other, weights=weights, biases=biases, bn_params=bn,
-        params=weights + biases + bn,
-        trainable=weights + biases + np.where(has_bn, rules.bn_trainable * cols["c_out"], 0),
+        bn=has_bn, act=np.array([l.act for l in layers], dtype=object), macs=cols["mult_adds"] + cols["other_ops"],
+        bn_params=bn, params=cols["weights"] + cols["biases"] + bn,
+        trainable=cols["weights"] + cols["biases"] + np.where(has_bn, rules.bn_trainable * cols["c_out"], 0),
         activations=cols["h_out"] * cols["w_out"] * cols["c_out"],
     )
     return cols
 
 
-def _grid_block(table, rules, alpha, res, classes, spatial, top, head, stage_alpha):
+def _grid_block(s: Setup, alpha, res, stage_alpha):
     """``grid`` for one chunk of configurations."""
     n = len(alpha)
-    layers = expand(table, rules, alpha, res, classes, spatial, top=top, head=head, stage_alpha=stage_alpha)
-    # widths arrive as whole numbers in float64 (scaling.py): products stay exact below 2**53
-    terms: dict[bytes, list] = {}  # area vector -> [area, coefficient per configuration]
+    layers = s.expand(alpha, res, stage_alpha)
+    rules = s.rules
+    terms: dict = {}  # area key -> [area values per resolution, coefficient per configuration]
     params = np.zeros(n)
-    ones = np.ones(len(res), dtype=res.dtype)
 
-    def term(area, coef):
-        area = np.broadcast_to(np.asarray(area, dtype=res.dtype), res.shape)
-        slot = terms.setdefault(area.tobytes(), [area, np.zeros(n)])
-        slot[1] += coef
-
-    def masked(present, x):
-        return x if present is True else np.where(present, x, 0)
-
-    def times(count, x):
-        return x if count == 1 else count * x
+    def collect(t: Terms, weight):
+        for key, (area, coef) in t.items.items():
+            slot = terms.setdefault(key, [np.broadcast_to(area.values, res.shape), np.zeros(n)])
+            slot[1] += weight * coef
 
     # identical layers (a row's repeats share their width arrays) are evaluated once, times their count
     groups: dict[tuple, list] = {}
     for l in layers:
-        key = (l.op, l.kernel, l.bias, l.bn, l.act, id(l.c_in), id(l.c_out), id(l.c_mid), id(l.present),
-               np.asarray(l.h_in * l.w_in).tobytes(), np.asarray(l.h_out * l.w_out).tobytes())
+        key = (l.op, l.kernel, l.bias, l.bn, l.act, id(l.c_in), id(l.c_out), id(l.c_mid), id(l.groups), id(l.present),
+               np.asarray(l.h_in * l.w_in).tobytes(), np.asarray(l.h_out * l.w_out).tobytes(), tuple(l.args.items()))
         groups.setdefault(key, [l, 0])[1] += 1
-
     for l, count in groups.values():
         if not np.any(l.present):
             continue  # absent in every configuration of this chunk
-        present = True if np.all(l.present) else np.broadcast_to(np.asarray(l.present, dtype=bool), (n,))
-        ch = {k: np.asarray(getattr(l, k), dtype=float) for k in ("c_in", "c_out", "c_mid")}
-        if l.op not in ("pool", "add"):  # their mult-adds and weights are zero by definition (ops.py)
-            unit_macs, weights, biases = cost_function(l.op)(k=l.kernel, h_out=1, w_out=1, **ch)
-            term(l.h_out * l.w_out if l.op in SPATIAL_OPS else ones, times(count, masked(present, unit_macs)))
-            layer_params = weights + biases if l.bias else weights
-            if l.bn and rules.bn_params:
-                layer_params = layer_params + rules.bn_params * ch["c_out"]
-            params += times(count, masked(present, layer_params))
-        if not rules.counts_other_ops:
-            continue
-        # a FLOP counter's extra operations are linear in the input and output areas
-        ch = {k: np.broadcast_to(v, (n,)) for k, v in ch.items()}
-        args = dict(rules=rules, op=np.array([l.op]), act=[l.act], bn=np.array([l.bn]), bias=np.array([l.bias]), **ch)
-        const = counted_ops(h_in=0, w_in=0, h_out=0, w_out=0, **args)
-        per_in = counted_ops(h_in=1, w_in=1, h_out=0, w_out=0, **args) - const
-        per_out = counted_ops(h_in=0, w_in=0, h_out=1, w_out=1, **args) - const
-        for area, coef in ((ones, const), (l.h_in * l.w_in, per_in), (l.h_out * l.w_out, per_out)):
-            if np.any(coef):
-                term(area, times(count, masked(present, coef)))
-
-    areas = np.array([a for a, _ in terms.values()], dtype=float)  # terms x resolutions
-    coefs = np.array([np.broadcast_to(c, (n,)) for _, c in terms.values()], dtype=float).T  # configurations x terms
+        weight = count * np.broadcast_to(np.asarray(l.present, dtype=float), (n,))
+        c = op_cost(l, rules)
+        collect(c.macs, weight)
+        if rules.counts_other_ops:
+            collect(c.other, weight)
+        layer_params = c.weights + c.biases + (rules.bn_params * l.c_out if l.bn else 0)
+        params += weight * layer_params
+    areas = np.array([a for a, _ in terms.values()], dtype=float).reshape(len(terms), len(res))  # terms x resolutions
+    coefs = np.array([c for _, c in terms.values()], dtype=float).reshape(len(terms), n).T  # configurations x terms
+    if np.abs(coefs).max(initial=0) >= EXACT_LIMIT or params.max(initial=0) >= EXACT_LIMIT:
+        raise UsageError("the counts are too large for exact arithmetic: alpha or resolution far too large")
     macs = coefs @ areas
-    if spatial == "exact":
-        bound = np.abs(coefs).sum(axis=1).max() * np.abs(areas).max() if areas.size else 0
-        if bound >= 2.0**53:  # beyond float64's exact integers: add the terms in int64 instead
-            if bound >= 2.0**62:
+    if s.spatial == "exact":
+        bound = np.abs(coefs).sum(axis=1).max(initial=0) * np.abs(areas).max(initial=0)
+        if bound >= EXACT_LIMIT:  # beyond float64's exact integers: add the terms in int64 instead
+            if bound >= INT_LIMIT:
                 raise UsageError("the counts are too large for 64-bit integers: alpha or resolution far too large")
-            macs = sum(np.outer(np.broadcast_to(c, (n,)).astype(np.int64), a.astype(np.int64)) for a, c in terms.values())
+            macs = sum(np.outer(c.astype(np.int64), a.astype(np.int64)) for a, c in zip(areas, coefs.T))
         macs = np.asarray(macs).round().astype(np.int64)
-    if params.max(initial=0) >= 2.0**53:
-        raise UsageError("the parameter counts are too large for exact arithmetic: alpha far too large")
     return macs, params.astype(np.int64)
 
 
-# Ops whose mult-adds scale with their output area (the others run on a 1x1 map or cost nothing).
-SPATIAL_OPS = frozenset({"conv", "dw", "pw", "pool", "add"})
-
-
 def grid(model, alphas=None, resolutions=None, *, convention="paper", classes=None, spatial: str = "exact",
-         top: bool = True, head=None, stage_alpha=None):
+         top: bool = True, head=None, stage_alpha=None, aux: bool = False, reduced_tail: bool = False):
     """Costs of many configurations at once: ``(macs, params)`` with ``macs`` of shape
     configurations x resolutions and ``params`` of shape configurations.
 
     Configurations are ``alphas`` (one multiplier each) or the rows of ``stage_alpha`` (a multiplier
-    per table row). The expansion is the one of ``cost``, run once on arrays; each layer's cost
-    function is evaluated once per configuration on a unit area and combined with every resolution's
-    areas by one matrix product. Identical to ``cost`` point by point."""
-    table = load_table(model)
-    rules = rules_for(table, convention)
+    per table row). The expansion and the cost functions are those of ``cost``, run once on arrays;
+    each op's counts come as per-configuration coefficients of per-resolution areas (``ops.Terms``),
+    added over layers and combined with every resolution's areas by one matrix product. Identical to
+    ``cost`` point by point."""
+    s = setup(model, convention, classes, spatial, top, head, aux, reduced_tail)
     if stage_alpha is not None:
         stage_alpha = check_stage_alpha(stage_alpha)
-        n = len(stage_alpha)
-        alpha_arg = np.ones(n)
+        alpha_arg = np.ones(len(stage_alpha))
     else:
         alpha_arg = np.asarray([check_alpha(a) for a in np.atleast_1d(alphas)], dtype=float)
         if not len(alpha_arg):
             raise UsageError("a sweep needs at least one alpha")
-        n = len(alpha_arg)
-    res = check_resolutions(table, resolutions, spatial)
-    classes = check_classes(classes, rules)
-    head = check_head(head, top)
+    res = check_resolutions(s.table, resolutions, spatial)
     chunk = 1 << 15  # configurations per pass: keeps the element-wise work in cache
-    blocks = [_grid_block(table, rules, alpha_arg[i:i + chunk], res, int(classes), spatial, top, head,
-                          None if stage_alpha is None else stage_alpha[i:i + chunk])
-              for i in range(0, n, chunk)]
-    macs = np.concatenate([b[0] for b in blocks])
-    params = np.concatenate([b[1] for b in blocks])
-    return macs, params
+    blocks = [_grid_block(s, alpha_arg[i:i + chunk], res, None if stage_alpha is None else stage_alpha[i:i + chunk])
+              for i in range(0, len(alpha_arg), chunk)]
+    return np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks])

@@ -1,24 +1,32 @@
 """Expansion of table rows into primitive layers: the one place where widths, repeats, strides,
-expansions, squeeze-excite and residuals are decided.
+dilations, expansions, squeeze-excite, residuals and the tensors each layer reads are decided.
 
 Primitive ops: ``conv`` (standard k x k, k > 1), ``pw`` (1x1 conv), ``dw`` (depthwise), ``se``
 (squeeze-excite: global pool + two 1x1 FCs + channel scale), ``pool`` (global average pool),
-``fc`` (fully connected / 1x1 conv on a 1x1 map), ``add`` (residual addition).
+``fc`` (fully connected / 1x1 conv on a 1x1 map), ``add`` (element-wise addition: residuals, merges),
+``mul`` (element-wise product, broadcasting a 1x1 map), ``concat`` (channel concatenation),
+``upsample`` (bilinear, to another tensor's size), and any op a user registered.
+
+The expansion works on arrays: widths have one value per configuration (an array of alphas, or of
+per-row multipliers), heights and widths one value per resolution. A layer that exists in only some
+configurations (an expansion as wide as its input, a residual addition) carries a ``present`` mask.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from .conventions import Rules
 from .errors import TableError, UsageError
+from .ops import Area
 from .scaling import FACTOR_RULES, SQUEEZE_RULES, out_size, scale_width
 from .tables import MAX_VALUE, Row, Table
 
-
 MAX_CHANNELS = MAX_VALUE  # beyond any network; keeps every count inside 64-bit integers' reach
+NO_SPATIAL_CHANGE = ("se", "add", "mul", "concat")
 
 
 @dataclass(frozen=True)
@@ -29,18 +37,43 @@ class Layer:
     op: str
     kernel: int
     stride: int
-    groups: int
-    c_in: int
-    c_out: int
-    h_in: float
-    w_in: float
-    h_out: float
-    w_out: float
+    groups: object
+    c_in: object  # one value per configuration
+    c_out: object
+    h_in: object  # one value per resolution
+    w_in: object
+    h_out: object
+    w_out: object
     bn: bool
     bias: bool
     act: str
-    c_mid: int = 0  # squeeze width of an se layer
-    present: object = True  # with arrays: in which configurations the layer exists
+    c_mid: object = 0  # squeeze width of an se layer
+    present: object = True  # in which configurations the layer exists
+    inputs: tuple = ()  # names of the tensors read: "input" or earlier layers' names
+    dilation: int = 1
+    args: dict = dataclasses.field(default_factory=dict)  # op-specific arguments (register_op)
+    part: str = "head"  # "backbone" for a head table's backbone layers
+
+    @property
+    def area_in(self) -> Area:
+        return Area(self.h_in * self.w_in)
+
+    @property
+    def area_out(self) -> Area:
+        return Area(self.h_out * self.w_out)
+
+
+@dataclass(frozen=True)
+class _Tensor:
+    """A tensor during expansion: scaled and paper widths, height and width, stride and dilation rate."""
+
+    name: str
+    c: object
+    c0: object
+    h: object
+    w: object
+    stride: int = 1
+    rate: int = 1
 
 
 def top_start(table: Table) -> int:
@@ -56,114 +89,221 @@ def head_rows(widths) -> tuple[Row, ...]:
     for i, w in enumerate(widths, start=1):
         rows.append(Row(stage=f"dense{i}", op="fc", kernel=1, out=int(w), n=1, stride=1, nl="RE", bn=False,
                         width="fixed", source="--head"))
-    rows.append(Row(stage="logits", op="fc", kernel=1, out=0, n=1, stride=1, bn=False, width="classes", source="--head"))
+    rows.append(Row(stage="logits", op="fc", kernel=1, out=0, n=1, stride=1, bn=False, width="classes",
+                    expr=("k",), source="--head"))
     return tuple(rows)
 
 
-def expand(table: Table, rules: Rules, alpha, resolution, classes: int, spatial: str,
-           top: bool = True, head=None, stage_alpha=None) -> list[Layer]:
-    """Unroll ``table`` at width multiplier ``alpha`` and input ``resolution`` into primitive layers.
+def selected_rows(table: Table, top=True, head=None, switches=(), reduced_tail=False):
+    """The rows a configuration uses, each with its index in ``table.rows`` (None for ``--head`` rows):
+    switch rows kept only when switched on, the reduced tail halved, the top dropped or replaced."""
+    unknown = set(switches) - table.switches
+    if unknown:
+        raise UsageError(f"{table.name} has no {' or '.join(sorted(unknown))} rows (its switches: "
+                         f"{', '.join(sorted(table.switches)) or 'none'})")
+    if reduced_tail and not table.reduced_tail:
+        raise UsageError(f"{table.name} defines no reduced tail (a '# reduced-tail:' line)")
+    if (not top or head is not None) and table.backbone:
+        raise UsageError(f"{table.name} is a head table: it has no classifier top to drop or replace")
+    halve = {}
+    for stage, f in table.reduced_tail if reduced_tail else ():
+        halve.setdefault(stage, set()).add(f)
+    end = len(table.rows) if top and head is None else top_start(table)
+    rows = []
+    for i, row in enumerate(table.rows[:end]):
+        if row.when and row.when not in switches:
+            continue
+        if row.stage in halve:
+            row = dataclasses.replace(row, out=row.out // 2 if "out" in halve[row.stage] else row.out,
+                                      exp=row.exp // 2 if "exp" in halve[row.stage] and row.exp else row.exp,
+                                      t=row.t / 2 if "exp" in halve[row.stage] and row.t else row.t)
+        rows.append((i, row))
+    if not rows:
+        raise UsageError(f"{table.name} has no rows left without its top")
+    return rows + [(None, row) for row in (head_rows(head) if head is not None else ())]
 
-    ``alpha`` may be an array (one configuration each), and so may ``resolution``; ``stage_alpha``,
-    an array of shape configurations x rows, gives each row its own multiplier instead. With arrays,
-    widths and sizes become arrays, and a layer that exists in only some configurations (an
-    expansion as wide as its input, a residual addition) carries a ``present`` mask; with numbers, it
-    is left out where absent. ``top=False`` drops the classifier top (the last pooling row and what
-    follows), as Keras' ``include_top=False`` does; ``head=(320, 320)`` replaces it by ``head_rows``."""
+
+def expand(table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, top: bool = True, head=None,
+           stage_alpha=None, switches=(), reduced_tail: bool = False) -> list[Layer]:
+    """Unroll ``table`` into primitive layers, for configurations ``alpha`` (an array: one width
+    multiplier each) or ``stage_alpha`` (configurations x table rows: a multiplier per row), at input
+    heights ``h`` and widths ``w`` (arrays: one value per resolution).
+
+    ``top=False`` drops the classifier top (the last pooling row and what follows), as Keras'
+    ``include_top=False`` does; ``head=(320, 320)`` replaces it by ``head_rows``. ``switches``
+    (``{"aux"}``) keeps the rows that exist only under them; ``reduced_tail`` halves the widths the
+    table's ``# reduced-tail:`` line names (V3's RF2 and dagger variants)."""
     layers: list[Layer] = []
-    h = w = resolution
-    c_s = c_0 = table.channels  # input width: scaled, and as printed in the paper (the image: not scaled)
+    tensors: dict[str, _Tensor] = {}
+    image = _Tensor("input", np.full(np.shape(alpha), table.channels, dtype=float), table.channels, h, w)
+    tensors["input"] = current = image
     row_alpha = alpha
+    anchors = {"k": classes, "a": rules.anchors, "a1": rules.anchors_first}
 
     def describe(a):
-        return f"{a:g}" if np.ndim(a) == 0 else "some configurations"
+        return f"{a[0]:g}" if np.size(a) == 1 else "some configurations"
 
     memo: dict = {}  # a row's repeats share their widths: compute each once (arrays are costly)
 
-    def width(role: str, c: float):
-        if role == "classes":
-            return classes
+    def width(role: str, c: float, x: _Tensor):
         rule = rules.width_rule(role)
-        key = (rule, c, id(c_s), c_0) if rule in FACTOR_RULES else (rule, c)
+        key = (rule, c, id(x.c), x.c0) if rule in FACTOR_RULES else (rule, c)
         if key in memo:
             return memo[key]
-        value = memo[key] = scale_width(rule, c, row_alpha, c_s, c_0)
-        if np.any(np.asarray(value) < 1):
+        value = memo[key] = np.broadcast_to(scale_width(rule, c, row_alpha, x.c, x.c0), np.shape(alpha))
+        if np.any(value < 1):
             raise UsageError(f"alpha {describe(row_alpha)} leaves a layer of {table.name} with "
-                             f"{np.min(value)} channels (paper width {c})")
-        if np.any(np.asarray(value) > MAX_CHANNELS):
-            raise UsageError(f"alpha {describe(row_alpha)} gives a layer of {table.name} {np.max(value)} channels; "
+                             f"{np.min(value):g} channels (paper width {c})")
+        if np.any(value > MAX_CHANNELS):
+            raise UsageError(f"alpha {describe(row_alpha)} gives a layer of {table.name} {np.max(value):g} channels; "
                              f"at most {MAX_CHANNELS}")
         return value
 
-    rows = table.rows if top and head is None else table.rows[: top_start(table)]
-    if head is not None:
-        rows = rows + head_rows(head)
-    for r_index, row in enumerate(rows):
+    def symbolic(row: Row):
+        value = 1
+        for token in row.expr:
+            value *= anchors[token] if token in anchors else int(token)
+        if value > MAX_CHANNELS:
+            raise UsageError(f"{table.name}: row {row.stage!r} would have {value} channels; at most {MAX_CHANNELS}")
+        return value
+
+    def resolve(ref: str, row: Row) -> _Tensor:
+        if ref not in tensors:  # parse_table checked the name; a layer this configuration left out
+            raise TableError(f"{table.name}: row {row.stage!r} (line {row.line}) reads {ref!r}, which this "
+                             f"configuration does not have")
+        return tensors[ref]
+
+    def same_size(row: Row, xs, broadcast=False):
+        big = max(xs, key=lambda x: np.max(x.h * x.w))
+        for x in xs:
+            fits = np.array_equal(x.h, big.h) and np.array_equal(x.w, big.w)
+            if not fits and not (broadcast and np.all(x.h == 1) and np.all(x.w == 1)):
+                raise TableError(f"{table.name}: row {row.stage!r} (line {row.line}) combines tensors of different "
+                                 f"sizes: {x.name} and {big.name}")
+        return big
+
+    def same_width(row: Row, xs):
+        for x in xs[1:]:
+            if not np.array_equal(np.broadcast_to(x.c, np.shape(alpha)), np.broadcast_to(xs[0].c, np.shape(alpha))):
+                error = TableError if x.c0 != xs[0].c0 else UsageError
+                raise error(f"{table.name}: row {row.stage!r} (line {row.line}) combines {x.name} and {xs[0].name}, "
+                            f"of different widths ({np.min(x.c):g} and {np.min(xs[0].c):g} channels)")
+
+    for r_index, row in selected_rows(table, top, head, switches, reduced_tail):
         if stage_alpha is not None:
-            row_alpha = stage_alpha[:, r_index] if r_index < stage_alpha.shape[1] else 1.0
+            row_alpha = stage_alpha[:, r_index] if r_index is not None and r_index < stage_alpha.shape[1] else 1.0
         memo.clear()
+        sources = [resolve(ref, row) for ref in row.inputs] or [current]
+        backbone = row.part == "backbone" and table.output_stride
+
         for i in range(row.n):
             stride = row.stride if i == 0 else 1
             block = row.stage if row.n == 1 else f"{row.stage}.{i + 1}"
+            x = sources[0] if i == 0 else current
+            block_input = x
 
-            def add(op, k, s, groups, cin, cout, hin, win, bn, act, c_mid=0, suffix="", present=True):
+            def add(op, x, s, cout, groups=1, bn=False, act="", k=1, c_mid=0, suffix="", present=True,
+                    inputs=None, size=None, c0=None, args=None):
+                rate = x.rate
+                if backbone and s > 1 and x.stride * s > table.output_stride:
+                    s, rate = 1, x.rate * s  # DeepLab's output stride: the stride becomes a dilation
                 if op in ("pool", "fc"):
-                    hout = wout = 1
-                elif op in ("se", "add"):
-                    hout, wout = hin, win
+                    h_out = w_out = np.ones_like(x.h)
+                elif size is not None:
+                    h_out, w_out = size.h, size.w
+                elif op in NO_SPATIAL_CHANGE or op == "upsample":
+                    h_out, w_out = x.h, x.w
                 else:
-                    hout, wout = out_size(hin, s, spatial), out_size(win, s, spatial)
+                    h_out, w_out = out_size(x.h, s, spatial), out_size(x.w, s, spatial)
+                name = f"{block}.{suffix}" if suffix else block
+                out = _Tensor(name, cout, cout if c0 is None else c0, h_out, w_out,
+                              x.stride * s if op not in ("pool", "fc") else x.stride, rate)
                 if np.ndim(present) == 0 and not present:
-                    return hin, win  # absent in the one configuration
+                    tensors[name] = x  # absent: its name reads its input
+                    return x
+                dilation = (row.dilation * (rate if backbone else 1)) if k > 1 else 1
                 layers.append(Layer(
-                    name=f"{block}.{suffix}" if suffix else block, stage=row.stage, block=block, op=op,
-                    kernel=k, stride=s, groups=groups, c_in=cin, c_out=cout, h_in=hin, w_in=win,
-                    h_out=hout, w_out=wout, bn=bn, bias=not bn and op in ("conv", "pw", "dw", "fc", "se"),
-                    act=act, c_mid=c_mid, present=present,
+                    name=name, stage=row.stage, block=block, op=op, kernel=k, stride=s, groups=groups,
+                    c_in=x.c, c_out=cout, h_in=x.h, w_in=x.w, h_out=h_out, w_out=w_out, bn=bn,
+                    bias=not bn and op not in ("pool", "add", "mul", "concat", "upsample"), act=act, c_mid=c_mid,
+                    present=present, inputs=tuple(inputs or (x.name,)), dilation=dilation, args=args or {},
+                    part=row.part,
                 ))
-                return hout, wout
+                tensors[name] = out
+                return out
 
             if row.op == "conv":
-                out_s, out_0 = width(row.width, row.out), row.out
-                op = "pw" if row.kernel == 1 else "conv"
-                h, w = add(op, row.kernel, stride, 1, c_s, out_s, h, w, row.bn, row.nl)
+                out_s = symbolic(row) if row.expr else width(row.width, row.out, x)
+                out_0 = out_s if row.expr else row.out
+                x = add("pw" if row.kernel == 1 else "conv", x, stride, out_s, bn=row.bn, act=row.nl, k=row.kernel, c0=out_0)
             elif row.op == "dw":
-                out_s, out_0 = c_s, c_0
-                h, w = add("dw", row.kernel, stride, c_s, c_s, c_s, h, w, row.bn, row.nl)
+                x = add("dw", x, stride, x.c, groups=x.c, bn=row.bn, act=row.nl, k=row.kernel, c0=x.c0)
             elif row.op == "dwsep":
-                out_s, out_0 = width(row.width, row.out), row.out
-                h, w = add("dw", row.kernel, stride, c_s, c_s, c_s, h, w, row.bn, row.nl, suffix="dw")
-                h, w = add("pw", 1, 1, 1, c_s, out_s, h, w, row.bn, row.nl, suffix="pw")
+                out_s = width(row.width, row.out, x)
+                x = add("dw", x, stride, x.c, groups=x.c, bn=row.bn, act=row.nl, k=row.kernel, suffix="dw", c0=x.c0)
+                x = add("pw", x, 1, out_s, bn=row.bn, act=row.nl, suffix="pw", c0=row.out)
             elif row.op == "bneck":
-                out_s, out_0 = width(row.width, row.out), row.out
-                exp_0 = row.exp if row.exp is not None else row.t * c_0
-                exp_s = width("expand", exp_0)
-                c_in = c_s
+                out_s = width(row.width, row.out, x)
+                exp_0 = row.exp if row.exp is not None else row.t * x.c0
+                exp_s = width("expand", exp_0, x)
                 # an expansion as wide as its input is left out (torchvision, TF-slim, Keras alike)
-                h, w = add("pw", 1, 1, 1, c_s, exp_s, h, w, row.bn, row.nl, suffix="expand", present=exp_s != c_s)
-                h, w = add("dw", row.kernel, stride, exp_s, exp_s, exp_s, h, w, row.bn, row.nl, suffix="dw")
+                e = add("pw", x, 1, exp_s, bn=row.bn, act=row.nl, suffix="expand", present=exp_s != x.c, c0=exp_0)
+                d = add("dw", e, stride, exp_s, groups=exp_s, bn=row.bn, act=row.nl, k=row.kernel, suffix="dw", c0=exp_0)
                 if row.se:
-                    key = ("squeeze", id(exp_s), id(c_in))
-                    squeeze = memo[key] if key in memo else memo.setdefault(key, SQUEEZE_RULES[rules.se_squeeze](exp_s, c_in))
-                    add("se", 1, 1, 1, exp_s, exp_s, h, w, False, "", c_mid=squeeze, suffix="se")
-                h, w = add("pw", 1, 1, 1, exp_s, out_s, h, w, row.bn, "-", suffix="project")
-                fits = np.logical_and(stride == 1, np.equal(c_in, out_s))
+                    key = ("squeeze", id(exp_s), id(x.c))
+                    squeeze = memo[key] if key in memo else memo.setdefault(key, SQUEEZE_RULES[rules.se_squeeze](exp_s, x.c))
+                    d = add("se", d, 1, exp_s, c_mid=squeeze, suffix="se", c0=exp_0)
+                p = add("pw", d, 1, out_s, bn=row.bn, act="-", suffix="project", c0=row.out)
+                fits = np.logical_and(p.h.shape == x.h.shape and np.array_equal(p.h, x.h), np.equal(x.c, out_s))
                 if row.residual and not np.all(fits):
                     raise UsageError(f"{table.name}: the residual of row {row.stage!r} (line {row.line}) cannot apply at "
-                                     f"alpha {describe(row_alpha)}: {np.min(c_in)} -> {np.min(out_s)} channels, stride {stride}")
+                                     f"alpha {describe(row_alpha)}: {np.min(x.c):g} -> {np.min(out_s):g} channels, "
+                                     f"stride {stride}")
+                x = p
                 if row.residual is not False:
-                    add("add", 1, 1, 1, out_s, out_s, h, w, False, "", suffix="add", present=fits)
+                    x = add("add", p, 1, out_s, suffix="add", present=fits, inputs=(p.name, block_input.name), c0=row.out)
             elif row.op == "pool":
-                out_s, out_0 = c_s, c_0
-                h, w = add("pool", 0, 1, 1, c_s, c_s, h, w, False, "")
+                x = add("pool", x, 1, x.c, c0=x.c0)
             elif row.op == "fc":
-                out_s = width(row.width, row.out)
-                out_0 = out_s if row.width == "classes" else row.out
-                if not (np.all(np.equal(h, 1)) and np.all(np.equal(w, 1))):
+                out_s = symbolic(row) if row.expr else width(row.width, row.out, x)
+                if not (np.all(x.h == 1) and np.all(x.w == 1)):
                     raise TableError(f"{table.name}: fc row {row.stage!r} (line {row.line}) needs a 1x1 input; add a pool row before it")
-                add("fc", 1, 1, 1, c_s, out_s, 1, 1, row.bn, row.nl)
-            else:  # parse_table admits only the ops above
-                raise AssertionError(row.op)
-            c_s, c_0 = out_s, out_0
+                x = add("fc", x, 1, out_s, bn=row.bn, act=row.nl, c0=out_s if row.expr else row.out)
+            elif row.op == "concat":
+                big = same_size(row, sources)
+                x = add("concat", big, 1, sum(np.broadcast_to(s.c, np.shape(alpha)) for s in sources),
+                        inputs=row.inputs, c0=sum(s.c0 for s in sources))
+            elif row.op in ("add", "mul"):
+                same_width(row, sources)
+                big = same_size(row, sources, broadcast=row.op == "mul")
+                x = add(row.op, big, 1, big.c, act=row.nl, inputs=row.inputs, c0=big.c0)
+            elif row.op == "upsample":
+                target = image if row.size == "input" else resolve(row.size, row)
+                x = add("upsample", x, 1, x.c, size=target, c0=x.c0)
+            else:  # an op a user registered (parse_table admits no other)
+                out_s = width(row.width, row.out, x) if row.out else x.c
+                x = add(row.op, x, stride, out_s, bn=row.bn, act=row.nl, k=row.kernel, c0=row.out or x.c0,
+                        args=dict(row.args))
+            current = tensors[block] = x
+        tensors[row.stage] = current
     return layers
+
+
+def single(layers: list[Layer], index: int = 0) -> list[Layer]:
+    """The layers of configuration ``index`` of an array expansion, with plain numbers for widths;
+    an absent layer's readers read its input instead."""
+    alias: dict[str, str] = {}
+    out = []
+    for l in layers:
+        inputs = tuple(alias.get(t, t) for t in l.inputs)
+        if not np.asarray(l.present).ravel()[index if np.size(l.present) > 1 else 0]:
+            alias[l.name] = inputs[0]
+            continue
+        one = {k: _item(getattr(l, k), index) for k in ("c_in", "c_out", "c_mid", "groups")}
+        out.append(dataclasses.replace(l, present=True, inputs=inputs, **one))
+    return out
+
+
+def _item(x, index):
+    a = np.asarray(x).ravel()
+    return int(a[index if a.size > 1 else 0])

@@ -11,8 +11,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import UsageError
-from .ops import depthwise_conv, pointwise_conv, standard_conv
 from .scaling import check_alpha
+
+
+def _counts(op: str, k, c_in, c_out, d):
+    """(mult-adds, weights) of one ``op`` layer with a d x d output, from the op registry."""
+    from .conventions import get_convention
+    from .expand import Layer
+    from .ops import op_cost
+
+    size = np.array([d])
+    layer = Layer(name=op, stage=op, block=op, op=op, kernel=k, stride=1, groups=1, c_in=c_in, c_out=c_out,
+                  h_in=size, w_in=size, h_out=size, w_out=size, bn=True, bias=False, act="")
+    c = op_cost(layer, get_convention("paper").rules("v1"))
+    return c.macs.value().item(), c.weights
 
 
 def separable_ratio(n, k):
@@ -67,9 +79,9 @@ def compare_layer(kernel: int, c_in: int, c_out: int, size: float, alpha: float 
         m, n, d = round(m), round(n), round(d)
     elif spatial != "continuous":
         raise UsageError(f"spatial must be exact or continuous, got {spatial!r}")
-    std_macs, std_params, _ = standard_conv(k=kernel, c_in=m, c_out=n, h_out=d, w_out=d)
-    dw_macs, dw_params, _ = depthwise_conv(k=kernel, c_in=m, h_out=d, w_out=d)
-    pw_macs, pw_params, _ = pointwise_conv(c_in=m, c_out=n, h_out=d, w_out=d)
+    std_macs, std_params = _counts("conv", kernel, m, n, d)
+    dw_macs, dw_params = _counts("dw", kernel, m, m, d)
+    pw_macs, pw_params = _counts("pw", 1, m, n, d)
     return LayerComparison(kernel, m, n, d, std_macs, std_params, dw_macs, pw_macs, dw_params + pw_params)
 
 
@@ -90,7 +102,7 @@ def block_ratios(result):
         convs = g[g["op"].isin(["pw", "dw", "conv"])]
         c_in, c_out = convs.iloc[0]["c_in"], convs.iloc[-1]["c_out"]
         k = int(dw["kernel"])
-        std_macs, _, _ = standard_conv(k=k, c_in=c_in, c_out=c_out, h_out=dw["h_out"], w_out=dw["w_out"])
+        std_macs = _counts("conv", k, c_in, c_out, dw["h_out"])[0]
         ops = list(g["op"])
         if ops == ["dw", "pw"]:
             kind, closed = "separable", separable_ratio(c_out, k)

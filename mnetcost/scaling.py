@@ -59,6 +59,11 @@ def _trunc8(c, alpha, in_s, in_0):
     return np.maximum(_int(c * alpha), 8) if np.ndim(alpha) else max(int(c * alpha), 8)
 
 
+def _trunc16(c, alpha, in_s, in_0):
+    """max(int(c * alpha), 16): the TF Object Detection API's SSD extra layers (``min_depth`` 16)."""
+    return np.maximum(_int(c * alpha), 16) if np.ndim(alpha) else max(int(c * alpha), 16)
+
+
 def _trunc(c, alpha, in_s, in_0):
     """int(c * alpha): Keras MobileNet V1 (no minimum)."""
     return _int(c * alpha)
@@ -98,6 +103,7 @@ WIDTH_RULES = {
     "div8_int": _div8_int,
     "trunc8": _trunc8,
     "trunc": _trunc,
+    "trunc16": _trunc16,
     "keep_div8": _keep_div8,
     "factor_div8": _factor_div8,
     "factor_round": _factor_round,

@@ -3,11 +3,17 @@
 A table is a CSV whose leading ``# key: value`` lines are metadata (name, title, family, resolution,
 channels, source, ref, erratum, note) and whose rows read like the papers' tables. Shipped tables live in the
 project's top-level ``tables/`` folder, installed as ``mnetcost/tables``.
+
+A table is a graph: a row reads the row before it unless its ``from`` column names other tensors (a
+stage, a block or a layer, such as ``bneck13.expand``). A head table names its backbone (``# backbone:``)
+instead of copying its rows, and the backbone's modifications it needs (``# output-stride:``,
+``# reduced-tail:``); its rows may then read any tensor of the backbone.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 from dataclasses import dataclass, field
@@ -17,11 +23,17 @@ from pathlib import Path
 from .errors import TableError, UnknownModel
 
 FAMILIES = ("v1", "v2", "v3", "mnasnet", "efficientnet")
-ROW_OPS = ("conv", "dw", "dwsep", "bneck", "pool", "fc")
-ROLES = ("stem", "block", "last", "head", "classes", "fixed")
+ROW_OPS = ("conv", "dw", "dwsep", "bneck", "pool", "fc", "concat", "add", "mul", "upsample")
+MERGE_OPS = ("concat", "add", "mul")  # rows that read two or more tensors
+SHAPE_OPS = ("dw", "pool", "upsample") + MERGE_OPS  # rows whose width follows their input(s)
+ROLES = ("stem", "block", "last", "head", "extra", "classes", "fixed")
+SYMBOLS = ("k", "a", "a1")  # in ``out``: the classes, the anchors per location, those of the first (lowest) map
 ACTIVATIONS = ("RE", "RE6", "HS", "SW", "-", "")
 REQUIRED = ("stage", "op", "kernel", "out", "n", "stride")
-OPTIONAL = ("input", "operator", "t", "exp", "se", "nl", "bn", "width", "residual", "source", "note")
+OPTIONAL = ("input", "operator", "t", "exp", "se", "nl", "bn", "width", "residual", "from", "size", "dilation", "when",
+            "args", "source", "note")
+SWITCHES = ("aux",)  # values of ``when``: rows that exist only when the switch is on
+TAIL_FIELDS = ("out", "exp")
 NOT_MODELS = {"conventions", "devices"}
 MAX_REPEATS = 1000
 MAX_VALUE = 2**31  # widths, kernels, strides, resolutions: beyond any network, and counts stay inside 64 bits
@@ -34,7 +46,7 @@ class Row:
     stage: str
     op: str
     kernel: int
-    out: int | None  # None: keeps its input width (dw, pool); classes rows hold 0 and take K at expansion
+    out: int | None  # None: keeps its input width (dw, pool, merges); classes rows hold 0 and take ``expr``
     n: int
     stride: int
     t: float | None = None
@@ -44,10 +56,17 @@ class Row:
     bn: bool = True
     width: str = "block"
     residual: bool | None = None  # None: when stride is 1 and widths match (bneck only)
+    inputs: tuple[str, ...] = ()  # the tensors read; () = the previous row's output
+    size: str = ""  # upsample: the tensor whose height and width it takes ("input": the image's)
+    dilation: int = 1
+    when: str = ""  # a switch (``aux``) the row exists under
+    expr: tuple = ()  # ``out`` as a product of integers and symbols (k, a, a1), e.g. ("a", "k")
+    args: tuple = ()  # op-specific arguments, (name, value) pairs
     input: str = ""
     operator: str = ""
     source: str = ""
     line: int = 0
+    part: str = "head"  # "backbone": a row of a head table's backbone
 
 
 @dataclass(frozen=True)
@@ -56,7 +75,7 @@ class Table:
     title: str
     family: str
     resolution: int
-    rows: tuple[Row, ...]
+    rows: tuple[Row, ...]  # a head table's: the backbone's rows it keeps, then its own
     channels: int = 3  # input channels
     source: str = ""
     ref: str = ""  # a short citation for listings ("V2 paper, Table 2")
@@ -64,6 +83,15 @@ class Table:
     notes: tuple[str, ...] = ()
     path: str = ""
     meta: dict = field(default_factory=dict, compare=False)
+    backbone: str = ""  # the backbone table's name, for a head table
+    output_stride: int | None = None  # backbone strides beyond it become dilations (DeepLab's output_stride)
+    reduced_tail: tuple = ()  # (stage, field) pairs halved by ``reduced_tail=True`` (V3's RF2 / dagger)
+    classes: int | None = None  # the table's own default class count (a head's dataset)
+    total_stride: int = 1  # the largest stride of a tensor (of the backbone, for a head table): the smallest input
+
+    @property
+    def switches(self) -> set:
+        return {row.when for row in self.rows if row.when}
 
 
 @lru_cache(maxsize=1)
@@ -126,17 +154,27 @@ def parse_table(text: str, path: str = "<table>") -> Table:
     def meta1(key, default=""):
         return meta.get(key, [default])[0]
 
-    family = meta1("family")
-    if family not in FAMILIES:
-        problems.append(f"{where}: metadata 'family' must be one of {', '.join(FAMILIES)}, got {family!r}")
-    def meta_int(key, default: int) -> int:
-        text = meta1(key, str(default))
-        if text.isdigit() and 0 < int(text) <= MAX_VALUE:
+    def meta_int(key, default):
+        text = meta1(key, "" if default is None else str(default))
+        if text == "" and default is None:
+            return None
+        if text.isascii() and text.isdigit() and 0 < int(text) <= MAX_VALUE:
             return int(text)
         problems.append(f"{where}: metadata '{key}' must be a positive integer, got {text!r}")
         return default
 
-    resolution = meta_int("resolution", 224)
+    backbone = _backbone(meta1("backbone"), path, where, problems) if meta1("backbone") else None
+    family = meta1("family") or (backbone.family if backbone else "")
+    if family not in FAMILIES:
+        problems.append(f"{where}: metadata 'family' must be one of {', '.join(FAMILIES)}, got {family!r}")
+    elif backbone and family != backbone.family:
+        problems.append(f"{where}: metadata 'family' is {family!r} but the backbone {backbone.name!r} is {backbone.family!r}")
+    resolution = meta_int("resolution", backbone.resolution if backbone else 224)
+    channels = meta_int("channels", backbone.channels if backbone else 3)
+    classes = meta_int("classes", None)
+    output_stride = meta_int("output-stride", None)
+    if output_stride is not None and not backbone:
+        problems.append(f"{where}: metadata 'output-stride' is for a head table (one with '# backbone:')")
     if first_body_line is None:
         raise TableError(f"{where}: no header row and no rows")
     reader = csv.DictReader(io.StringIO("\n".join(body_lines)))
@@ -147,10 +185,13 @@ def parse_table(text: str, path: str = "<table>") -> Table:
     unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
     if unknown:
         problems.append(f"{where}: unknown column(s) {', '.join(unknown)}")
-    rows = []
-    stages: dict[str, int] = {}
-    channels = meta_int("channels", 3)
-    width = channels  # the running width at paper scale, to check explicit residuals
+
+    rows = list(_backbone_rows(backbone, meta1("backbone-end"), where, problems)) if backbone else []
+    graph = _Graph(channels)
+    for row in rows:
+        graph.add(row)
+    stages = {row.stage: 0 for row in rows}
+    width = graph.width  # the running width at paper scale, to check explicit residuals
     for k, raw in enumerate(reader):
         line = first_body_line + 1 + k
         raw = {(key or "").strip(): (v or "").strip() for key, v in raw.items() if key is not None}
@@ -161,19 +202,29 @@ def parse_table(text: str, path: str = "<table>") -> Table:
             width = None
             continue
         if row.stage in stages:
-            problems.append(f"{where}, line {line}, column stage: duplicate stage name (first at line {stages[row.stage]}), "
-                            f"got {row.stage!r}")
+            first = f"at line {stages[row.stage]}" if stages[row.stage] else f"in the backbone {backbone.name}"
+            problems.append(f"{where}, line {line}, column stage: duplicate stage name (first {first}), got {row.stage!r}")
         stages.setdefault(row.stage, line)
+        for ref in row.inputs + ((row.size,) if row.size else ()):
+            problem = graph.check(ref)
+            if problem:
+                problems.append(f"{where}, line {line}, column {'size' if ref == row.size else 'from'}: {problem}, got {ref!r}")
+        if row.inputs:
+            width = graph.width_of(row.inputs[0])
         if row.residual and width is not None and (row.stride != 1 or width != row.out):
             problems.append(f"{where}, line {line}, column residual: a residual needs stride 1 and equal input and "
                             f"output widths, got stride {row.stride} and widths {width} -> {row.out}")
-        if row.op in ("conv", "dwsep", "bneck", "fc") and width is not None:
-            width = row.out if row.width != "classes" else None
+        graph.add(row)
+        width = graph.width
         rows.append(row)
-    if not rows and not problems:
+    if not any(row.part == "head" for row in rows) and not problems:
         problems.append(f"{where}: the table has no rows")
+    tail = _reduced_tail(meta1("reduced-tail") or (backbone.meta.get("reduced-tail", [""])[0] if backbone else ""),
+                         rows, where, problems)
     if problems:
         raise TableError("\n".join(problems))
+    chain = [row for row in rows if row.part == "backbone"] if backbone else rows
+    total_stride = graph.max_stride(chain)
     return Table(
         name=meta1("name", name),
         title=meta1("title", name),
@@ -187,7 +238,104 @@ def parse_table(text: str, path: str = "<table>") -> Table:
         notes=tuple(meta.get("note", [])),
         path=path,
         meta={k: v for k, v in meta.items()},
+        backbone=backbone.name if backbone else "",
+        output_stride=output_stride,
+        reduced_tail=tail,
+        classes=classes,
+        total_stride=min(total_stride, output_stride) if output_stride else total_stride,
     )
+
+
+# The layers a row's name can be followed by in a reference (``bneck13.expand``), per row op.
+LAYER_SUFFIXES = {"dwsep": ("dw", "pw"), "bneck": ("expand", "dw", "se", "project", "add")}
+
+
+class _Graph:
+    """What a table's rows name, as they are read: for each stage, block and layer, its width at paper
+    scale (None where it depends on the configuration) and its stride, to check references early."""
+
+    def __init__(self, channels: int):
+        self.names = {"input": (channels, 1)}
+        self.width, self.stride = channels, 1
+
+    def add(self, row: Row):
+        sources = [self.names.get(ref, (None, 1)) for ref in row.inputs] or [(self.width, self.stride)]
+        width, stride = sources[0][0], max(s for _, s in sources)
+        if row.op == "concat":
+            width = None if any(w is None for w, _ in sources) else sum(w for w, _ in sources)
+        elif row.op == "upsample":
+            stride = self.names.get(row.size, (None, 1))[1]
+        elif row.op not in SHAPE_OPS and (row.out or row.width == "classes"):
+            width = row.out or None  # classes rows: known only at expansion
+        for i in range(row.n):
+            block = row.stage if row.n == 1 else f"{row.stage}.{i + 1}"
+            for suffix in LAYER_SUFFIXES.get(row.op, ()):
+                # the expansion runs before the block's stride, the other layers after it
+                self.names[f"{block}.{suffix}"] = (None, stride if suffix == "expand" else stride * row.stride ** (i == 0))
+            stride *= row.stride if i == 0 else 1
+            self.names[block] = (width, stride)
+        self.names[row.stage] = (width, stride)
+        self.width, self.stride = width, stride
+
+    def check(self, ref: str) -> str:
+        if ref in self.names:
+            return ""
+        if ref.partition(".")[0] in self.names:
+            return "names no layer of an earlier row (a block is stage.N, a layer block.expand, .dw, .se, .project, .add, .pw)"
+        return "names no earlier stage, block or layer (a row reads only rows above it: no cycles)"
+
+    def width_of(self, ref: str):
+        return self.names.get(ref, (None, 1))[0]
+
+    def max_stride(self, rows) -> int:
+        stages = {row.stage for row in rows}
+        return max([1] + [s for name, (_, s) in self.names.items() if name.partition(".")[0] in stages])
+
+
+def _backbone(text: str, path: str, where: str, problems: list) -> Table | None:
+    """The table a head table builds on: a shipped name, or a CSV path relative to the head table."""
+    candidate = Path(path).parent / text
+    try:
+        return load_table(str(candidate) if text.endswith(".csv") and candidate.is_file() else text)
+    except (UnknownModel, TableError) as e:
+        problems.append(f"{where}: metadata 'backbone': {str(e).splitlines()[0]}")
+        return None
+
+
+def _backbone_rows(backbone: Table, end: str, where: str, problems: list):
+    """The backbone's rows a head keeps, up to ``end`` (default: the row before the classifier top)."""
+    if backbone.backbone:
+        problems.append(f"{where}: metadata 'backbone': {backbone.name!r} is itself a head table")
+        return ()
+    rows = backbone.rows
+    if end:
+        stages = [row.stage for row in rows]
+        if end not in stages:
+            problems.append(f"{where}: metadata 'backbone-end' must name a stage of {backbone.name}, got {end!r}")
+            return ()
+        rows = rows[: stages.index(end) + 1]
+    else:
+        pools = [i for i, row in enumerate(rows) if row.op == "pool"]
+        rows = rows[: pools[-1]] if pools else rows
+    return tuple(dataclasses.replace(row, part="backbone") for row in rows)
+
+
+def _reduced_tail(text: str, rows, where: str, problems: list) -> tuple:
+    """'bneck13 out; bneck14 exp out' -> (('bneck13', 'out'), ('bneck14', 'exp'), ('bneck14', 'out'))."""
+    by_stage = {row.stage: row for row in rows}
+    pairs = []
+    for item in filter(None, (t.strip() for t in text.split(";"))):
+        stage, *fields = item.split()
+        row = by_stage.get(stage)
+        if row is None or not fields:
+            problems.append(f"{where}: metadata 'reduced-tail': {item!r} must be a stage of the table followed by out and/or exp")
+            continue
+        for f in fields:
+            if f not in TAIL_FIELDS or (f == "exp" and row.op != "bneck") or (f == "out" and not row.out):
+                problems.append(f"{where}: metadata 'reduced-tail': stage {stage!r} has no width {f!r} to halve")
+            else:
+                pairs.append((stage, f))
+    return tuple(pairs)
 
 
 def _parse_row(raw: dict, where: str, line: int, problems: list[str]) -> Row | None:
@@ -217,25 +365,49 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str]) -> Row | N
         return int(value)
 
     op = raw.get("op", "")
-    if op not in ROW_OPS:
-        bad("op", f"unknown op (allowed: {', '.join(ROW_OPS)})")
+    custom = _custom_ops()
+    if op not in ROW_OPS and op not in custom:
+        bad("op", f"unknown op (allowed: {', '.join(ROW_OPS + tuple(custom))})")
         return None
-    kernel = pos_int("kernel", default=1 if op in ("fc", "pool") else None)
+    kernel = pos_int("kernel", default=1 if op in ("fc", "pool", "upsample") + MERGE_OPS or op in custom else None)
     stride = pos_int("stride", default=1)
     n = pos_int("n", default=1)
+    dilation = pos_int("dilation", default=1)
     width = raw.get("width", "") or "block"
     out_text = raw.get("out", "")
-    out = None
-    if out_text.lower() == "k":
-        if op != "fc":
-            bad("out", "'k' (the class count) is only for an fc row")
-        width = "classes"
-        out = 0
-    elif op in ("dw", "pool"):
+    out, expr = None, ()
+    if op in SHAPE_OPS:
         if out_text:
             bad("out", f"a {op} row keeps its input width; leave out blank")
+    elif out_text == "" and op in custom:
+        pass  # a user's op that keeps its input width
+    elif "*" in out_text or out_text.lower() in SYMBOLS:
+        expr = tuple(t.strip().lower() for t in out_text.split("*"))
+        if op not in ("fc", "conv") or not all(t in SYMBOLS or (t.isascii() and t.isdigit() and int(t) > 0) for t in expr):
+            bad("out", "a width with symbols is a product of whole numbers, k (classes), a and a1 (anchors), "
+                       "on an fc or conv row, e.g. k or a*k")
+            expr = ()
+        width, out = "classes", 0
     else:
         out = pos_int("out")
+    inputs = tuple(filter(None, (t.strip() for t in raw.get("from", "").split(","))))
+    size = raw.get("size", "")
+    if op in MERGE_OPS and len(inputs) < 2:
+        bad("from", f"a {op} row reads two or more tensors, e.g. \"a,b\"")
+    elif op not in MERGE_OPS and len(inputs) > 1:
+        bad("from", f"a {op} row reads one tensor")
+    if op == "mul" and len(inputs) > 2:
+        bad("from", "a mul row multiplies two tensors")
+    if (op == "upsample") != bool(size):
+        bad("size", "an upsample row (and only it) names the tensor whose size it takes, or input")
+    when = raw.get("when", "")
+    if when and when not in SWITCHES:
+        bad("when", f"unknown switch (allowed: {', '.join(SWITCHES)})")
+    if dilation != 1 and op not in ("conv", "dw", "dwsep", "bneck"):
+        bad("dilation", "a dilation is only for a convolution")
+    args = _parse_args(raw.get("args", ""), bad) if raw.get("args", "") else ()
+    if args and op not in custom:
+        bad("args", "op arguments are only for an op registered with mnetcost.register_op")
     if width not in ROLES:
         bad("width", f"unknown width role (allowed: {', '.join(ROLES)})")
     t = exp = None
@@ -259,8 +431,10 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str]) -> Row | N
     if op == "bneck" and t is not None and exp is not None:
         bad("exp", "give t or exp, not both")
     stage = raw.get("stage", "")
-    if "." in stage:
-        bad("stage", "a stage name cannot contain '.' (repeated blocks are named stage.1, stage.2, ...)")
+    if "." in stage or "," in stage:
+        bad("stage", "a stage name cannot contain '.' or ',' (repeated blocks are named stage.1, stage.2, ...)")
+    if stage == "input":
+        bad("stage", "'input' names the network's input")
     flags = {}
     for col, default in (("se", False), ("bn", op in ("conv", "dw", "dwsep", "bneck")), ("residual", None)):
         text = raw.get(col, "")
@@ -277,7 +451,7 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str]) -> Row | N
     nl = raw.get("nl", "")
     if nl not in ACTIVATIONS:
         bad("nl", f"unknown activation (allowed: {', '.join(a for a in ACTIVATIONS if a)})")
-    if n is not None and n > 1 and op in ("pool", "fc"):
+    if n is not None and n > 1 and op in ("pool", "fc", "upsample") + MERGE_OPS:
         bad("n", f"a {op} row cannot repeat")
     if n is not None and n > MAX_REPEATS:
         bad("n", f"at most {MAX_REPEATS} repeats")
@@ -297,8 +471,37 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str]) -> Row | N
         bn=flags["bn"],
         width=width,
         residual=flags["residual"],
+        inputs=inputs,
+        size=size,
+        dilation=dilation,
+        when=when,
+        expr=expr,
+        args=args,
         input=raw.get("input", ""),
         operator=raw.get("operator", ""),
         source=raw.get("source", ""),
         line=line,
     )
+
+
+def _custom_ops() -> dict:
+    """Ops a user registered (``mnetcost.register_op``): a row may name them."""
+    from .ops import REGISTRY, BUILTIN
+
+    return {name: spec for name, spec in REGISTRY.items() if name not in BUILTIN}
+
+
+def _parse_args(text: str, bad) -> tuple:
+    """'heads=4; kv_stride=2' -> (('heads', 4), ('kv_stride', 2)): whole or real numbers."""
+    pairs = []
+    for item in filter(None, (t.strip() for t in text.split(";"))):
+        key, sep, value = (t.strip() for t in item.partition("="))
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not sep or not key.isidentifier() or not math.isfinite(number) or abs(number) > MAX_VALUE:
+            bad("args", "op arguments are name=number pairs separated by ';'")
+            return ()
+        pairs.append((key, int(number) if number == int(number) else number))
+    return tuple(pairs)

@@ -67,17 +67,15 @@ class Memory:
         import pandas as pd
 
         size = DTYPE_BYTES[self.dtype]
+        c = self.cost.columns
         rows = {}
         for t in self.materialized:
-            if t < 0:
-                h, c = self.cost.resolution, 3
-            else:
-                h, c = self.cost.columns["h_out"][t], self.cost.columns["c_out"][t]
-            h = h.item() if hasattr(h, "item") else h
-            elements = (self.input_elements if t < 0 else self.cost.columns["h_out"][t] * self.cost.columns["w_out"][t] * c)
-            if h not in rows or c > rows[h][0]:
-                rows[h] = (int(c), _num(elements * size))
-        frame = pd.DataFrame([{"resolution": h, "channels": c, "bytes": b} for h, (c, b) in rows.items()])
+            h = _num(self.cost.resolution if t < 0 else c["h_out"][t])
+            channels = self.cost.channels if t < 0 else int(c["c_out"][t])
+            elements = self.input_elements if t < 0 else c["h_out"][t] * c["w_out"][t] * channels
+            if h not in rows or channels > rows[h][0]:
+                rows[h] = (channels, _num(elements * size))
+        frame = pd.DataFrame([{"resolution": h, "channels": ch, "bytes": b} for h, (ch, b) in rows.items()])
         return frame.sort_values("resolution", ascending=False, ignore_index=True)
 
 
@@ -88,116 +86,138 @@ def _num(x):
 
 def memory(model, *, alpha: float = 1.0, rho=None, resolution=None, dtype: str = "float16",
            schedule: str = "materialized", convention="paper", classes=None, spatial: str = "exact",
-           top=True, head=None) -> Memory:
-    """Activation memory and traffic of ``model``. ``peak_bytes`` follows ``schedule``.
+           top=True, head=None, aux=False, reduced_tail=False) -> Memory:
+    """Activation memory and traffic of ``model``. ``peak_bytes`` follows ``schedule``; it is the
+    one-configuration case of ``peak_grid`` (the same tensor plan and sizes).
 
     >>> memory("v2", dtype="float16").peak_bytes      # 112 x 112 x 16 x 2 bytes (V2 Table 3: 400K)
     401408
     """
     size = dtype_bytes(dtype)
-    if schedule not in SCHEDULES:
-        raise UsageError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    _check_schedule(schedule)
     r = model if isinstance(model, Cost) else cost(model, alpha=alpha, rho=rho, resolution=resolution,
                                                    convention=convention, classes=classes, spatial=spatial,
-                                                   top=top, head=head)
+                                                   top=top, head=head, aux=aux, reduced_tail=reduced_tail)
     c = r.columns
     n = len(c["name"])
-    in_el = c["h_in"] * c["w_in"] * c["c_in"]
-    out_el = c["h_out"] * c["w_out"] * c["c_out"]
-    input_elements = r.resolution * r.resolution * 3
-
-    residual, alive = _liveness(c["op"], c["block"])
-    tensor_size = np.concatenate([[input_elements], out_el]).astype(float)  # index t + 1
-    live = alive @ tensor_size
-    residual_read = np.where(residual > -2, tensor_size[np.maximum(residual, -1) + 1], 0)
+    plan = Plan(c["name"], c["inputs"], c["block"], c["op"])
+    sizes = tensor_sizes(r.channels, r.resolution, c["h_out"], c["w_out"], c["c_out"])
+    live = plan.live(sizes)
 
     folded_bias = np.where(c["bn"], c["c_out"], 0)
     weight_bytes = (c["weights"] + c["biases"] + folded_bias) * size
-    in_bytes = (in_el + residual_read) * size
-    out_bytes = out_el * size
+    in_bytes = plan.read(sizes) * size
+    out_bytes = sizes[1:] * size
     moved = in_bytes + weight_bytes + out_bytes
     intensity = np.divide(c["mult_adds"], moved, out=np.zeros(n), where=moved > 0)
-
-    materialized = _materialized(c, n)
-    is_mat = np.isin(np.arange(n), materialized)
+    materialized = plan.materialized()
     columns = {"name": c["name"], "block": c["block"], "op": c["op"], "h_out": c["h_out"], "w_out": c["w_out"],
                "c_out": c["c_out"], "mult_adds": c["mult_adds"], "in_bytes": in_bytes, "out_bytes": out_bytes,
                "weight_bytes": weight_bytes, "bytes_moved": moved, "intensity": intensity,
-               "live_bytes": live * size, "materialized": is_mat}
-    if schedule == "layerwise":
-        i = int(np.argmax(live))
-        peak, where = live[i] * size, c["name"][i]
-    else:
-        sizes = tensor_size[materialized + 1]
-        j = int(np.argmax(sizes))
-        peak, where = sizes[j] * size, "input" if materialized[j] < 0 else c["name"][materialized[j]]
-    return Memory(cost=r, dtype=dtype, schedule=schedule, columns=columns, input_elements=input_elements,
+               "live_bytes": live * size, "materialized": np.isin(np.arange(n), materialized)}
+    peak, where = plan.peak(sizes, schedule)
+    return Memory(cost=r, dtype=dtype, schedule=schedule, columns=columns, input_elements=sizes[0],
                   materialized=materialized if schedule == "materialized" else np.arange(-1, n),
-                  peak_bytes=_num(peak), peak_layer=where)
+                  peak_bytes=_num(peak * size), peak_layer="input" if where < 0 else c["name"][where])
 
 
-def _liveness(ops, blocks):
-    """Which tensors a layer-by-layer executor holds at each layer: ``(residual, alive)`` where
-    ``residual[i]`` is the extra tensor an addition reads (-2: none) and ``alive`` is a layers x
-    tensors 0/1 matrix (tensor t at column t + 1; column 0 is the network input). Layer i reads layer
-    i-1's output; an addition also reads its block's input, which stays alive until then."""
-    n = len(ops)
-    first_of_block = {}
-    for i, b in enumerate(blocks):
-        first_of_block.setdefault(b, i)
-    residual = np.array([first_of_block[blocks[i]] - 1 if ops[i] == "add" else -2 for i in range(n)], dtype=np.int64)
-    last_use = np.arange(0, n + 1)  # tensor t (index t + 1, from -1) is read by layer t + 1 ...
-    last_use[-1] = n - 1  # ... the network output by nobody after the last layer
-    for i in np.flatnonzero(residual > -2):
-        last_use[residual[i] + 1] = max(last_use[residual[i] + 1], i)
-    produced = np.arange(-1, n)
-    layer = np.arange(n)[:, None]
-    alive = ((produced[None, :] <= layer) & (last_use[None, :] >= layer)).astype(float)
-    return residual, alive
+def _check_schedule(schedule):
+    if schedule not in SCHEDULES:
+        raise UsageError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+
+
+def tensor_sizes(channels, resolution, h_out, w_out, c_out):
+    """Elements of every tensor (the input first, then each layer's output); with per-resolution arrays,
+    tensors x resolutions."""
+    image = np.asarray(resolution) * np.asarray(resolution) * channels
+    outputs = [np.broadcast_to(h * w * c, np.shape(image)) for h, w, c in zip(h_out, w_out, c_out)]
+    return np.array([image] + outputs)
+
+
+class Plan:
+    """Which tensors each layer reads and how long each lives, for a layer-by-layer executor; linear
+    in the number of layers. Tensor ids: -1 the network input, i layer i's output (row i + 1 of a
+    sizes array)."""
+
+    def __init__(self, names, inputs, blocks, ops):
+        index = {"input": -1}
+        index.update((name, i) for i, name in enumerate(names))
+        self.n = n = len(names)
+        self.reads = [[index[t] for t in ins] for ins in inputs]
+        self.blocks, self.ops = list(blocks), list(ops)
+        readers = [[] for _ in range(n + 1)]
+        for i, ids in enumerate(self.reads):
+            for t in ids:
+                readers[t + 1].append(i)
+        self.readers = readers
+        # a tensor lives from its layer to its last reader; one nobody reads is an output, kept to the end
+        self.last = np.array([max(r) if r else n - 1 for r in readers], dtype=np.int64)
+        self.first = np.concatenate([[0], np.arange(n)])
+
+    def live(self, sizes):
+        """Elements held while each layer runs: its inputs, its output, and every earlier tensor a
+        later layer still needs."""
+        events = np.zeros((self.n + 1,) + np.shape(sizes)[1:], dtype=np.asarray(sizes).dtype)
+        np.add.at(events, self.first, sizes)
+        np.subtract.at(events, self.last + 1, sizes)
+        return np.cumsum(events, axis=0)[: self.n]
+
+    def read(self, sizes):
+        """Elements each layer reads (all its inputs)."""
+        return np.array([sum(sizes[t + 1] for t in ids) for ids in self.reads])
+
+    def materialized(self) -> np.ndarray:
+        """Tensor ids kept under the materialized schedule: the network input, each block's output and
+        every tensor read outside its block, less the two streamed cases of the module docstring."""
+        last_of_block = {}
+        for i, b in enumerate(self.blocks):
+            last_of_block[b] = i
+        first_of_block = {}
+        for i, b in enumerate(self.blocks):
+            first_of_block.setdefault(b, i)
+        outputs = set(last_of_block.values())
+        first_block = self.blocks[0] if self.n else None
+        kept = [-1]
+        for t in range(self.n):
+            readers = self.readers[t + 1]
+            crossing = any(self.blocks[i] != self.blocks[t] for i in readers)
+            if t not in outputs and not crossing:
+                continue
+            if (self.blocks[t] == first_block and self.ops[t] in ("conv", "pw") and readers
+                    and all(self.ops[i] == "dw" and first_of_block[self.blocks[i]] == i for i in readers)):
+                continue  # the first layer streams into a block that starts with a depthwise conv
+            if readers and self.ops[t] != "pool" and all(self.ops[i] == "pool" for i in readers):
+                continue  # global pooling consumes its input channel by channel
+            kept.append(t)
+        return np.array(kept)
+
+    def peak(self, sizes, schedule: str):
+        """(peak elements, tensor or layer id where it happens), per resolution with array sizes."""
+        if schedule == "layerwise":
+            live = self.live(sizes)
+            return live.max(axis=0), int(np.argmax(live, axis=0).ravel()[0])
+        kept = self.materialized()
+        held = np.asarray(sizes)[kept + 1]
+        return held.max(axis=0), int(kept[np.argmax(held, axis=0).ravel()[0]])
 
 
 def peak_grid(model, alphas, resolutions, *, dtype: str = "float16", schedule: str = "materialized",
-              convention="paper", classes=None):
+              convention="paper", classes=None, top=True, head=None, aux=False, reduced_tail=False):
     """Peak activation bytes for every alpha (rows) and resolution (columns): ``memory(...).peak_bytes``
     on a grid, with each alpha's layers expanded once for all resolutions."""
-    from .engine import check_classes, check_resolutions, rules_for
-    from .expand import expand
-    from .tables import load_table
+    from .engine import check_resolutions, setup
+    from .expand import single
 
     size = dtype_bytes(dtype)
-    if schedule not in SCHEDULES:
-        raise UsageError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
-    table = load_table(model)
-    rules = rules_for(table, convention)
-    res = check_resolutions(table, list(resolutions), "exact")
-    classes = check_classes(classes, rules)
+    _check_schedule(schedule)
+    s = setup(model, convention, classes, "exact", top, head, aux, reduced_tail)
+    res = check_resolutions(s.table, list(resolutions), "exact")
     out = np.zeros((len(alphas), len(res)), dtype=np.int64)
     for a_i, a in enumerate(alphas):
-        layers = expand(table, rules, float(a), res, classes, "exact")
-        ops = np.array([l.op for l in layers], dtype=object)
-        blocks = np.array([l.block for l in layers], dtype=object)
-        sizes = np.array([res * res * table.channels] + [np.broadcast_to(l.h_out * l.w_out * l.c_out, res.shape)
-                                                          for l in layers], dtype=np.int64)  # tensors x resolutions
-        if schedule == "layerwise":
-            out[a_i] = (_liveness(ops, blocks)[1] @ sizes).max(axis=0)
-        else:
-            out[a_i] = sizes[_materialized({"op": ops, "block": blocks}, len(layers)) + 1].max(axis=0)
+        layers = single(s.expand(np.array([float(a)]), res))
+        plan = Plan([l.name for l in layers], [l.inputs for l in layers], [l.block for l in layers],
+                    [l.op for l in layers])
+        sizes = tensor_sizes(s.table.channels, res, [l.h_out for l in layers], [l.w_out for l in layers],
+                             [l.c_out for l in layers])
+        out[a_i] = plan.peak(sizes, schedule)[0]
     return out * size
-
-
-def _materialized(c, n: int) -> np.ndarray:
-    """Tensor ids kept under the materialized schedule: the network input and each block's output,
-    less the two streamed cases of the module docstring."""
-    blocks = list(dict.fromkeys(c["block"]))
-    last = {b: max(i for i in range(n) if c["block"][i] == b) for b in blocks}
-    first = {b: min(i for i in range(n) if c["block"][i] == b) for b in blocks}
-    kept = [-1]
-    for k, b in enumerate(blocks):
-        out = last[b]
-        nxt = out + 1
-        if k == 0 and c["op"][out] in ("conv", "pw") and nxt < n and c["op"][first[c["block"][nxt]]] == "dw":
-            continue  # the first layer streams into a block that starts with a depthwise conv
-        if nxt < n and c["op"][nxt] == "pool" and c["op"][out] != "pool":
-            continue  # global pooling consumes its input channel by channel
-        kept.append(out)
-    return np.array(kept)

@@ -1,46 +1,86 @@
-"""Each cost function against the formula written out by hand on tiny shapes."""
+"""The op registry: each cost function on a hand-built layer, against the papers' formulas."""
 
 import numpy as np
 import pytest
 
-from mnetcost.errors import UnknownOp
-from mnetcost.ops import COST_FUNCTIONS, cost_function
+import mnetcost
+from mnetcost.conventions import get_convention
+from mnetcost.errors import UnknownOp, UsageError
+from mnetcost.expand import Layer
+from mnetcost.ops import BUILTIN, Area, OpCost, Terms, op_cost, op_spec
+
+PAPER = get_convention("paper").rules("v2")
+FVCORE = get_convention("fvcore").rules("v2")
 
 
-def test_standard_conv_counts_every_input_channel_at_every_output_pixel():
-    # 3x3 kernel, 2 -> 4 channels, 5x6 output: each of 4*5*6 outputs sums 3*3*2 products
-    assert cost_function("conv")(k=3, c_in=2, c_out=4, c_mid=0, h_out=5, w_out=6) == (4 * 5 * 6 * 18, 3 * 3 * 2 * 4, 4)
+def layer(op, k=1, c_in=16, c_out=16, c_mid=0, h_in=9, h_out=9, bn=False, bias=False, act=""):
+    return Layer(name="x", stage="x", block="x", op=op, kernel=k, stride=1, groups=1, c_in=c_in, c_out=c_out,
+                 h_in=np.array([h_in]), w_in=np.array([h_in]), h_out=np.array([h_out]), w_out=np.array([h_out]),
+                 bn=bn, bias=bias, act=act, c_mid=c_mid)
 
 
-def test_depthwise_conv_is_one_filter_per_channel():
-    assert cost_function("dw")(k=5, c_in=7, c_out=7, c_mid=0, h_out=2, w_out=3) == (7 * 2 * 3 * 25, 25 * 7, 7)
+def one(x):
+    return int(np.sum(x.value())) if isinstance(x, Terms) else int(np.sum(x))
 
 
-def test_pointwise_conv():
-    assert cost_function("pw")(k=1, c_in=3, c_out=8, c_mid=0, h_out=4, w_out=4) == (3 * 8 * 16, 24, 8)
+def counts(l, rules=PAPER):
+    c = op_cost(l, rules)
+    return one(c.macs), one(c.weights), one(c.biases), one(c.other)
 
 
-def test_fully_connected_ignores_spatial_size():
-    assert cost_function("fc")(k=1, c_in=10, c_out=3, c_mid=0, h_out=1, w_out=1) == (30, 30, 3)
+def test_standard_conv_is_dk_dk_m_n_df_df():
+    assert counts(layer("conv", k=3, c_in=2, c_out=4, h_out=5))[:2] == (4 * 25 * 18, 3 * 3 * 2 * 4)
 
 
-def test_squeeze_excite_is_two_fcs():
-    # C=16 -> C/r=8 -> C=16: 16*8 + 8*16 products and weights, 8 + 16 biases
-    assert cost_function("se")(k=1, c_in=16, c_out=16, c_mid=8, h_out=9, w_out=9) == (256, 256, 24)
+def test_depthwise_conv_is_dk_dk_m_df_df():
+    assert counts(layer("dw", k=5, c_in=7, c_out=7, h_out=3))[:2] == (7 * 9 * 25, 25 * 7)
 
 
-@pytest.mark.parametrize("op", ["pool", "add"])
-def test_pool_and_add_are_not_mult_adds(op):
-    assert cost_function(op)(k=1, c_in=16, c_out=16, c_mid=0, h_out=9, w_out=9) == (0, 0, 0)
+def test_pointwise_conv_is_m_n_df_df():
+    assert counts(layer("pw", c_in=3, c_out=8, h_out=4))[:2] == (3 * 8 * 16, 24)
 
 
-def test_cost_functions_work_elementwise_on_arrays():
-    k = np.array([1, 3])
-    macs, weights, _ = cost_function("conv")(k=k, c_in=np.array([2, 2]), c_out=np.array([4, 4]), h_out=np.array([2, 2]), w_out=np.array([2, 2]))
-    assert list(macs) == [2 * 4 * 4, 9 * 2 * 4 * 4] and list(weights) == [8, 72]
+def test_fully_connected_has_biases():
+    assert counts(layer("fc", c_in=10, c_out=3, h_out=1, bias=True))[:3] == (30, 30, 3)
 
 
-def test_unknown_op_is_an_error_not_zero():
-    with pytest.raises(UnknownOp, match="no cost function for op 'shuffle'"):
-        cost_function("shuffle")
-    assert set(COST_FUNCTIONS) == {"conv", "dw", "pw", "fc", "se", "pool", "add"}
+def test_squeeze_excite_two_fcs():
+    assert counts(layer("se", c_in=16, c_out=16, c_mid=8, bias=True))[:3] == (256, 256, 24)
+
+
+@pytest.mark.parametrize("op", ["pool", "add", "mul", "concat", "upsample"])
+def test_ops_without_arithmetic_cost_nothing_under_the_papers(op):
+    assert counts(layer(op)) == (0, 0, 0, 0)
+
+
+def test_fvcore_counts_four_per_bilinear_output_element_and_one_per_pooled_input():
+    assert counts(layer("upsample", c_out=8, h_in=3, h_out=12), FVCORE)[3] == 4 * 8 * 144
+    assert counts(layer("pool", c_in=8, c_out=8, h_in=7, h_out=1), FVCORE)[3] == 8 * 49 + 0 * 8
+    assert counts(layer("concat"), FVCORE)[3] == counts(layer("mul"), FVCORE)[3] == 0
+
+
+def test_counts_keep_their_area_apart_for_any_power_of_it():
+    area = Area(np.array([4, 9]))
+    t = np.array([2.0, 3.0]) * area + 5 * (area * area)
+    assert set(t.items) == {area.key, Area(np.array([16, 81])).key}
+    assert np.array_equal(t.value(), [[2 * 4 + 5 * 16, 2 * 9 + 5 * 81], [3 * 4 + 80, 3 * 9 + 405]])
+
+
+def test_unknown_op_is_an_error_never_zero():
+    with pytest.raises(UnknownOp):
+        op_spec("shuffle")
+    assert set(BUILTIN) == {"conv", "dw", "pw", "fc", "se", "pool", "add", "mul", "concat", "upsample"}
+
+
+def test_a_registered_op_is_costed_from_its_own_arguments(tmp_path):
+    def scaled_identity(layer, rules):
+        return OpCost(layer.args["factor"] * layer.c_in * layer.area_out, 0)
+
+    mnetcost.register_op("scaled_identity", scaled_identity)
+    table = tmp_path / "t.csv"
+    table.write_text("# family: v2\n# resolution: 8\nstage,op,kernel,out,n,stride,args\n"
+                     "stem,conv,3,8,1,1,\nodd,scaled_identity,,,1,2,factor=3\n")
+    r = mnetcost.cost(table)
+    assert r.layers["mult_adds"].tolist() == [3 * 3 * 3 * 8 * 64, 3 * 8 * 16]
+    with pytest.raises(UsageError):
+        mnetcost.register_op("conv", scaled_identity)

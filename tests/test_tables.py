@@ -90,7 +90,7 @@ def test_good_table_parses():
     ("# family: v2\nstage,op,kernel,out,n,stride\nc1,conv,3,32,1,-2\n", "column stride: must be a positive integer, got '-2'"),
     ("# family: v2\nstage,op,kernel,out,n,stride\nc1,bneck,3,32,1,2\n", "a bneck row needs an expansion"),
     ("# family: v2\nstage,op,kernel,t,out,n,stride\nc1,conv,3,6,32,1,2\n", "column t: an expansion factor is only for a bneck row"),
-    ("# family: v2\nstage,op,kernel,out,n,stride\nc1,conv,3,k,1,2\n", "'k' (the class count) is only for an fc row"),
+    ("# family: v2\nstage,op,kernel,out,n,stride\nc1,bneck,3,k,1,2\n", "a width with symbols is a product of whole numbers"),
     ("# family: v2\nstage,op,kernel,out,n,stride\n", "the table has no rows"),
     ("# family: v2\n", "no header row"),
     ("# family: v2\n# resolution: -3\nstage,op,kernel,out,n,stride\nc1,conv,3,32,1,2\n", "metadata 'resolution' must be a positive integer, got '-3'"),
