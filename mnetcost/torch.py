@@ -15,14 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from .conventions import get_convention
-from .engine import cost
+from .engine import cost, setup
 from .errors import UsageError
-from .expand import expand
-from .tables import load_table
+from .expand import single
 
 ACTIVATIONS = {"RE": nn.ReLU, "RE6": nn.ReLU6, "HS": nn.Hardswish, "SW": nn.SiLU, "SIG": nn.Sigmoid, "HSIG": nn.Hardsigmoid}
 
@@ -35,9 +35,9 @@ def _act(name: str) -> nn.Module:
 
 class ConvLayer(nn.Sequential):
     def __init__(self, layer, batchnorm: bool):
-        k = layer.kernel
-        parts = [nn.Conv2d(layer.c_in, layer.c_out, k, layer.stride, padding=(k - 1) // 2, groups=layer.groups,
-                           bias=layer.bias)]
+        k, d = layer.kernel, layer.dilation
+        parts = [nn.Conv2d(layer.c_in, layer.c_out, k, layer.stride, padding=(k - 1) // 2 * d, dilation=d,
+                           groups=layer.groups, bias=layer.bias)]
         if layer.bn and batchnorm:
             parts.append(nn.BatchNorm2d(layer.c_out))
         parts.append(_act(layer.act))
@@ -62,20 +62,45 @@ class Classifier(nn.Sequential):
         super().__init__(nn.Flatten(1), nn.Linear(layer.c_in, layer.c_out), _act(layer.act))
 
 
-class Residual(nn.Module):
-    """Adds the block's input (kept by the network) to the block's output."""
+class Merge(nn.Module):
+    """Element-wise sum or product of its inputs (a 1x1 map broadcasts), or their concatenation, then
+    the row's activation."""
 
-    def forward(self, x, skip):
-        return x + skip
+    def __init__(self, op: str, act: str):
+        super().__init__()
+        self.op, self.act = op, _act(act)
+
+    def forward(self, *xs):
+        if self.op == "concat":
+            return torch.cat(xs, dim=1)
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x if self.op == "add" else out * x
+        return self.act(out)
+
+
+class Upsample(nn.Module):
+    """Bilinear interpolation to a fixed size (torchvision's heads: ``align_corners=False``)."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.size = size
+
+    def forward(self, x):
+        return nn.functional.interpolate(x, size=self.size, mode="bilinear", align_corners=False)
 
 
 class MobileNet(nn.Module):
-    """A network of named primitive layers; ``names[i]`` is mnetcost's name of ``layers[i]``."""
+    """A network of named primitive layers; ``names[i]`` is mnetcost's name of ``layers[i]`` and
+    ``inputs[i]`` the names of the tensors it reads ("input": the image). Returns the network's
+    outputs: the tensors no layer reads (one tensor, or a tuple)."""
 
     def __init__(self, layers, batchnorm: bool, se_act: str = "RE", se_gate: str = "HSIG"):
         super().__init__()
         self.names = [l.name for l in layers]
-        self.blocks = [l.block for l in layers]
+        self.inputs = [l.inputs for l in layers]
+        read = {t for ins in self.inputs for t in ins}
+        self.outputs = [n for n in self.names if n not in read]
         modules = {}
         for l in layers:
             if l.op in ("conv", "pw", "dw"):
@@ -86,20 +111,25 @@ class MobileNet(nn.Module):
                 m = nn.AdaptiveAvgPool2d(1)
             elif l.op == "fc":
                 m = Classifier(l)
-            elif l.op == "add":
-                m = Residual()
+            elif l.op in ("add", "mul", "concat"):
+                m = Merge(l.op, l.act)
+            elif l.op == "upsample":
+                m = Upsample((int(np.asarray(l.h_out).ravel()[0]), int(np.asarray(l.w_out).ravel()[0])))
             else:
                 raise UsageError(f"no PyTorch module for op {l.op!r}")
             modules[key(l.name)] = m
         self.layers = nn.ModuleDict(modules)
 
     def forward(self, x):
-        block_input, current = {}, None
-        for name, block, module in zip(self.names, self.blocks, self.layers.values()):
-            if block != current:
-                block_input[block], current = x, block
-            x = module(x, block_input[block]) if isinstance(module, Residual) else module(x)
-        return x
+        tensors = {"input": x}
+        last_use = {t: i for i, ins in enumerate(self.inputs) for t in ins}
+        for i, (name, module) in enumerate(zip(self.names, self.layers.values())):
+            tensors[name] = module(*(tensors[t] for t in self.inputs[i]))
+            for t in self.inputs[i]:
+                if last_use[t] == i and t not in self.outputs:
+                    del tensors[t]  # free what no later layer reads
+        out = tuple(tensors[n] for n in self.outputs)
+        return out[0] if len(out) == 1 else out
 
 
 def key(name: str) -> str:
@@ -107,26 +137,25 @@ def key(name: str) -> str:
     return name.replace(".", "_")
 
 
-def _rules(model, convention):
-    table = load_table(model)
-    rules = get_convention(convention).rules(table.family)
-    if rules.bn_params not in (0, 2, 4):
-        raise UsageError(f"convention {rules.convention!r} counts {rules.bn_params} values per BatchNorm channel "
-                         f"for {table.family}: no PyTorch module has that")
-    return table, rules
+def _checked(model, convention, classes=None, top=True, head=None, aux=False, reduced_tail=False):
+    s = setup(model, convention, classes, "exact", top, head, aux, reduced_tail)
+    if s.rules.bn_params not in (0, 2, 4):
+        raise UsageError(f"convention {s.rules.convention!r} counts {s.rules.bn_params} values per BatchNorm channel "
+                         f"for {s.table.family}: no PyTorch module has that")
+    return s
 
 
 def build(model, *, alpha: float = 1.0, rho=None, resolution=None, convention="torchvision", classes=None,
-          top=True, head=None, device=None) -> MobileNet:
-    """An ``nn.Module`` with the structure of ``model`` under ``convention`` (eval mode)."""
-    table, rules = _rules(model, convention)
-    r = cost(table, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
-             top=top, head=head)
-    layers = expand(table, rules, r.alpha, r.resolution, r.classes, "exact", top=r.top is not False,
-                    head=None if isinstance(r.top, bool) else r.top)
+          top=True, head=None, aux=False, reduced_tail=False, device=None) -> MobileNet:
+    """An ``nn.Module`` with the structure of ``model`` under ``convention`` (eval mode), for the input
+    resolution given (upsampling layers have fixed output sizes; convolutions work at any size)."""
+    s = _checked(model, convention, classes, top, head, aux, reduced_tail)
+    r = cost(s.table, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
+             top=top, head=head, aux=aux, reduced_tail=reduced_tail)
+    layers = single(s.expand(np.array([r.alpha]), np.array([r.resolution])))
     with torch.device(device or "cpu"):
-        net = MobileNet(layers, batchnorm=rules.bn_params > 0, se_act=rules.se_act, se_gate=rules.se_gate)
-    net.in_channels = table.channels
+        net = MobileNet(layers, batchnorm=s.rules.bn_params > 0, se_act=s.rules.se_act, se_gate=s.rules.se_gate)
+    net.in_channels = s.table.channels
     return net.eval()
 
 
@@ -157,16 +186,16 @@ class Verification:
 
 
 def verify(model, *, alpha: float = 1.0, rho=None, resolution=None, convention="torchvision", classes=None,
-           top=True, head=None, device: str = "cpu") -> Verification:
+           top=True, head=None, aux=False, reduced_tail=False, device: str = "cpu") -> Verification:
     """Build ``model`` and compare, layer by layer, mnetcost's params, MACs and output shapes with
     PyTorch's: the sum of parameter sizes (plus running statistics under keras), FlopCounterMode / 2,
     and the shapes of a forward pass at the requested resolution. ``device="meta"`` runs the forward
     pass on shapes only (the same counts, no arithmetic)."""
-    table, rules = _rules(model, convention)
-    r = cost(table, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
-             top=top, head=head)
-    net = build(table, alpha=r.alpha, resolution=r.resolution, convention=convention, classes=r.classes, top=top,
-                head=head, device=device)
+    s = _checked(model, convention, classes, top, head, aux, reduced_tail)
+    r = cost(s.table, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
+             top=top, head=head, aux=aux, reduced_tail=reduced_tail)
+    net = build(s.table, alpha=r.alpha, resolution=r.resolution, convention=convention, classes=r.classes, top=top,
+                head=head, aux=aux, reduced_tail=reduced_tail, device=device)
     return compare(net, r, device=device)
 
 
