@@ -203,7 +203,7 @@ def expand(table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, 
             block_input = x
 
             def add(op, x, s, cout, groups=1, bn=False, act="", k=1, c_mid=0, suffix="", present=True,
-                    inputs=None, size=None, c0=None, args=None):
+                    inputs=None, size=None, c0=None, args=None, bias=None):
                 rate = x.rate
                 if backbone and s > 1 and x.stride * s > table.output_stride:
                     s, rate = 1, x.rate * s  # DeepLab's output stride: the stride becomes a dilation
@@ -225,7 +225,8 @@ def expand(table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, 
                 layers.append(Layer(
                     name=name, stage=row.stage, block=block, op=op, kernel=k, stride=s, groups=groups,
                     c_in=x.c, c_out=cout, h_in=x.h, w_in=x.w, h_out=h_out, w_out=w_out, bn=bn,
-                    bias=not bn and op not in ("pool", "add", "mul", "concat", "upsample"), act=act, c_mid=c_mid,
+                    bias=(not bn if bias is None else bias) and op not in ("pool", "add", "mul", "concat", "upsample"),
+                    act=act, c_mid=c_mid,
                     present=present, inputs=tuple(inputs or (x.name,)), dilation=dilation, args=args or {},
                     part=row.part,
                 ))
@@ -235,9 +236,10 @@ def expand(table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, 
             if row.op == "conv":
                 out_s = symbolic(row) if row.expr else width(row.width, row.out, x)
                 out_0 = out_s if row.expr else row.out
-                x = add("pw" if row.kernel == 1 else "conv", x, stride, out_s, bn=row.bn, act=row.nl, k=row.kernel, c0=out_0)
+                x = add("pw" if row.kernel == 1 else "conv", x, stride, out_s, bn=row.bn, act=row.nl, k=row.kernel, c0=out_0,
+                        bias=row.bias)
             elif row.op == "dw":
-                x = add("dw", x, stride, x.c, groups=x.c, bn=row.bn, act=row.nl, k=row.kernel, c0=x.c0)
+                x = add("dw", x, stride, x.c, groups=x.c, bn=row.bn, act=row.nl, k=row.kernel, c0=x.c0, bias=row.bias)
             elif row.op == "dwsep":
                 out_s = width(row.width, row.out, x)
                 x = add("dw", x, stride, x.c, groups=x.c, bn=row.bn, act=row.nl, k=row.kernel, suffix="dw", c0=x.c0)
@@ -268,7 +270,7 @@ def expand(table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, 
                 out_s = symbolic(row) if row.expr else width(row.width, row.out, x)
                 if not (np.all(x.h == 1) and np.all(x.w == 1)):
                     raise TableError(f"{table.name}: fc row {row.stage!r} (line {row.line}) needs a 1x1 input; add a pool row before it")
-                x = add("fc", x, 1, out_s, bn=row.bn, act=row.nl, c0=out_s if row.expr else row.out)
+                x = add("fc", x, 1, out_s, bn=row.bn, act=row.nl, c0=out_s if row.expr else row.out, bias=row.bias)
             elif row.op == "concat":
                 big = same_size(row, sources)
                 x = add("concat", big, 1, sum(np.broadcast_to(s.c, np.shape(alpha)) for s in sources),

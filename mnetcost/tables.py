@@ -28,9 +28,9 @@ MERGE_OPS = ("concat", "add", "mul")  # rows that read two or more tensors
 SHAPE_OPS = ("dw", "pool", "upsample") + MERGE_OPS  # rows whose width follows their input(s)
 ROLES = ("stem", "block", "last", "head", "extra", "classes", "fixed")
 SYMBOLS = ("k", "a", "a1")  # in ``out``: the classes, the anchors per location, those of the first (lowest) map
-ACTIVATIONS = ("RE", "RE6", "HS", "SW", "-", "")
+ACTIVATIONS = ("RE", "RE6", "HS", "SW", "SIG", "HSIG", "-", "")
 REQUIRED = ("stage", "op", "kernel", "out", "n", "stride")
-OPTIONAL = ("input", "operator", "t", "exp", "se", "nl", "bn", "width", "residual", "from", "size", "dilation", "when",
+OPTIONAL = ("input", "operator", "t", "exp", "se", "nl", "bn", "bias", "width", "residual", "from", "size", "dilation", "when",
             "args", "source", "note")
 SWITCHES = ("aux",)  # values of ``when``: rows that exist only when the switch is on
 TAIL_FIELDS = ("out", "exp")
@@ -56,6 +56,7 @@ class Row:
     bn: bool = True
     width: str = "block"
     residual: bool | None = None  # None: when stride is 1 and widths match (bneck only)
+    bias: bool | None = None  # None: exactly when there is no BatchNorm
     inputs: tuple[str, ...] = ()  # the tensors read; () = the previous row's output
     size: str = ""  # upsample: the tensor whose height and width it takes ("input": the image's)
     dilation: int = 1
@@ -219,8 +220,11 @@ def parse_table(text: str, path: str = "<table>") -> Table:
         rows.append(row)
     if not any(row.part == "head" for row in rows) and not problems:
         problems.append(f"{where}: the table has no rows")
-    tail = _reduced_tail(meta1("reduced-tail") or (backbone.meta.get("reduced-tail", [""])[0] if backbone else ""),
-                         rows, where, problems)
+    if meta1("reduced-tail") or not backbone:
+        tail = _reduced_tail(meta1("reduced-tail"), rows, where, problems)
+    else:  # the backbone's, for the rows the head keeps
+        kept = {row.stage for row in rows}
+        tail = tuple(pair for pair in backbone.reduced_tail if pair[0] in kept)
     if problems:
         raise TableError("\n".join(problems))
     chain = [row for row in rows if row.part == "backbone"] if backbone else rows
@@ -436,7 +440,7 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str]) -> Row | N
     if stage == "input":
         bad("stage", "'input' names the network's input")
     flags = {}
-    for col, default in (("se", False), ("bn", op in ("conv", "dw", "dwsep", "bneck")), ("residual", None)):
+    for col, default in (("se", False), ("bn", op in ("conv", "dw", "dwsep", "bneck")), ("residual", None), ("bias", None)):
         text = raw.get(col, "")
         if text in ("", "-"):
             flags[col] = default
@@ -446,6 +450,8 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str]) -> Row | N
             bad(col, "must be 1, 0 or blank")
     if flags.get("se") and op != "bneck":
         bad("se", "squeeze-excite is only for a bneck row")
+    if flags.get("bias") is not None and op not in ("conv", "dw", "fc"):
+        bad("bias", "an explicit bias is only for a conv, dw or fc row")
     if flags.get("residual") is not None and op != "bneck":
         bad("residual", "a residual connection is only for a bneck row")
     nl = raw.get("nl", "")
@@ -471,6 +477,7 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str]) -> Row | N
         bn=flags["bn"],
         width=width,
         residual=flags["residual"],
+        bias=flags["bias"],
         inputs=inputs,
         size=size,
         dilation=dilation,

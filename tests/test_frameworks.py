@@ -132,3 +132,68 @@ def test_mnasnet_and_efficientnet_per_layer(model, alpha):
         assert (o["params"], o["macs"]) == (t["params"], t["macs"]), (o["name"], t["name"])
         if o["op"] not in ("fc", "se"):
             assert f"{o['h_out']}x{o['w_out']}x{o['c_out']}" == t["shape"], (o["name"], t["name"])
+
+
+# torchvision's detection and segmentation models on MobileNetV3-Large, and the mnetcost tables for them
+HEADS = {"lraspp_mobilenet_v3_large": "lraspp-v3-large", "deeplabv3_mobilenet_v3_large": "deeplabv3-v3-large",
+         "ssdlite320_mobilenet_v3_large": "ssdlite-v3-large"}
+
+
+def _head_cost(r):
+    return mnetcost.cost(HEADS[r["model"]], alpha=float(r["width_mult"]), resolution=int(r["resolution"]),
+                         classes=int(r["num_classes"]), aux=r["aux"] == "1", reduced_tail=r["reduced_tail"] == "1",
+                         convention="torchvision")
+
+
+def test_torchvision_heads_totals():
+    """LR-ASPP and DeepLabV3 (aux on and off) at 224-520 px, 10 and 21 classes; SSDLite with the full and the
+    reduced tail at widths 0.5-1.25, 224-321 px, 21 and 91 classes: 90 models, backbone and head."""
+    cases = rows("torchvision_heads_totals.csv")
+    assert len(cases) == 90
+    wrong = [(r["model"], r["aux"], r["reduced_tail"], r["width_mult"], r["resolution"], r["num_classes"])
+             for r in cases if (_head_cost(r).params, _head_cost(r).macs) != (int(r["params"]), int(r["macs"]))]
+    assert not wrong
+
+
+def test_torchvision_heads_published_metadata():
+    """torchvision's num_params and _ops (GMACs despite the label) of its three published models."""
+    lraspp = mnetcost.cost("lraspp-v3-large", convention="torchvision")
+    assert (lraspp.params, lraspp.macs, lraspp.resolution, lraspp.classes) == (3_221_538, 2_086_219_688, 520, 21)
+    deeplab = mnetcost.cost("deeplabv3-v3-large", convention="torchvision", aux=True)
+    assert (deeplab.params, deeplab.macs) == (11_029_328, 10_452_447_938)
+    ssd = mnetcost.cost("ssdlite-v3-large", convention="torchvision", resolution=320, classes=91, reduced_tail=True)
+    assert (ssd.params, ssd.macs) == (3_440_060, 583_171_904)
+
+
+ZERO_COST = {"upsample": "interpolate", "concat": "cat", "add": "add", "mul": "mul"}
+
+
+@pytest.mark.parametrize("key", sorted({(r["model"], r["aux"], r["reduced_tail"], r["width_mult"], r["resolution"],
+                                         r["num_classes"]) for r in rows("torchvision_heads_layers.csv")}),
+                         ids=lambda k: "-".join(k))
+def test_torchvision_heads_per_layer(key):
+    """Every convolution (with its BatchNorm), squeeze-excite, upsampling, concatenation, addition and
+    multiplication of the head models, as multisets of (params, MACs, output shape): the same layers,
+    whatever order the frameworks run them in."""
+    model, aux, tail, width, res, classes = key
+    convs, zero, previous = [], [], ""
+    for r in rows("torchvision_heads_layers.csv"):
+        if (r["model"], r["aux"], r["reduced_tail"], r["width_mult"], r["resolution"], r["num_classes"]) != key:
+            continue
+        gate, previous = previous == "Hardsigmoid", r["type"]
+        if r["type"] == "BatchNorm2d" or r["module_name"].endswith(".fc2"):
+            convs[-1][0] += int(r["params"])
+            convs[-1][1] += int(r["macs"])
+        elif r["type"] == "Conv2d":
+            shape = "se" if r["module_name"].endswith(".fc1") else r["output_shape"]
+            convs.append([int(r["params"]), int(r["macs"]), shape])
+        elif r["type"] in ZERO_COST.values() and r["output_shape"].count("x") == 2 and not gate:
+            zero.append((r["type"], r["output_shape"]))  # SE's gating multiply is part of mnetcost's se layer
+    ours = _head_cost({"model": model, "aux": aux, "reduced_tail": tail, "width_mult": width, "resolution": res,
+                       "num_classes": classes}).layers
+    shape = ours["h_out"].astype(str) + "x" + ours["w_out"].astype(str) + "x" + ours["c_out"].astype(str)
+    our_convs = [(p, m, "se" if op == "se" else s) for p, m, op, s in zip(ours["params"], ours["macs"], ours["op"], shape)
+                 if op in ("conv", "pw", "dw", "se")]
+    our_zero = [(ZERO_COST[op], s) for op, s in zip(ours["op"], shape) if op in ZERO_COST]
+    assert sorted(our_convs) == sorted(map(tuple, convs))
+    assert sorted(our_zero) == sorted(zero)

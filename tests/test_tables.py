@@ -1,6 +1,8 @@
 """The shipped tables: they load, they agree with the papers' own redundant columns, and malformed
 tables are refused with one precise line per problem."""
 
+import dataclasses
+
 import pytest
 
 import mnetcost
@@ -9,10 +11,22 @@ from mnetcost.tables import load_table, model_names, parse_table
 
 SHIPPED = ["v1", "v1-conv", "v1-shallow", "v2", "v3-large", "v3-large-min", "v3-small", "v3-small-early", "v3-small-min",
            "mnasnet-b1", "efficientnet-b0", "v3-large-stem32", "v3-large-v2tail"]
+HEADS = ["lraspp-v3-large", "deeplabv3-v3-large", "ssdlite-v3-large", "ssdlite-v3-small", "ssdlite-v2"]
 
 
 def test_every_shipped_table_is_listed():
-    assert model_names() == sorted(SHIPPED)
+    assert model_names() == sorted(SHIPPED + HEADS)
+
+
+@pytest.mark.parametrize("name", HEADS)
+def test_head_tables_build_on_a_backbone_without_copying_it(name):
+    t = load_table(name)
+    backbone = load_table(t.backbone)
+    assert t.name == name and t.source and t.title and t.family == backbone.family
+    assert all(row.source for row in t.rows), "every row cites its source"
+    kept = [row for row in t.rows if row.part == "backbone"]
+    assert kept == [dataclasses.replace(row, part="backbone") for row in backbone.rows[:len(kept)]]
+    assert open(t.path).read().count("bneck") <= 12, "the backbone's rows are referenced, not copied"
 
 
 @pytest.mark.parametrize("name", SHIPPED)
