@@ -99,6 +99,9 @@ UNIT = typer.Option(Unit.macs, "--unit", "-u", help="Show counts as MACs (multip
 NO_TOP = typer.Option(False, "--no-top", help="The base network only, without the classifier top (Keras' include_top=False).")
 HEAD = typer.Option(None, "--head", metavar="WIDTHS",
                     help="Replace the top: global pooling, dense layers of these widths with ReLU, the classifier (e.g. 320,320).")
+AUX = typer.Option(False, "--aux", help="Include the rows of the auxiliary head (DeepLabV3's FCN head on bneck4).")
+REDUCED_TAIL = typer.Option(False, "--reduced-tail",
+                            help="Halve the last stage's widths as the table's reduced-tail line says (V3's RF2 / dagger).")
 MODEL = typer.Argument(..., metavar="MODEL", autocompletion=_complete_models,
                        help="A shipped table (v1, v2, v3-large, ...; see 'mnetcost models') or a path to a CSV table.")
 
@@ -157,6 +160,8 @@ def table(
     spatial: Spatial = SPATIAL,
     no_top: bool = NO_TOP,
     head: Optional[str] = HEAD,
+    aux: bool = AUX,
+    reduced_tail: bool = REDUCED_TAIL,
     by: By = typer.Option(By.layer, "--by", help="layer (every primitive layer), or totals per op type, block or stage."),
     unit: Unit = UNIT,
     fmt: Format = FORMAT,
@@ -171,7 +176,8 @@ def table(
     from .engine import cost
 
     result = cost(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention,
-                  classes=classes, spatial=spatial.value, top=not no_top, head=_head(head))
+                  classes=classes, spatial=spatial.value, top=not no_top, head=_head(head),
+                  aux=aux, reduced_tail=reduced_tail)
     k = _unit_factor(unit)
     note = result.rules.note
     if by is By.layer:
@@ -257,6 +263,8 @@ def compare(
     spatial: Spatial = SPATIAL,
     no_top: bool = NO_TOP,
     head: Optional[str] = HEAD,
+    aux: bool = AUX,
+    reduced_tail: bool = REDUCED_TAIL,
     unit: Unit = UNIT,
     fmt: Format = FORMAT,
 ):
@@ -276,7 +284,8 @@ def compare(
     if not all(conventions):
         raise UsageError(f"--convention: empty name in {convention!r}")
     results = run_compare(models_, alphas, resolutions, conventions, classes=classes, spatial=spatial.value,
-                          top=not no_top, head=_head(head))
+                          top=not no_top, head=_head(head),
+                  aux=aux, reduced_tail=reduced_tail)
     k, label = _unit_factor(unit), _unit_label(unit)
     base = results[0]
     records = [{"model": r.model, "alpha": r.alpha, "resolution": r.resolution, "convention": r.convention,
@@ -294,7 +303,8 @@ def compare(
     if len(conventions) > 1 and len(models_) == 1 and len(alphas) == 1 and len(resolutions) == 1:
         for other in conventions[1:]:
             frame = explain(models_[0], conventions[0], other, alpha=alphas[0], resolution=resolutions[0],
-                            classes=classes, spatial=spatial.value, top=not no_top, head=_head(head))
+                            classes=classes, spatial=spatial.value, top=not no_top, head=_head(head),
+                  aux=aux, reduced_tail=reduced_tail)
             explanations.append((other, frame))
     caption = f"Δ: difference to the first row. {UNIT_NOTE[unit]}"
 
@@ -351,6 +361,8 @@ def diff(
                                              help="Convention, for both or for A and B (default paper)."),
     classes: Optional[int] = CLASSES,
     spatial: Spatial = SPATIAL,
+    aux: bool = AUX,
+    reduced_tail: bool = REDUCED_TAIL,
     by: By = typer.Option(By.block, "--by", help="block (default) or layer; op and stage are also accepted."),
     all_rows: bool = typer.Option(False, "--all", help="Also list the rows that do not change."),
     unit: Unit = UNIT,
@@ -369,7 +381,7 @@ def diff(
     layers, blocks, t = run_diff(model_a, model_b, alpha=_pair(alpha, "--alpha", float, 1.0),
                                  resolution=_pair(resolution, "--resolution", int),
                                  convention=_pair(convention, "--convention", str, "paper"),
-                                 classes=classes, spatial=spatial.value)
+                                 classes=classes, spatial=spatial.value, aux=aux, reduced_tail=reduced_tail)
     frame = layers if by is By.layer else blocks
     key = "name" if by is By.layer else "block"
     k, label = _unit_factor(unit), _unit_label(unit)
@@ -414,6 +426,8 @@ def fit(
     resolution: str = typer.Option("96:320:16", "--resolution", "-r", metavar="LIST", help="Resolutions to search."),
     convention: str = CONVENTION,
     classes: Optional[int] = CLASSES,
+    aux: bool = AUX,
+    reduced_tail: bool = REDUCED_TAIL,
     all_rows: bool = typer.Option(False, "--all", help="List every configuration within the budget, not only the Pareto-best."),
     unit: Unit = UNIT,
     fmt: Format = FORMAT,
@@ -430,7 +444,7 @@ def fit(
     frame = run_fit(model, _list(alpha, "--alpha"), _list(resolution, "--resolution", int),
                     max_macs=_quantity(max_macs, "--max-macs"), max_params=_quantity(max_params, "--max-params"),
                     max_peak_bytes=_quantity(max_peak_memory, "--max-peak-memory"), dtype=dtype.value,
-                    schedule=schedule.value, convention=convention, classes=classes)
+                    schedule=schedule.value, convention=convention, classes=classes, aux=aux, reduced_tail=reduced_tail)
     shown = frame if all_rows else frame[frame["pareto"]].sort_values("alpha")
     records = shown.to_dict("records")
     k, label = _unit_factor(unit), _unit_label(unit)
@@ -459,6 +473,8 @@ def sweep(
     convention: str = CONVENTION,
     classes: Optional[int] = CLASSES,
     spatial: Spatial = SPATIAL,
+    aux: bool = AUX,
+    reduced_tail: bool = REDUCED_TAIL,
     unit: Unit = UNIT,
     fmt: Format = FORMAT,
 ):
@@ -470,7 +486,8 @@ def sweep(
     from .explore import sweep as run_sweep
 
     alphas, resolutions = _list(alpha, "--alpha"), _list(resolution, "--resolution", int)
-    frame = run_sweep(model, alphas, resolutions, convention=convention, spatial=spatial.value, classes=classes)
+    frame = run_sweep(model, alphas, resolutions, convention=convention, spatial=spatial.value, classes=classes,
+                      aux=aux, reduced_tail=reduced_tail)
     k, label = _unit_factor(unit), _unit_label(unit)
     records = frame.to_dict("records")
     machine = [("alpha", "alpha", ""), ("resolution", "resolution", ""), ("macs", "macs", "")] + (
@@ -641,6 +658,8 @@ def memory(
                                       help="materialized (V2 paper: only tensors between blocks) or layerwise (a plain executor)."),
     no_top: bool = NO_TOP,
     head: Optional[str] = HEAD,
+    aux: bool = AUX,
+    reduced_tail: bool = REDUCED_TAIL,
     fmt: Format = FORMAT,
 ):
     """Activation memory, weight bytes, bytes moved and arithmetic intensity per layer; the peak
@@ -652,7 +671,8 @@ def memory(
     from .traffic import memory as run_memory
 
     m = run_memory(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
-                   dtype=dtype.value, schedule=schedule.value, top=not no_top, head=_head(head))
+                   dtype=dtype.value, schedule=schedule.value, top=not no_top, head=_head(head),
+                  aux=aux, reduced_tail=reduced_tail)
     records = m.layers.to_dict("records")
     for rec in records:
         for key in ("in_bytes", "out_bytes", "weight_bytes", "bytes_moved", "live_bytes"):
@@ -703,6 +723,8 @@ def roofline(
     dtype: Optional[Dtype] = typer.Option(None, "--dtype", help="Bytes per value (default: the device's)."),
     no_top: bool = NO_TOP,
     head: Optional[str] = HEAD,
+    aux: bool = AUX,
+    reduced_tail: bool = REDUCED_TAIL,
     fmt: Format = FORMAT,
 ):
     """Roofline latency estimate: per layer max(MACs / peak rate, bytes moved / bandwidth), its bound
@@ -715,7 +737,8 @@ def roofline(
 
     r = run_roofline(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
                      dtype=dtype.value if dtype else None, device=device, peak_macs=peak_macs, bandwidth=bandwidth,
-                     top=not no_top, head=_head(head))
+                     top=not no_top, head=_head(head),
+                  aux=aux, reduced_tail=reduced_tail)
     records = r.layers.to_dict("records")
     for rec in records:
         rec["time_us"] = round(rec["time_s"] * 1e6, 2)
@@ -788,6 +811,8 @@ def verify(
     classes: Optional[int] = CLASSES,
     no_top: bool = NO_TOP,
     head: Optional[str] = HEAD,
+    aux: bool = AUX,
+    reduced_tail: bool = REDUCED_TAIL,
     fmt: Format = FORMAT,
 ):
     """Build MODEL as a PyTorch module and compare every layer's parameters, MACs
@@ -803,7 +828,8 @@ def verify(
     except ImportError:
         raise MnetcostError('mnetcost verify needs PyTorch: pip install "mnetcost[torch]"') from None
     v = run_verify(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
-                   top=not no_top, head=_head(head))
+                   top=not no_top, head=_head(head),
+                  aux=aux, reduced_tail=reduced_tail)
     for row in v.rows:
         row["check"] = "ok" if row["ok"] else "DIFF"
     columns = [("name", "layer", "text"), ("params", "params", "count"), ("torch_params", "torch", "count"),

@@ -17,7 +17,7 @@ from .tables import Table, load_table
 
 SPATIAL_MODES = ("exact", "continuous")
 LAYER_COLUMNS = (
-    "name", "stage", "block", "op", "kernel", "stride", "groups", "h_in", "w_in", "c_in",
+    "name", "stage", "block", "op", "from", "kernel", "stride", "dilation", "groups", "h_in", "w_in", "c_in",
     "h_out", "w_out", "c_out", "act", "bn", "mult_adds", "other_ops", "macs", "weights", "biases", "bn_params", "params",
     "trainable", "activations",
 )
@@ -305,6 +305,7 @@ def evaluate(layers: list[Layer], rules: Rules, spatial: str) -> dict:
     geo_dtype = np.int64 if spatial == "exact" else np.float64
     cols = {key: np.array([getattr(l, key) for l in layers], dtype=object) for key in ("name", "stage", "block", "op")}
     cols["inputs"] = [l.inputs for l in layers]
+    cols["from"] = np.array([",".join(l.inputs) for l in layers], dtype=object)
     cols["part"] = np.array([l.part for l in layers], dtype=object)
     for key in ("kernel", "stride", "groups", "c_in", "c_out", "c_mid", "dilation"):
         cols[key] = np.array([getattr(l, key) for l in layers], dtype=np.int64)
