@@ -52,6 +52,7 @@ class Layer:
     inputs: tuple = ()  # names of the tensors read: "input" or earlier layers' names
     dilation: int = 1
     args: dict = dataclasses.field(default_factory=dict)  # op-specific arguments (register_op)
+    size_of: str = ""  # upsample: the tensor whose height and width it takes
     part: str = "head"  # "backbone" for a head table's backbone layers
 
     @property
@@ -228,7 +229,7 @@ def expand(table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, 
                     bias=(not bn if bias is None else bias) and op not in ("pool", "add", "mul", "concat", "upsample"),
                     act=act, c_mid=c_mid,
                     present=present, inputs=tuple(inputs or (x.name,)), dilation=dilation, args=args or {},
-                    part=row.part,
+                    part=row.part, size_of=size.name if size is not None else "",
                 ))
                 tensors[name] = out
                 return out
@@ -298,6 +299,7 @@ def single(layers: list[Layer], index: int = 0) -> list[Layer]:
     out = []
     for l in layers:
         inputs = tuple(alias.get(t, t) for t in l.inputs)
+        l = dataclasses.replace(l, size_of=alias.get(l.size_of, l.size_of))
         if not np.asarray(l.present).ravel()[index if np.size(l.present) > 1 else 0]:
             alias[l.name] = inputs[0]
             continue

@@ -80,14 +80,10 @@ class Merge(nn.Module):
 
 
 class Upsample(nn.Module):
-    """Bilinear interpolation to a fixed size (torchvision's heads: ``align_corners=False``)."""
+    """Bilinear interpolation to another tensor's size (torchvision's heads: ``align_corners=False``)."""
 
-    def __init__(self, size):
-        super().__init__()
-        self.size = size
-
-    def forward(self, x):
-        return nn.functional.interpolate(x, size=self.size, mode="bilinear", align_corners=False)
+    def forward(self, x, size):
+        return nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
 class MobileNet(nn.Module):
@@ -99,6 +95,7 @@ class MobileNet(nn.Module):
         super().__init__()
         self.names = [l.name for l in layers]
         self.inputs = [l.inputs for l in layers]
+        self.size_of = [l.size_of for l in layers]
         read = {t for ins in self.inputs for t in ins}
         self.outputs = [n for n in self.names if n not in read]
         modules = {}
@@ -114,17 +111,19 @@ class MobileNet(nn.Module):
             elif l.op in ("add", "mul", "concat"):
                 m = Merge(l.op, l.act)
             elif l.op == "upsample":
-                m = Upsample((int(np.asarray(l.h_out).ravel()[0]), int(np.asarray(l.w_out).ravel()[0])))
+                m = Upsample()
             else:
                 raise UsageError(f"no PyTorch module for op {l.op!r}")
             modules[key(l.name)] = m
         self.layers = nn.ModuleDict(modules)
 
     def forward(self, x):
-        tensors = {"input": x}
+        tensors, sizes = {"input": x}, {"input": x.shape[-2:]}
         last_use = {t: i for i, ins in enumerate(self.inputs) for t in ins}
         for i, (name, module) in enumerate(zip(self.names, self.layers.values())):
-            tensors[name] = module(*(tensors[t] for t in self.inputs[i]))
+            args = [tensors[t] for t in self.inputs[i]] + ([sizes[self.size_of[i]]] if self.size_of[i] else [])
+            tensors[name] = module(*args)
+            sizes[name] = tensors[name].shape[-2:]
             for t in self.inputs[i]:
                 if last_use[t] == i and t not in self.outputs:
                     del tensors[t]  # free what no later layer reads

@@ -1,7 +1,12 @@
 """Every shipped table built as a PyTorch module and checked against PyTorch's own counts, layer by
 layer: parameters (sum of parameter sizes, plus BatchNorm running statistics under keras), MACs
 (FlopCounterMode / 2) and output shapes. Runs whenever torch is installed; CI sets
-MNETCOST_REQUIRE_TORCH=1 so that these tests can never skip there."""
+MNETCOST_REQUIRE_TORCH=1 so that these tests can never skip there.
+
+By default every table under every convention with a PyTorch meaning is built once, its width,
+class count and two resolutions drawn in rotation from the grid below, so that every value of each
+occurs; ``MNETCOST_TORCH_GRID=full`` (``benchmarks/torch_grid.sh``) runs the whole grid, every
+table x convention x width x class count x resolution (minutes on these machines)."""
 
 import os
 
@@ -33,13 +38,19 @@ def conventions_for(name):
             if family in get_convention(c).rules_by_family and not (c == "tf-slim" and family == "v1")]
 
 
-CASES = [(m, c, a, k) for m in model_names() for c in conventions_for(m) for a in ALPHAS for k in CLASSES]
+FULL = os.environ.get("MNETCOST_TORCH_GRID") == "full"
+PAIRS = [(m, c) for m in model_names() for c in conventions_for(m)]
+if FULL:
+    CASES = [(m, c, a, k, RESOLUTIONS) for m, c in PAIRS for a in ALPHAS for k in CLASSES]
+else:
+    CASES = [(m, c, ALPHAS[i % len(ALPHAS)], CLASSES[i % len(CLASSES)],
+              (RESOLUTIONS[i % len(RESOLUTIONS)], RESOLUTIONS[(i + 3) % len(RESOLUTIONS)])) for i, (m, c) in enumerate(PAIRS)]
 
 
-def check_all_resolutions(model, convention, alpha, classes):
-    net = build(model, alpha=alpha, convention=convention, classes=classes)
-    for res in RESOLUTIONS:
-        r = mnetcost.cost(model, alpha=alpha, resolution=res, convention=convention, classes=classes)
+def check_resolutions(model, convention, alpha, classes, resolutions, **variant):
+    net = build(model, alpha=alpha, convention=convention, classes=classes, **variant)
+    for res in resolutions:
+        r = mnetcost.cost(model, alpha=alpha, resolution=res, convention=convention, classes=classes, **variant)
         v = compare(net, r)
         bad = [row for row in v.rows if not row["ok"]]
         assert not bad, (res, bad[:3])
@@ -47,9 +58,32 @@ def check_all_resolutions(model, convention, alpha, classes):
         assert (t["params"], t["macs"]) == (t["torch_params"], t["torch_macs"]) == (r.params, r.mult_adds)
 
 
-@pytest.mark.parametrize("model, convention, alpha, classes", CASES, ids=["-".join(map(str, c)) for c in CASES])
-def test_every_layer_matches_pytorch(model, convention, alpha, classes):
-    check_all_resolutions(model, convention, alpha, classes)
+@pytest.mark.parametrize("model, convention, alpha, classes, resolutions", CASES,
+                         ids=["-".join(map(str, c[:4])) for c in CASES])
+def test_every_layer_matches_pytorch(model, convention, alpha, classes, resolutions):
+    check_resolutions(model, convention, alpha, classes, resolutions)
+
+
+def test_the_sample_covers_every_table_convention_and_value():
+    assert {(m, c) for m, c, *_ in CASES} == set(PAIRS)
+    assert {a for _, _, a, _, _ in CASES} == set(ALPHAS) and {k for *_, k, _ in CASES} == set(CLASSES)
+    assert {r for *_, rs in CASES for r in rs} == set(RESOLUTIONS)
+
+
+@pytest.mark.parametrize("model, variant", [("deeplabv3-v3-large", {"aux": True}),
+                                            ("ssdlite-v3-large", {"reduced_tail": True}),
+                                            ("ssdlite-v3-small", {"reduced_tail": True})])
+def test_head_variants_match_pytorch(model, variant):
+    for convention in ("torchvision", "paper"):
+        check_resolutions(model, convention, 0.75, 21, (97, 320), **variant)
+
+
+def test_graph_outputs_are_the_tensors_nobody_reads():
+    net = build("ssdlite-v3-large", resolution=320, reduced_tail=True)
+    out = net(torch.zeros(1, 3, 320, 320))
+    assert len(out) == 12 and out[0].shape == (1, 6 * 91, 20, 20) and out[-1].shape == (1, 24, 1, 1)
+    seg = build("lraspp-v3-large", classes=21)
+    assert seg(torch.zeros(1, 3, 97, 131)).shape == (1, 21, 97, 131)  # upsampled to any input's size
 
 
 @pytest.mark.parametrize("convention", ["ptflops", "ptflops-aten", "fvcore", "thop", "torchinfo"])
