@@ -74,6 +74,15 @@ def _int(text: str) -> int:
         raise typer.BadParameter(f"{text!r} is not a whole number") from None
 
 
+def _resolution(text: str):
+    """PX, or HxW for a non-square input."""
+    if "x" in text.lower():
+        parts = text.lower().split("x")
+        if len(parts) == 2:
+            return f"{_int(parts[0])}x{_int(parts[1])}"
+    return _int(text)
+
+
 def _complete_models(incomplete: str):
     from .tables import model_names
 
@@ -89,7 +98,8 @@ def _complete_conventions(incomplete: str):
 # Options shared by several commands.
 ALPHA = typer.Option(1.0, "--alpha", "-a", parser=_float, metavar="FLOAT", help="Width multiplier alpha (> 0).")
 RHO = typer.Option(None, "--rho", parser=_float, metavar="FLOAT", help="Resolution multiplier rho (input = rho x 224).")
-RESOLUTION = typer.Option(None, "--resolution", "-r", parser=_int, metavar="PX", help="Input resolution in pixels (instead of --rho).")
+RESOLUTION = typer.Option(None, "--resolution", "-r", parser=_resolution, metavar="PX",
+                          help="Input resolution in pixels, or HxW (e.g. 1024x2048); instead of --rho.")
 CONVENTION = typer.Option("paper", "--convention", "-c", metavar="NAME", autocompletion=_complete_conventions,
                           help="Counting convention: paper, torchvision, keras, tf-slim.")
 CLASSES = typer.Option(None, "--classes", "-k", parser=_int, metavar="K", help="Classifier classes (default: the convention's).")
@@ -154,7 +164,7 @@ def table(
     model: str = MODEL,
     alpha: float = ALPHA,
     rho: Optional[float] = RHO,
-    resolution: Optional[int] = RESOLUTION,
+    resolution: Optional[str] = RESOLUTION,
     convention: str = CONVENTION,
     classes: Optional[int] = CLASSES,
     spatial: Spatial = SPATIAL,
@@ -650,7 +660,7 @@ def memory(
     model: str = MODEL,
     alpha: float = ALPHA,
     rho: Optional[float] = RHO,
-    resolution: Optional[int] = RESOLUTION,
+    resolution: Optional[str] = RESOLUTION,
     convention: str = CONVENTION,
     classes: Optional[int] = CLASSES,
     dtype: Dtype = typer.Option(Dtype.float16, "--dtype", help="Bytes per value for activations and weights."),
@@ -713,7 +723,7 @@ def roofline(
     model: str = MODEL,
     alpha: float = ALPHA,
     rho: Optional[float] = RHO,
-    resolution: Optional[int] = RESOLUTION,
+    resolution: Optional[str] = RESOLUTION,
     convention: str = CONVENTION,
     classes: Optional[int] = CLASSES,
     device: Optional[str] = typer.Option(None, "--device", "-d", metavar="NAME",
@@ -805,7 +815,7 @@ def verify(
     model: str = MODEL,
     alpha: float = ALPHA,
     rho: Optional[float] = RHO,
-    resolution: Optional[int] = RESOLUTION,
+    resolution: Optional[str] = RESOLUTION,
     convention: str = typer.Option("torchvision", "--convention", "-c", metavar="NAME", autocompletion=_complete_conventions,
                                    help="A convention with a PyTorch meaning: torchvision, paper, keras, tf-slim (V2/V3), the counters."),
     classes: Optional[int] = CLASSES,

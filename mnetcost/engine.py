@@ -119,7 +119,7 @@ class Cost:
             "model": self.model,
             "alpha": self.alpha,
             "rho": self.rho,
-            "resolution": _py(self.resolution),
+            "resolution": list(self.resolution) if isinstance(self.resolution, tuple) else _py(self.resolution),
             "convention": self.convention,
             "classes": self.classes,
             "spatial": self.spatial,
@@ -142,22 +142,39 @@ def _py(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
-def resolve_resolution(table: Table, rho, resolution, spatial: str) -> tuple[float, float]:
-    """(rho, resolution) from either one of them; exact mode rounds rho * base to whole pixels."""
+def _pixels(value, what="resolution") -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise UsageError(f"{what} must be a whole number of pixels, got {value!r}") from None
+    if isinstance(value, bool) or not math.isfinite(number) or number != int(number) or number <= 0:
+        raise UsageError(f"{what} must be a whole number of pixels > 0, got {value!r}")
+    return int(number)
+
+
+def hw(resolution) -> tuple:
+    """(height, width) of a resolution: a number (square) or an (H, W) pair."""
+    return tuple(resolution) if isinstance(resolution, tuple) else (resolution, resolution)
+
+
+def resolve_resolution(table: Table, rho, resolution, spatial: str) -> tuple[float, object]:
+    """(rho, resolution) from either one of them; exact mode rounds rho * base to whole pixels. A
+    resolution may be an (H, W) pair, or "HxW", for a non-square input (Cityscapes' 1024x2048)."""
     if spatial not in SPATIAL_MODES:
         raise UsageError(f"spatial must be one of {', '.join(SPATIAL_MODES)}, got {spatial!r}")
     base = table.resolution
     if rho is not None and resolution is not None:
         raise UsageError(f"give rho or resolution, not both (rho={rho!r}, resolution={resolution!r})")
     if resolution is not None:
-        try:
-            value = float(resolution)
-        except (TypeError, ValueError):
-            raise UsageError(f"resolution must be a whole number of pixels, got {resolution!r}") from None
-        if not math.isfinite(value) or value != int(value) or value <= 0:
-            raise UsageError(f"resolution must be a whole number of pixels > 0, got {resolution!r}")
-        res = int(value)
-        rho_value = res / base
+        pair = resolution.lower().split("x") if isinstance(resolution, str) and "x" in resolution.lower() else resolution
+        if isinstance(pair, (tuple, list)):
+            if len(pair) != 2:
+                raise UsageError(f"a resolution is one number or a height x width pair, got {resolution!r}")
+            h, w = (_pixels(v) for v in pair)
+            res = h if h == w else (h, w)
+        else:
+            res = _pixels(resolution)
+        rho_value = hw(res)[0] / base
     else:
         try:
             rho_value = 1.0 if rho is None else float(rho)
@@ -166,9 +183,9 @@ def resolve_resolution(table: Table, rho, resolution, spatial: str) -> tuple[flo
         if not math.isfinite(rho_value) or rho_value <= 0:
             raise UsageError(f"rho must be a finite number > 0, got {rho!r}")
         res = round(rho_value * base) if spatial == "exact" else rho_value * base
-    if spatial == "exact" and res < table.total_stride:
-        raise UsageError(f"resolution {res} px is too small for {table.name}: its total stride is {table.total_stride}, "
-                         f"so it needs at least {table.total_stride} px")
+    if spatial == "exact" and min(hw(res)) < table.total_stride:
+        raise UsageError(f"resolution {min(hw(res))} px is too small for {table.name}: its total stride is "
+                         f"{table.total_stride}, so it needs at least {table.total_stride} px")
     return rho_value, res
 
 
@@ -245,9 +262,11 @@ class Setup:
     switches: tuple
     reduced_tail: bool
 
-    def expand(self, alpha, resolutions, stage_alpha=None) -> list[Layer]:
+    def expand(self, alpha, resolutions, stage_alpha=None, widths=None) -> list[Layer]:
+        """Layers for configurations ``alpha`` at input heights ``resolutions`` (and ``widths``: square by default)."""
         h = np.asarray(resolutions)
-        return expand(self.table, self.rules, alpha, h, h, self.classes, self.spatial, top=self.top, head=self.head,
+        w = h if widths is None else np.asarray(widths)
+        return expand(self.table, self.rules, alpha, h, w, self.classes, self.spatial, top=self.top, head=self.head,
                       stage_alpha=stage_alpha, switches=self.switches, reduced_tail=self.reduced_tail)
 
 
@@ -277,7 +296,8 @@ def cost(model, alpha: float = 1.0, rho: float | None = None, convention="paper"
     rho_value, res = resolve_resolution(s.table, rho, resolution, spatial)
     if stage_alpha is not None:  # one multiplier per table row
         stage_alpha = check_stage_alpha(np.asarray(stage_alpha, dtype=float).reshape(1, -1))
-    layers = single(s.expand(np.array([alpha]), np.array([res]), stage_alpha))
+    h, w = hw(res)
+    layers = single(s.expand(np.array([alpha]), np.array([h]), stage_alpha, widths=np.array([w])))
     return Cost(
         model=s.table.name, title=s.table.title, family=s.table.family, alpha=alpha, rho=rho_value, resolution=res,
         convention=s.rules.convention, classes=s.classes, spatial=spatial, columns=evaluate(layers, s.rules, spatial),

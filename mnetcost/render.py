@@ -35,8 +35,9 @@ def _size(h, w, c) -> str:
 def describe(result: Cost) -> str:
     """One line naming the configuration: model, alpha, resolution, convention, classes, spatial mode."""
     res = result.resolution
-    res_text = f"{res:g} px" if isinstance(res, float) else f"{res} px"
+    res_text = f"{res:g} px" if isinstance(res, float) else (f"{res[0]}x{res[1]} px" if isinstance(res, tuple) else f"{res} px")
     top = "" if result.top is True else (", no top" if result.top is False else f", head {','.join(map(str, result.top))}")
+    top += (", aux" if result.aux else "") + (", reduced tail" if result.reduced_tail else "")
     return (f"{result.model} ({result.title})\nalpha {result.alpha:g} · {res_text} (rho {result.rho:.4g}) · "
             f"convention {result.convention} · {result.classes} classes · {result.spatial}{top}")
 

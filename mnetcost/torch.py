@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .conventions import get_convention
-from .engine import cost, setup
+from .engine import cost, hw, setup
 from .errors import UsageError
 from .expand import single
 
@@ -151,7 +151,8 @@ def build(model, *, alpha: float = 1.0, rho=None, resolution=None, convention="t
     s = _checked(model, convention, classes, top, head, aux, reduced_tail)
     r = cost(s.table, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
              top=top, head=head, aux=aux, reduced_tail=reduced_tail)
-    layers = single(s.expand(np.array([r.alpha]), np.array([r.resolution])))
+    h, w = hw(r.resolution)
+    layers = single(s.expand(np.array([r.alpha]), np.array([h]), widths=np.array([w])))
     with torch.device(device or "cpu"):
         net = MobileNet(layers, batchnorm=s.rules.bn_params > 0, se_act=s.rules.se_act, se_gate=s.rules.se_gate)
     net.in_channels = s.table.channels
@@ -207,7 +208,7 @@ def compare(net: MobileNet, r, device: str = "cpu") -> Verification:
     shapes = {}
     hooks = [m.register_forward_hook(lambda mod, inp, out, n=n: shapes.__setitem__(n, tuple(out.shape)))
              for n, m in net.layers.items()]
-    x = torch.zeros(1, net.in_channels, r.resolution, r.resolution, device=device)
+    x = torch.zeros(1, net.in_channels, *hw(r.resolution), device=device)
     try:
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             net(x)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import Cost, cost
+from .engine import Cost, cost, hw
 from .errors import UsageError
 
 DTYPE_BYTES = {"float32": 4, "float16": 2, "int8": 1}
@@ -70,7 +70,7 @@ class Memory:
         c = self.cost.columns
         rows = {}
         for t in self.materialized:
-            h = _num(self.cost.resolution if t < 0 else c["h_out"][t])
+            h = _num(hw(self.cost.resolution)[0] if t < 0 else c["h_out"][t])
             channels = self.cost.channels if t < 0 else int(c["c_out"][t])
             elements = self.input_elements if t < 0 else c["h_out"][t] * c["w_out"][t] * channels
             if h not in rows or channels > rows[h][0]:
@@ -101,7 +101,7 @@ def memory(model, *, alpha: float = 1.0, rho=None, resolution=None, dtype: str =
     c = r.columns
     n = len(c["name"])
     plan = Plan(c["name"], c["inputs"], c["block"], c["op"])
-    sizes = tensor_sizes(r.channels, r.resolution, c["h_out"], c["w_out"], c["c_out"])
+    sizes = tensor_sizes(r.channels, *hw(r.resolution), c["h_out"], c["w_out"], c["c_out"])
     live = plan.live(sizes)
 
     folded_bias = np.where(c["bn"], c["c_out"], 0)
@@ -126,10 +126,10 @@ def _check_schedule(schedule):
         raise UsageError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
 
 
-def tensor_sizes(channels, resolution, h_out, w_out, c_out):
+def tensor_sizes(channels, height, width, h_out, w_out, c_out):
     """Elements of every tensor (the input first, then each layer's output); with per-resolution arrays,
     tensors x resolutions."""
-    image = np.asarray(resolution) * np.asarray(resolution) * channels
+    image = np.asarray(height) * np.asarray(width) * channels
     outputs = [np.broadcast_to(h * w * c, np.shape(image)) for h, w, c in zip(h_out, w_out, c_out)]
     return np.array([image] + outputs)
 
@@ -217,7 +217,7 @@ def peak_grid(model, alphas, resolutions, *, dtype: str = "float16", schedule: s
         layers = single(s.expand(np.array([float(a)]), res))
         plan = Plan([l.name for l in layers], [l.inputs for l in layers], [l.block for l in layers],
                     [l.op for l in layers])
-        sizes = tensor_sizes(s.table.channels, res, [l.h_out for l in layers], [l.w_out for l in layers],
+        sizes = tensor_sizes(s.table.channels, res, res, [l.h_out for l in layers], [l.w_out for l in layers],
                              [l.c_out for l in layers])
         out[a_i] = plan.peak(sizes, schedule)[0]
     return out * size
