@@ -112,6 +112,8 @@ HEAD = typer.Option(None, "--head", metavar="WIDTHS",
 AUX = typer.Option(False, "--aux", help="Include the rows of the auxiliary head (DeepLabV3's FCN head on bneck4).")
 REDUCED_TAIL = typer.Option(False, "--reduced-tail",
                             help="Halve the last stage's widths as the table's reduced-tail line says (V3's RF2 / dagger).")
+SET = typer.Option(None, "--set", metavar="NAME=WIDTH",
+                   help="Set a table param (a '# param:' line), e.g. --set f=256 for a head's filters; repeatable.")
 MODEL = typer.Argument(..., metavar="MODEL", autocompletion=_complete_models,
                        help="A shipped table (v1, v2, v3-large, ...; see 'mnetcost models') or a path to a CSV table.")
 
@@ -172,6 +174,7 @@ def table(
     head: Optional[str] = HEAD,
     aux: bool = AUX,
     reduced_tail: bool = REDUCED_TAIL,
+    set_: Optional[List[str]] = SET,
     by: By = typer.Option(By.layer, "--by", help="layer (every primitive layer), or totals per op type, block or stage."),
     unit: Unit = UNIT,
     fmt: Format = FORMAT,
@@ -187,7 +190,7 @@ def table(
 
     result = cost(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention,
                   classes=classes, spatial=spatial.value, top=not no_top, head=_head(head),
-                  aux=aux, reduced_tail=reduced_tail)
+                  aux=aux, reduced_tail=reduced_tail, symbols=_symbols(set_))
     k = _unit_factor(unit)
     note = result.rules.note
     if by is By.layer:
@@ -251,6 +254,19 @@ def models(unit: Unit = UNIT, fmt: Format = FORMAT):
     _emit(fmt, "mnetcost tables", columns, machine, records, caption, document=lambda rows: {"models": rows})
 
 
+def _symbols(items: Optional[List[str]]):
+    """['f=256'] -> {'f': 256}."""
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        name, sep, value = (t.strip() for t in item.partition("="))
+        if not sep or not name or not value.isascii() or not value.isdigit():
+            raise UsageError(f"--set: expected NAME=WIDTH, got {item!r}")
+        out[name] = int(value)
+    return out
+
+
 def _head(text: Optional[str]):
     return None if text is None else tuple(_list(text, "--head", int))
 
@@ -275,6 +291,7 @@ def compare(
     head: Optional[str] = HEAD,
     aux: bool = AUX,
     reduced_tail: bool = REDUCED_TAIL,
+    set_: Optional[List[str]] = SET,
     unit: Unit = UNIT,
     fmt: Format = FORMAT,
 ):
@@ -295,7 +312,7 @@ def compare(
         raise UsageError(f"--convention: empty name in {convention!r}")
     results = run_compare(models_, alphas, resolutions, conventions, classes=classes, spatial=spatial.value,
                           top=not no_top, head=_head(head),
-                  aux=aux, reduced_tail=reduced_tail)
+                  aux=aux, reduced_tail=reduced_tail, symbols=_symbols(set_))
     k, label = _unit_factor(unit), _unit_label(unit)
     base = results[0]
     records = [{"model": r.model, "alpha": r.alpha, "resolution": r.resolution, "convention": r.convention,
@@ -314,7 +331,7 @@ def compare(
         for other in conventions[1:]:
             frame = explain(models_[0], conventions[0], other, alpha=alphas[0], resolution=resolutions[0],
                             classes=classes, spatial=spatial.value, top=not no_top, head=_head(head),
-                  aux=aux, reduced_tail=reduced_tail)
+                  aux=aux, reduced_tail=reduced_tail, symbols=_symbols(set_))
             explanations.append((other, frame))
     caption = f"Δ: difference to the first row. {UNIT_NOTE[unit]}"
 
@@ -373,6 +390,7 @@ def diff(
     spatial: Spatial = SPATIAL,
     aux: bool = AUX,
     reduced_tail: bool = REDUCED_TAIL,
+    set_: Optional[List[str]] = SET,
     by: By = typer.Option(By.block, "--by", help="block (default) or layer; op and stage are also accepted."),
     all_rows: bool = typer.Option(False, "--all", help="Also list the rows that do not change."),
     unit: Unit = UNIT,
@@ -391,7 +409,8 @@ def diff(
     layers, blocks, t = run_diff(model_a, model_b, alpha=_pair(alpha, "--alpha", float, 1.0),
                                  resolution=_pair(resolution, "--resolution", int),
                                  convention=_pair(convention, "--convention", str, "paper"),
-                                 classes=classes, spatial=spatial.value, aux=aux, reduced_tail=reduced_tail)
+                                 classes=classes, spatial=spatial.value, aux=aux, reduced_tail=reduced_tail,
+                                 symbols=_symbols(set_))
     frame = layers if by is By.layer else blocks
     key = "name" if by is By.layer else "block"
     k, label = _unit_factor(unit), _unit_label(unit)
@@ -438,6 +457,7 @@ def fit(
     classes: Optional[int] = CLASSES,
     aux: bool = AUX,
     reduced_tail: bool = REDUCED_TAIL,
+    set_: Optional[List[str]] = SET,
     all_rows: bool = typer.Option(False, "--all", help="List every configuration within the budget, not only the Pareto-best."),
     unit: Unit = UNIT,
     fmt: Format = FORMAT,
@@ -454,7 +474,8 @@ def fit(
     frame = run_fit(model, _list(alpha, "--alpha"), _list(resolution, "--resolution", int),
                     max_macs=_quantity(max_macs, "--max-macs"), max_params=_quantity(max_params, "--max-params"),
                     max_peak_bytes=_quantity(max_peak_memory, "--max-peak-memory"), dtype=dtype.value,
-                    schedule=schedule.value, convention=convention, classes=classes, aux=aux, reduced_tail=reduced_tail)
+                    schedule=schedule.value, convention=convention, classes=classes, aux=aux,
+                    reduced_tail=reduced_tail, symbols=_symbols(set_))
     shown = frame if all_rows else frame[frame["pareto"]].sort_values("alpha")
     records = shown.to_dict("records")
     k, label = _unit_factor(unit), _unit_label(unit)
@@ -485,6 +506,7 @@ def sweep(
     spatial: Spatial = SPATIAL,
     aux: bool = AUX,
     reduced_tail: bool = REDUCED_TAIL,
+    set_: Optional[List[str]] = SET,
     unit: Unit = UNIT,
     fmt: Format = FORMAT,
 ):
@@ -497,7 +519,7 @@ def sweep(
 
     alphas, resolutions = _list(alpha, "--alpha"), _list(resolution, "--resolution", int)
     frame = run_sweep(model, alphas, resolutions, convention=convention, spatial=spatial.value, classes=classes,
-                      aux=aux, reduced_tail=reduced_tail)
+                      aux=aux, reduced_tail=reduced_tail, symbols=_symbols(set_))
     k, label = _unit_factor(unit), _unit_label(unit)
     records = frame.to_dict("records")
     machine = [("alpha", "alpha", ""), ("resolution", "resolution", ""), ("macs", "macs", "")] + (
@@ -670,6 +692,7 @@ def memory(
     head: Optional[str] = HEAD,
     aux: bool = AUX,
     reduced_tail: bool = REDUCED_TAIL,
+    set_: Optional[List[str]] = SET,
     fmt: Format = FORMAT,
 ):
     """Activation memory, weight bytes, bytes moved and arithmetic intensity per layer; the peak
@@ -682,7 +705,7 @@ def memory(
 
     m = run_memory(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
                    dtype=dtype.value, schedule=schedule.value, top=not no_top, head=_head(head),
-                  aux=aux, reduced_tail=reduced_tail)
+                  aux=aux, reduced_tail=reduced_tail, symbols=_symbols(set_))
     records = m.layers.to_dict("records")
     for rec in records:
         for key in ("in_bytes", "out_bytes", "weight_bytes", "bytes_moved", "live_bytes"):
@@ -735,6 +758,7 @@ def roofline(
     head: Optional[str] = HEAD,
     aux: bool = AUX,
     reduced_tail: bool = REDUCED_TAIL,
+    set_: Optional[List[str]] = SET,
     fmt: Format = FORMAT,
 ):
     """Roofline latency estimate: per layer max(MACs / peak rate, bytes moved / bandwidth), its bound
@@ -748,7 +772,7 @@ def roofline(
     r = run_roofline(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
                      dtype=dtype.value if dtype else None, device=device, peak_macs=peak_macs, bandwidth=bandwidth,
                      top=not no_top, head=_head(head),
-                  aux=aux, reduced_tail=reduced_tail)
+                  aux=aux, reduced_tail=reduced_tail, symbols=_symbols(set_))
     records = r.layers.to_dict("records")
     for rec in records:
         rec["time_us"] = round(rec["time_s"] * 1e6, 2)
@@ -823,6 +847,7 @@ def verify(
     head: Optional[str] = HEAD,
     aux: bool = AUX,
     reduced_tail: bool = REDUCED_TAIL,
+    set_: Optional[List[str]] = SET,
     fmt: Format = FORMAT,
 ):
     """Build MODEL as a PyTorch module and compare every layer's parameters, MACs
@@ -839,7 +864,7 @@ def verify(
         raise MnetcostError('mnetcost verify needs PyTorch: pip install "mnetcost[torch]"') from None
     v = run_verify(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
                    top=not no_top, head=_head(head),
-                  aux=aux, reduced_tail=reduced_tail)
+                  aux=aux, reduced_tail=reduced_tail, symbols=_symbols(set_))
     for row in v.rows:
         row["check"] = "ok" if row["ok"] else "DIFF"
     columns = [("name", "layer", "text"), ("params", "params", "count"), ("torch_params", "torch", "count"),

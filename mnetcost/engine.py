@@ -13,6 +13,7 @@ from .errors import UsageError
 from .expand import Layer, expand, single
 from .ops import REGISTRY, Terms, op_cost
 from .scaling import check_alpha
+from .expand import MAX_CHANNELS
 from .tables import Table, load_table
 
 SPATIAL_MODES = ("exact", "continuous")
@@ -50,6 +51,7 @@ class Cost:
     aux: bool = False  # rows under the aux switch included (DeepLab's auxiliary head)
     channels: int = 3  # the input's channels
     reduced_tail: bool = False  # the table's reduced tail applied (V3's RF2 / dagger)
+    symbols: dict = field(default_factory=dict)  # the table's params, as set
 
     @property
     def macs(self):
@@ -126,6 +128,7 @@ class Cost:
             "top": self.top,
             **({"aux": True} if self.aux else {}),
             **({"reduced_tail": True} if self.reduced_tail else {}),
+            **({"params": self.symbols} if self.symbols else {}),
             "totals": {"macs": _py(self.macs), "params": self.params, "trainable": self.trainable,
                        "activations": _py(self.activations)},
             "layers": layers,
@@ -261,16 +264,18 @@ class Setup:
     head: tuple | None
     switches: tuple
     reduced_tail: bool
+    symbols: tuple = ()  # (name, width) of the table's params set for this configuration
 
     def expand(self, alpha, resolutions, stage_alpha=None, widths=None) -> list[Layer]:
         """Layers for configurations ``alpha`` at input heights ``resolutions`` (and ``widths``: square by default)."""
         h = np.asarray(resolutions)
         w = h if widths is None else np.asarray(widths)
         return expand(self.table, self.rules, alpha, h, w, self.classes, self.spatial, top=self.top, head=self.head,
-                      stage_alpha=stage_alpha, switches=self.switches, reduced_tail=self.reduced_tail)
+                      stage_alpha=stage_alpha, switches=self.switches, reduced_tail=self.reduced_tail,
+                      symbols=dict(self.symbols))
 
 
-def setup(model, convention, classes, spatial, top, head, aux=False, reduced_tail=False) -> Setup:
+def setup(model, convention, classes, spatial, top, head, aux=False, reduced_tail=False, symbols=None) -> Setup:
     table = load_table(model)
     rules = rules_for(table, convention)
     if spatial not in SPATIAL_MODES:
@@ -278,12 +283,30 @@ def setup(model, convention, classes, spatial, top, head, aux=False, reduced_tai
     if not isinstance(reduced_tail, (bool, np.bool_)):
         raise UsageError(f"reduced_tail must be True or False, got {reduced_tail!r}")
     return Setup(table, rules, check_classes(classes, rules, table), spatial, bool(top), check_head(head, top),
-                 check_switches(aux), bool(reduced_tail))
+                 check_switches(aux), bool(reduced_tail), check_symbols(table, symbols))
+
+
+def check_symbols(table: Table, symbols) -> tuple:
+    """The table's params with the values given (``{"f": 256}``), each a whole number of channels."""
+    values = dict(table.params)
+    if symbols is None:
+        return tuple(values.items())
+    if not isinstance(symbols, dict):
+        raise UsageError(f"symbols must be a dict of table params, got {symbols!r}")
+    for name, value in symbols.items():
+        if str(name).lower() not in values:
+            raise UsageError(f"{table.name} has no param {name!r} (its params: "
+                             f"{', '.join(values) or 'none'}; a table declares them with '# param: NAME=WIDTH')")
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 < value <= MAX_CHANNELS:
+            raise UsageError(f"param {name} must be a whole number of channels >= 1, got {value!r}")
+        values[str(name).lower()] = int(value)
+    return tuple(values.items())
 
 
 def cost(model, alpha: float = 1.0, rho: float | None = None, convention="paper", classes: int | None = None,
          spatial: str = "exact", *, resolution: int | None = None, top: bool = True, head=None,
-         stage_alpha=None, aux: bool = False, reduced_tail: bool = False) -> Cost:
+         stage_alpha=None, aux: bool = False, reduced_tail: bool = False,
+         symbols=None) -> Cost:
     """Per-layer and total costs of ``model`` (a shipped table name or a CSV path): the one-configuration
     case of ``grid`` (the same expansion and cost functions), with every layer's counts kept apart.
 
@@ -291,7 +314,7 @@ def cost(model, alpha: float = 1.0, rho: float | None = None, convention="paper"
     >>> r.macs, r.params
     (568740352, 4210088)
     """
-    s = setup(model, convention, classes, spatial, top, head, aux, reduced_tail)
+    s = setup(model, convention, classes, spatial, top, head, aux, reduced_tail, symbols)
     alpha = check_alpha(alpha)
     rho_value, res = resolve_resolution(s.table, rho, resolution, spatial)
     if stage_alpha is not None:  # one multiplier per table row
@@ -302,7 +325,7 @@ def cost(model, alpha: float = 1.0, rho: float | None = None, convention="paper"
         model=s.table.name, title=s.table.title, family=s.table.family, alpha=alpha, rho=rho_value, resolution=res,
         convention=s.rules.convention, classes=s.classes, spatial=spatial, columns=evaluate(layers, s.rules, spatial),
         top=list(s.head) if s.head is not None else s.top, rules=s.rules, aux=bool(s.switches), channels=s.table.channels,
-        reduced_tail=s.reduced_tail,
+        reduced_tail=s.reduced_tail, symbols=dict(s.symbols),
     )
 
 
@@ -393,7 +416,8 @@ def _grid_block(s: Setup, alpha, res, stage_alpha):
 
 
 def grid(model, alphas=None, resolutions=None, *, convention="paper", classes=None, spatial: str = "exact",
-         top: bool = True, head=None, stage_alpha=None, aux: bool = False, reduced_tail: bool = False):
+         top: bool = True, head=None, stage_alpha=None, aux: bool = False, reduced_tail: bool = False,
+         symbols=None):
     """Costs of many configurations at once: ``(macs, params)`` with ``macs`` of shape
     configurations x resolutions and ``params`` of shape configurations.
 
@@ -402,7 +426,7 @@ def grid(model, alphas=None, resolutions=None, *, convention="paper", classes=No
     each op's counts come as per-configuration coefficients of per-resolution areas (``ops.Terms``),
     added over layers and combined with every resolution's areas by one matrix product. Identical to
     ``cost`` point by point."""
-    s = setup(model, convention, classes, spatial, top, head, aux, reduced_tail)
+    s = setup(model, convention, classes, spatial, top, head, aux, reduced_tail, symbols)
     if stage_alpha is not None:
         stage_alpha = check_stage_alpha(stage_alpha)
         alpha_arg = np.ones(len(stage_alpha))

@@ -125,7 +125,7 @@ def selected_rows(table: Table, top=True, head=None, switches=(), reduced_tail=F
 
 
 def expand(table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, top: bool = True, head=None,
-           stage_alpha=None, switches=(), reduced_tail: bool = False) -> list[Layer]:
+           stage_alpha=None, switches=(), reduced_tail: bool = False, symbols=None) -> list[Layer]:
     """Unroll ``table`` into primitive layers, for configurations ``alpha`` (an array: one width
     multiplier each) or ``stage_alpha`` (configurations x table rows: a multiplier per row), at input
     heights ``h`` and widths ``w`` (arrays: one value per resolution).
@@ -133,13 +133,14 @@ def expand(table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, 
     ``top=False`` drops the classifier top (the last pooling row and what follows), as Keras'
     ``include_top=False`` does; ``head=(320, 320)`` replaces it by ``head_rows``. ``switches``
     (``{"aux"}``) keeps the rows that exist only under them; ``reduced_tail`` halves the widths the
-    table's ``# reduced-tail:`` line names (V3's RF2 and dagger variants)."""
+    table's ``# reduced-tail:`` line names (V3's RF2 and dagger variants); ``symbols`` sets the table's
+    params (``{"f": 256}``)."""
     layers: list[Layer] = []
     tensors: dict[str, _Tensor] = {}
     image = _Tensor("input", np.full(np.shape(alpha), table.channels, dtype=float), table.channels, h, w)
     tensors["input"] = current = image
     row_alpha = alpha
-    anchors = {"k": classes, "a": rules.anchors, "a1": rules.anchors_first}
+    anchors = {**dict(table.params), **(symbols or {}), "k": classes, "a": rules.anchors, "a1": rules.anchors_first}
 
     def describe(a):
         return f"{a[0]:g}" if np.size(a) == 1 else "some configurations"

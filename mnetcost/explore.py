@@ -27,7 +27,7 @@ def models() -> list[dict]:
 
 
 def sweep(model, alphas, resolutions, *, convention="paper", spatial: str = "exact", classes=None, top=True, head=None,
-          aux=False, reduced_tail=False):
+          aux=False, reduced_tail=False, symbols=None):
     """The alpha x resolution grid of mult-adds and params, as a tidy DataFrame
     (alpha, resolution, macs, params), one row per pair, alpha-major. Vectorised (``engine.grid``);
     identical to ``cost`` point by point."""
@@ -38,7 +38,7 @@ def sweep(model, alphas, resolutions, *, convention="paper", spatial: str = "exa
     if not alphas.size or not resolutions.size:
         raise UsageError("a sweep needs at least one alpha and one resolution")
     macs, params = grid(model, alphas, resolutions, convention=convention, spatial=spatial, classes=classes,
-                        top=top, head=head, aux=aux, reduced_tail=reduced_tail)
+                        top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
     n_res = macs.shape[1]
     res_col = resolutions.astype(np.int64) if spatial == "exact" else resolutions.astype(float)
     return pd.DataFrame({"alpha": np.repeat(alphas, n_res), "resolution": np.tile(res_col, len(alphas)),
@@ -58,7 +58,7 @@ def stage_sweep(model, stage_alpha, resolution=None, *, convention="paper", spat
 
 
 def compare(models, alphas=(1.0,), resolutions=(None,), conventions=("paper",), classes=None,
-            spatial: str = "exact", top=True, head=None, aux=False, reduced_tail=False) -> list:
+            spatial: str = "exact", top=True, head=None, aux=False, reduced_tail=False, symbols=None) -> list:
     """Costs of every combination of the given models, alphas, resolutions and conventions."""
     results = []
     for m in models:
@@ -66,7 +66,7 @@ def compare(models, alphas=(1.0,), resolutions=(None,), conventions=("paper",), 
             for a in alphas:
                 for res in resolutions:
                     results.append(cost(m, alpha=a, resolution=res, convention=conv, classes=classes, spatial=spatial,
-                                        top=top, head=head, aux=aux, reduced_tail=reduced_tail))
+                                        top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols))
     return results
 
 
@@ -96,7 +96,7 @@ def _adopt(rules, target, roles, fields):
 
 
 def explain(model, base: str, other: str, *, alpha: float = 1.0, resolution=None, rho=None, classes=None,
-            spatial: str = "exact", top=True, head=None, aux=False, reduced_tail=False):
+            spatial: str = "exact", top=True, head=None, aux=False, reduced_tail=False, symbols=None):
     """Why ``other``'s totals differ from ``base``'s: the difference split into its causes, changing
     one rule at a time from ``base`` to ``other`` in the order of ``CAUSES``. The parts add up exactly."""
     import pandas as pd
@@ -105,7 +105,7 @@ def explain(model, base: str, other: str, *, alpha: float = 1.0, resolution=None
     rules = get_convention(base).rules(table.family)
     target = get_convention(other).rules(table.family)
     config = dict(alpha=alpha, resolution=resolution, rho=rho, spatial=spatial, classes=classes, top=top, head=head,
-                  aux=aux, reduced_tail=reduced_tail)
+                  aux=aux, reduced_tail=reduced_tail, symbols=symbols)
     start = cost(model, convention=rules, **config)
     previous, rows = start, []
     for label, roles, fields in CAUSES:
@@ -160,7 +160,7 @@ def _number(text: str, name: str, kind):
 
 
 def diff(a, b=None, *, alpha=(1.0, 1.0), resolution=(None, None), convention=("paper", "paper"), classes=None,
-         spatial: str = "exact", top=True, head=None, aux=False, reduced_tail=False):
+         spatial: str = "exact", top=True, head=None, aux=False, reduced_tail=False, symbols=None):
     """What changes from configuration A to configuration B: per layer (aligned by name; a layer only
     in one of them counts as added or removed) and per block, with the totals' delta.
 
@@ -171,9 +171,9 @@ def diff(a, b=None, *, alpha=(1.0, 1.0), resolution=(None, None), convention=("p
     import pandas as pd
 
     ra = cost(a, alpha=alpha[0], resolution=resolution[0], convention=convention[0], classes=classes,
-              spatial=spatial, top=top, head=head, aux=aux, reduced_tail=reduced_tail)
+              spatial=spatial, top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
     rb = cost(b if b is not None else a, alpha=alpha[1], resolution=resolution[1], convention=convention[1],
-              classes=classes, spatial=spatial, top=top, head=head, aux=aux, reduced_tail=reduced_tail)
+              classes=classes, spatial=spatial, top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
 
     def aligned(key):
         fa = ra.layers.groupby(key, sort=False)[["macs", "params"]].sum() if key != "name" else ra.layers.set_index("name")
@@ -206,7 +206,7 @@ def diff(a, b=None, *, alpha=(1.0, 1.0), resolution=(None, None), convention=("p
 
 
 def fit(model, alphas, resolutions, *, max_macs=None, max_params=None, max_peak_bytes=None, dtype: str = "int8",
-        schedule: str = "materialized", convention="paper", classes=None, aux=False, reduced_tail=False):
+        schedule: str = "materialized", convention="paper", classes=None, aux=False, reduced_tail=False, symbols=None):
     """The alpha x resolution configurations of ``model`` within a budget of MACs, parameters and
     peak activation memory (at ``dtype`` under ``schedule``), sorted by MACs, with ``pareto`` marking
     those no other feasible configuration beats on both alpha and resolution (wider and larger being
@@ -216,7 +216,7 @@ def fit(model, alphas, resolutions, *, max_macs=None, max_params=None, max_peak_
     for name, limit in (("max_macs", max_macs), ("max_params", max_params), ("max_peak_bytes", max_peak_bytes)):
         if limit is not None and (not np.isfinite(limit) or limit <= 0):
             raise UsageError(f"{name} must be a positive number, got {limit!r}")
-    variant = dict(convention=convention, classes=classes, aux=aux, reduced_tail=reduced_tail)
+    variant = dict(convention=convention, classes=classes, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
     frame = sweep(model, alphas, resolutions, **variant)
     alphas = np.asarray(list(alphas), dtype=float)
     peaks = peak_grid(model, alphas, list(resolutions), dtype=dtype, schedule=schedule, **variant)

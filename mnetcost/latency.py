@@ -98,12 +98,12 @@ def layer_times(mult_adds, bytes_moved, peak_macs, bandwidth):
 
 def roofline(model, *, alpha: float = 1.0, rho=None, resolution=None, dtype=None, device=None, peak_macs=None,
              bandwidth=None, convention="paper", classes=None, top=True, head=None, aux=False,
-             reduced_tail=False) -> Roofline:
+             reduced_tail=False, symbols=None) -> Roofline:
     """Roofline latency of ``model`` on ``device`` (a name from devices.csv or a Device), or on an
     inline profile (``peak_macs`` MAC/s and ``bandwidth`` bytes/s). ``dtype`` defaults to the device's."""
     dev = get_device(device, peak_macs, bandwidth)
     mem = memory(model, alpha=alpha, rho=rho, resolution=resolution, dtype=dtype or dev.dtype, convention=convention,
-                 classes=classes, top=top, head=head, aux=aux, reduced_tail=reduced_tail)
+                 classes=classes, top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
     c = mem.columns
     t_compute, t_memory = layer_times(c["mult_adds"], c["bytes_moved"], dev.peak_macs, dev.bandwidth)
     columns = {"name": c["name"], "op": c["op"], "mult_adds": c["mult_adds"], "bytes_moved": c["bytes_moved"],

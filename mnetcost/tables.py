@@ -88,6 +88,7 @@ class Table:
     output_stride: int | None = None  # backbone strides beyond it become dilations (DeepLab's output_stride)
     reduced_tail: tuple = ()  # (stage, field) pairs halved by ``reduced_tail=True`` (V3's RF2 / dagger)
     classes: int | None = None  # the table's own default class count (a head's dataset)
+    params: tuple = ()  # (name, default) of the table's own width symbols (``# param: f=128``)
     total_stride: int = 1  # the largest stride of a tensor (of the backbone, for a head table): the smallest input
 
     @property
@@ -174,6 +175,7 @@ def parse_table(text: str, path: str = "<table>") -> Table:
     channels = meta_int("channels", backbone.channels if backbone else 3)
     classes = meta_int("classes", None)
     output_stride = meta_int("output-stride", None)
+    params = _params(meta.get("param", []), where, problems)
     if output_stride is not None and not backbone:
         problems.append(f"{where}: metadata 'output-stride' is for a head table (one with '# backbone:')")
     if first_body_line is None:
@@ -198,7 +200,7 @@ def parse_table(text: str, path: str = "<table>") -> Table:
         raw = {(key or "").strip(): (v or "").strip() for key, v in raw.items() if key is not None}
         if not any(raw.values()):
             continue
-        row = _parse_row(raw, where, line, problems)
+        row = _parse_row(raw, where, line, problems, SYMBOLS + tuple(name for name, _ in params))
         if row is None:
             width = None
             continue
@@ -246,6 +248,7 @@ def parse_table(text: str, path: str = "<table>") -> Table:
         output_stride=output_stride,
         reduced_tail=tail,
         classes=classes,
+        params=params,
         total_stride=min(total_stride, output_stride) if output_stride else total_stride,
     )
 
@@ -296,6 +299,20 @@ class _Graph:
         return max([1] + [s for name, (_, s) in self.names.items() if name.partition(".")[0] in stages])
 
 
+def _params(texts, where: str, problems: list) -> tuple:
+    """'f=128' lines -> (('f', 128),): a width a row's ``out`` can name, set per configuration."""
+    pairs = []
+    for text in texts:
+        name, sep, value = (t.strip() for t in text.partition("="))
+        name = name.lower()
+        if (not sep or not name.isidentifier() or name in SYMBOLS or not (value.isascii() and value.isdigit())
+                or not 0 < int(value) <= MAX_VALUE):
+            problems.append(f"{where}: metadata 'param' must be NAME=WIDTH with a new name and a positive width, got {text!r}")
+        else:
+            pairs.append((name, int(value)))
+    return tuple(pairs)
+
+
 def _backbone(text: str, path: str, where: str, problems: list) -> Table | None:
     """The table a head table builds on: a shipped name, or a CSV path relative to the head table."""
     candidate = Path(path).parent / text
@@ -342,7 +359,7 @@ def _reduced_tail(text: str, rows, where: str, problems: list) -> tuple:
     return tuple(pairs)
 
 
-def _parse_row(raw: dict, where: str, line: int, problems: list[str]) -> Row | None:
+def _parse_row(raw: dict, where: str, line: int, problems: list[str], symbols=SYMBOLS) -> Row | None:
     n_before = len(problems)
 
     def bad(col, msg):
@@ -385,11 +402,11 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str]) -> Row | N
             bad("out", f"a {op} row keeps its input width; leave out blank")
     elif out_text == "" and op in custom:
         pass  # a user's op that keeps its input width
-    elif "*" in out_text or out_text.lower() in SYMBOLS:
+    elif "*" in out_text or out_text.lower() in symbols:
         expr = tuple(t.strip().lower() for t in out_text.split("*"))
-        if op not in ("fc", "conv") or not all(t in SYMBOLS or (t.isascii() and t.isdigit() and int(t) > 0) for t in expr):
-            bad("out", "a width with symbols is a product of whole numbers, k (classes), a and a1 (anchors), "
-                       "on an fc or conv row, e.g. k or a*k")
+        if op not in ("fc", "conv") or not all(t in symbols or (t.isascii() and t.isdigit() and int(t) > 0) for t in expr):
+            bad("out", "a width with symbols is a product of whole numbers, k (classes), a and a1 (anchors) and the "
+                       "table's params, on an fc or conv row, e.g. k or a*k")
             expr = ()
         width, out = "classes", 0
     else:

@@ -136,8 +136,8 @@ def key(name: str) -> str:
     return name.replace(".", "_")
 
 
-def _checked(model, convention, classes=None, top=True, head=None, aux=False, reduced_tail=False):
-    s = setup(model, convention, classes, "exact", top, head, aux, reduced_tail)
+def _checked(model, convention, classes=None, top=True, head=None, aux=False, reduced_tail=False, symbols=None):
+    s = setup(model, convention, classes, "exact", top, head, aux, reduced_tail, symbols)
     if s.rules.bn_params not in (0, 2, 4):
         raise UsageError(f"convention {s.rules.convention!r} counts {s.rules.bn_params} values per BatchNorm channel "
                          f"for {s.table.family}: no PyTorch module has that")
@@ -145,12 +145,12 @@ def _checked(model, convention, classes=None, top=True, head=None, aux=False, re
 
 
 def build(model, *, alpha: float = 1.0, rho=None, resolution=None, convention="torchvision", classes=None,
-          top=True, head=None, aux=False, reduced_tail=False, device=None) -> MobileNet:
+          top=True, head=None, aux=False, reduced_tail=False, symbols=None, device=None) -> MobileNet:
     """An ``nn.Module`` with the structure of ``model`` under ``convention`` (eval mode), for the input
     resolution given (upsampling layers have fixed output sizes; convolutions work at any size)."""
-    s = _checked(model, convention, classes, top, head, aux, reduced_tail)
+    s = _checked(model, convention, classes, top, head, aux, reduced_tail, symbols)
     r = cost(s.table, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
-             top=top, head=head, aux=aux, reduced_tail=reduced_tail)
+             top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
     h, w = hw(r.resolution)
     layers = single(s.expand(np.array([r.alpha]), np.array([h]), widths=np.array([w])))
     with torch.device(device or "cpu"):
@@ -186,16 +186,16 @@ class Verification:
 
 
 def verify(model, *, alpha: float = 1.0, rho=None, resolution=None, convention="torchvision", classes=None,
-           top=True, head=None, aux=False, reduced_tail=False, device: str = "cpu") -> Verification:
+           top=True, head=None, aux=False, reduced_tail=False, symbols=None, device: str = "cpu") -> Verification:
     """Build ``model`` and compare, layer by layer, mnetcost's params, MACs and output shapes with
     PyTorch's: the sum of parameter sizes (plus running statistics under keras), FlopCounterMode / 2,
     and the shapes of a forward pass at the requested resolution. ``device="meta"`` runs the forward
     pass on shapes only (the same counts, no arithmetic)."""
-    s = _checked(model, convention, classes, top, head, aux, reduced_tail)
+    s = _checked(model, convention, classes, top, head, aux, reduced_tail, symbols)
     r = cost(s.table, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
-             top=top, head=head, aux=aux, reduced_tail=reduced_tail)
+             top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
     net = build(s.table, alpha=r.alpha, resolution=r.resolution, convention=convention, classes=r.classes, top=top,
-                head=head, aux=aux, reduced_tail=reduced_tail, device=device)
+                head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols, device=device)
     return compare(net, r, device=device)
 
 

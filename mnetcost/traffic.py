@@ -86,7 +86,7 @@ def _num(x):
 
 def memory(model, *, alpha: float = 1.0, rho=None, resolution=None, dtype: str = "float16",
            schedule: str = "materialized", convention="paper", classes=None, spatial: str = "exact",
-           top=True, head=None, aux=False, reduced_tail=False) -> Memory:
+           top=True, head=None, aux=False, reduced_tail=False, symbols=None) -> Memory:
     """Activation memory and traffic of ``model``. ``peak_bytes`` follows ``schedule``; it is the
     one-configuration case of ``peak_grid`` (the same tensor plan and sizes).
 
@@ -97,7 +97,7 @@ def memory(model, *, alpha: float = 1.0, rho=None, resolution=None, dtype: str =
     _check_schedule(schedule)
     r = model if isinstance(model, Cost) else cost(model, alpha=alpha, rho=rho, resolution=resolution,
                                                    convention=convention, classes=classes, spatial=spatial,
-                                                   top=top, head=head, aux=aux, reduced_tail=reduced_tail)
+                                                   top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
     c = r.columns
     n = len(c["name"])
     plan = Plan(c["name"], c["inputs"], c["block"], c["op"])
@@ -202,7 +202,7 @@ class Plan:
 
 
 def peak_grid(model, alphas, resolutions, *, dtype: str = "float16", schedule: str = "materialized",
-              convention="paper", classes=None, top=True, head=None, aux=False, reduced_tail=False):
+              convention="paper", classes=None, top=True, head=None, aux=False, reduced_tail=False, symbols=None):
     """Peak activation bytes for every alpha (rows) and resolution (columns): ``memory(...).peak_bytes``
     on a grid, with each alpha's layers expanded once for all resolutions."""
     from .engine import check_resolutions, setup
@@ -210,7 +210,7 @@ def peak_grid(model, alphas, resolutions, *, dtype: str = "float16", schedule: s
 
     size = dtype_bytes(dtype)
     _check_schedule(schedule)
-    s = setup(model, convention, classes, "exact", top, head, aux, reduced_tail)
+    s = setup(model, convention, classes, "exact", top, head, aux, reduced_tail, symbols)
     res = check_resolutions(s.table, list(resolutions), "exact")
     out = np.zeros((len(alphas), len(res)), dtype=np.int64)
     for a_i, a in enumerate(alphas):
