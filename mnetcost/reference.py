@@ -18,7 +18,8 @@ from .tables import tables_dir
 
 SOURCE_LABELS = {"paper_v1_2017": "V1 paper", "paper_v2_v4": "V2 paper", "paper_v3_final": "V3 paper",
                  "paper_v3_early": "V3 early", "tf_slim": "TF-slim", "torchvision": "torchvision",
-                 "keras_io": "keras.io", "keras_applications": "keras-apps", "keras_docstring": "Keras doc"}
+                 "keras_io": "keras.io", "keras_applications": "keras-apps", "keras_docstring": "Keras doc",
+                 "tf_deeplab": "TF DeepLab", "tf_objdet": "TF ObjDet"}
 FAMILY_OF = {"mobilenet_v1": "v1", "mobilenet_v2": "v2", "mobilenet_v3_large": "v3-large",
              "mobilenet_v3_small": "v3-small", "v1_single_layer_DK3_M512_N512_DF14": "v1"}
 
@@ -84,11 +85,18 @@ class Figure:
 
 
 def as_printed(value, text: str, rounding: str) -> Decimal:
+    """``value`` (a count) as the source prints ``text``: millions to as many decimals as it has,
+    rounded or floored, or an exact count. ``round_Q`` rounds the millions to a multiple of Q, for a
+    figure printed in billions (0.51B is 510 M to the nearest 10 M: ``round_10``)."""
     if rounding == "exact":
         return Decimal(int(value))
+    millions = Decimal(str(value)) / 10**6
+    if rounding.startswith("round_"):
+        quantum = Decimal(rounding[len("round_"):])
+        return (millions / quantum).quantize(Decimal(1), rounding=ROUND_HALF_UP) * quantum
     places = len(text.split(".")[1]) if "." in text else 0
     mode = ROUND_FLOOR if rounding == "floor" else ROUND_HALF_UP
-    return (Decimal(str(value)) / 10**6).quantize(Decimal(1).scaleb(-places), rounding=mode)
+    return millions.quantize(Decimal(1).scaleb(-places), rounding=mode)
 
 
 @lru_cache(maxsize=1)
@@ -120,13 +128,27 @@ def compute(check: dict):
         if scope == "single:standard":
             return c.macs_standard if quantity == "macs" else c.params_standard
         return c.macs_separable if quantity == "macs" else c.params_separable
-    r = cost(check["model"], alpha=float(check["alpha"]), resolution=int(check["resolution"]),
+    r = cost(check["model"], alpha=float(check["alpha"]), resolution=check["resolution"],
              convention=check["convention"], classes=int(check["classes"]) if check["classes"] else None,
-             top=scope != "body")
+             top=scope != "body", **options(check.get("options", "")))
     column = "macs" if quantity == "macs" else check["count"]
     if scope.startswith("layer:"):
         return r.columns[column][tf_slim_v1_names(r)[scope[len("layer:"):]]].item()
+    if scope == "head":  # a head table's own layers, without the backbone's
+        return sum(v for v, part in zip(r.columns[column].tolist(), r.columns["part"]) if part == "head")
     return r.columns[column].sum().item()
+
+
+def options(text: str) -> dict:
+    """'aux;reduced_tail;f=256' -> cost() keywords."""
+    out: dict = {}
+    for item in filter(None, (t.strip() for t in text.split(";"))):
+        name, sep, value = item.partition("=")
+        if sep:
+            out.setdefault("symbols", {})[name] = int(value)
+        else:
+            out[name] = True
+    return out
 
 
 def tf_slim_v1_names(result) -> dict:

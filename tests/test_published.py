@@ -28,14 +28,19 @@ def published_text(row, check):
 
 def printed(value, text, rounding):
     """(ours, theirs): ``value`` (a count) as the source prints ``text`` — millions to as many
-    decimals as it has, rounded or floored — or both as exact integers."""
+    decimals as it has, rounded or floored, to a multiple of Q millions (``round_Q``, for billions),
+    or both as exact integers."""
     if rounding == "exact":
         exact = Decimal(text) * 10**6 if "." in text else Decimal(text)  # "567.716352" M, or a params_exact integer
         assert exact == exact.to_integral_value(), f"{text} is not an exact count"
         return Decimal(int(value)), exact
+    millions = Decimal(str(value)) / 10**6
+    if rounding.startswith("round_"):
+        q = Decimal(rounding[len("round_"):])
+        return (millions / q).quantize(Decimal(1), rounding=ROUND_HALF_UP) * q, Decimal(text)
     places = len(text.split(".")[1]) if "." in text else 0
     mode = ROUND_FLOOR if rounding == "floor" else ROUND_HALF_UP
-    return (Decimal(str(value)) / 10**6).quantize(Decimal(1).scaleb(-places), rounding=mode), Decimal(text)
+    return millions.quantize(Decimal(1).scaleb(-places), rounding=mode), Decimal(text)
 
 
 def test_every_published_figure_has_exactly_one_check():
