@@ -72,7 +72,10 @@ def test_unknown_op_is_an_error_never_zero():
     assert set(BUILTIN) == {"conv", "dw", "pw", "fc", "se", "pool", "add", "mul", "concat", "upsample"}
 
 
-def test_a_registered_op_is_costed_from_its_own_arguments(tmp_path):
+def test_a_registered_op_is_costed_from_its_own_arguments(tmp_path, monkeypatch):
+    from mnetcost import ops
+
+    monkeypatch.setattr(ops, "REGISTRY", dict(ops.REGISTRY))  # registered for this test only
     def scaled_identity(layer, rules):
         return OpCost(layer.args["factor"] * layer.c_in * layer.area_out, 0)
 
