@@ -41,6 +41,7 @@ class By(str, Enum):
     op = "op"
     block = "block"
     stage = "stage"
+    part = "part"
 
 
 class Dtype(str, Enum):
@@ -175,7 +176,7 @@ def table(
     aux: bool = AUX,
     reduced_tail: bool = REDUCED_TAIL,
     set_: Optional[List[str]] = SET,
-    by: By = typer.Option(By.layer, "--by", help="layer (every primitive layer), or totals per op type, block or stage."),
+    by: By = typer.Option(By.layer, "--by", help="layer (every primitive layer), or totals per op type, block, stage or part (a head table's backbone and head)."),
     unit: Unit = UNIT,
     fmt: Format = FORMAT,
 ):
@@ -208,7 +209,7 @@ def table(
         _print(fmt, rich, lambda: render.to_csv(result, unit_factor=k if unit is Unit.flops else None),
                as_json, lambda: render.to_markdown(result))
         return
-    frame = {By.op: result.by_op, By.block: result.by_block, By.stage: result.by_stage}[by]()
+    frame = {By.op: result.by_op, By.block: result.by_block, By.stage: result.by_stage, By.part: result.by_part}[by]()
     records = [{by.value: key, "count": int(row["macs"]) * k, "macs": int(row["macs"]), "params": int(row["params"]),
                 "weights": int(row["weights"]), "macs_share": row["macs_share"], "params_share": row["params_share"],
                 "weights_share": row["weights_share"]} for key, row in frame.iterrows()]

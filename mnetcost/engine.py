@@ -18,7 +18,7 @@ from .tables import Table, load_table
 
 SPATIAL_MODES = ("exact", "continuous")
 LAYER_COLUMNS = (
-    "name", "stage", "block", "op", "from", "kernel", "stride", "dilation", "groups", "h_in", "w_in", "c_in",
+    "name", "stage", "block", "op", "from", "part", "kernel", "stride", "dilation", "groups", "h_in", "w_in", "c_in",
     "h_out", "w_out", "c_out", "act", "bn", "mult_adds", "other_ops", "macs", "weights", "biases", "bn_params", "params",
     "trainable", "activations",
 )
@@ -95,6 +95,11 @@ class Cost:
     def by_stage(self):
         """MACs and params per stage (each table row, repeats summed)."""
         return self._group("stage")
+
+    def by_part(self):
+        """MACs and params of a head table's backbone and of its head ("head" is the whole network
+        of a table without a backbone)."""
+        return self._group("part")
 
     def _group(self, key):
         df = self.layers
@@ -381,8 +386,10 @@ def _grid_block(s: Setup, alpha, res, stage_alpha):
 
     def collect(t: Terms, weight):
         for key, (area, coef) in t.items.items():
-            slot = terms.setdefault(key, [np.broadcast_to(area.values, res.shape), np.zeros(n)])
-            slot[1] += weight * coef
+            slot = terms.get(key)
+            if slot is None:
+                slot = terms[key] = [np.broadcast_to(area.values, res.shape), np.zeros(n)]
+            slot[1] += coef if isinstance(weight, int) and weight == 1 else weight * coef
 
     # identical layers (a row's repeats share their width arrays) are evaluated once, times their count
     groups: dict[tuple, list] = {}
@@ -391,15 +398,18 @@ def _grid_block(s: Setup, alpha, res, stage_alpha):
                np.asarray(l.h_in * l.w_in).tobytes(), np.asarray(l.h_out * l.w_out).tobytes(), tuple(l.args.items()))
         groups.setdefault(key, [l, 0])[1] += 1
     for l, count in groups.values():
-        if not np.any(l.present):
+        if l.present is True or np.all(l.present):
+            weight = count
+        elif not np.any(l.present):
             continue  # absent in every configuration of this chunk
-        weight = count * np.broadcast_to(np.asarray(l.present, dtype=float), (n,))
+        else:
+            weight = count * np.asarray(l.present, dtype=float)
         c = op_cost(l, rules)
         collect(c.macs, weight)
         if rules.counts_other_ops:
             collect(c.other, weight)
         layer_params = c.weights + c.biases + (rules.bn_params * l.c_out if l.bn else 0)
-        params += weight * layer_params
+        params += layer_params if isinstance(weight, int) and weight == 1 else weight * layer_params
     areas = np.array([a for a, _ in terms.values()], dtype=float).reshape(len(terms), len(res))  # terms x resolutions
     coefs = np.array([c for _, c in terms.values()], dtype=float).reshape(len(terms), n).T  # configurations x terms
     if np.abs(coefs).max(initial=0) >= EXACT_LIMIT or params.max(initial=0) >= EXACT_LIMIT:

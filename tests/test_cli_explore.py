@@ -44,6 +44,15 @@ def test_table_by_op_reproduces_v1_table_2(capsys):
     assert code == 0 and "bneck7" in out
 
 
+def test_table_by_part_splits_a_detector(capsys):
+    code, out, _ = run(capsys, "table", "ssdlite-v3-large", "-c", "torchvision", "--resolution", "320", "--classes",
+                       "91", "--reduced-tail", "--by", "part", "-f", "json")
+    d = json.loads(out)
+    assert code == 0 and [r["part"] for r in d["rows"]] == ["backbone", "head"]
+    assert sum(r["macs"] for r in d["rows"]) == d["totals"]["macs"] == 583_171_904
+    assert sum(r["params"] for r in d["rows"]) == d["totals"]["params"] == 3_440_060
+
+
 def test_unit_flops_doubles_counts(capsys):
     _, out, _ = run(capsys, "table", "v2", "-u", "flops", "-f", "json")
     d = json.loads(out)

@@ -197,3 +197,22 @@ def test_torchvision_heads_per_layer(key):
     our_zero = [(ZERO_COST[op], s) for op, s in zip(ours["op"], shape) if op in ZERO_COST]
     assert sorted(our_convs) == sorted(map(tuple, convs))
     assert sorted(our_zero) == sorted(zero)
+
+
+@pytest.mark.parametrize("key", sorted({(r["model"], r["aux"], r["reduced_tail"], r["width_mult"], r["resolution"],
+                                         r["num_classes"]) for r in rows("torchvision_heads_layers.csv")}),
+                         ids=lambda k: "-".join(k))
+def test_torchvision_heads_backbone_and_head_parts(key):
+    """by_part splits a head model where torchvision does: its MobileNetV3 feature extractor (SSDLite's extra
+    layers belong to the detector, as in the papers) and everything after it."""
+    model, aux, tail, width, res, classes = key
+    layers = [r for r in rows("torchvision_heads_layers.csv")
+              if (r["model"], r["aux"], r["reduced_tail"], r["width_mult"], r["resolution"], r["num_classes"]) == key]
+    prefix = "backbone.features." if model.startswith("ssdlite") else "backbone."
+    backbone = [r for r in layers if r["module_name"].startswith(prefix)]
+    theirs = {"backbone": (sum(int(r["params"]) for r in backbone), sum(int(r["macs"]) for r in backbone)),
+              "head": (sum(int(r["params"]) for r in layers if r not in backbone),
+                       sum(int(r["macs"]) for r in layers if r not in backbone))}
+    parts = _head_cost({"model": model, "aux": aux, "reduced_tail": tail, "width_mult": width, "resolution": res,
+                        "num_classes": classes}).by_part()
+    assert {p: (int(row["params"]), int(row["macs"])) for p, row in parts.iterrows()} == theirs
