@@ -101,9 +101,21 @@ class Cost:
         of a table without a backbone)."""
         return self._group("part")
 
-    def _group(self, key):
+    def by_map(self):
+        """MACs and params per part and feature-map size (the output H x W a layer writes): where a
+        detector's work goes, map by map."""
+        df = self.layers
+        g = self._group(["part", df["h_out"].astype(str) + "x" + df["w_out"].astype(str)], names=["part", "map"])
+        area = [int(h) * int(w) for h, w in (m.split("x") for m in g.index.get_level_values("map"))]
+        parts = list(dict.fromkeys(g.index.get_level_values("part")))
+        order = sorted(range(len(g)), key=lambda i: (parts.index(g.index[i][0]), -area[i]))
+        return g.iloc[order]
+
+    def _group(self, key, names=None):
         df = self.layers
         g = df.groupby(key, sort=False)[["macs", "params", "weights"]].sum()
+        if names:
+            g.index.names = names
         g["macs_share"] = g["macs"] / g["macs"].sum() if g["macs"].sum() else 0.0
         g["params_share"] = g["params"] / g["params"].sum() if g["params"].sum() else 0.0
         g["weights_share"] = g["weights"] / g["weights"].sum() if g["weights"].sum() else 0.0

@@ -164,16 +164,19 @@ def diff(a, b=None, *, alpha=(1.0, 1.0), resolution=(None, None), convention=("p
     """What changes from configuration A to configuration B: per layer (aligned by name; a layer only
     in one of them counts as added or removed) and per block, with the totals' delta.
 
-    ``b`` defaults to ``a``; ``alpha``, ``resolution`` and ``convention`` are (A, B) pairs. Returns
-    ``(layers, blocks, totals)`` with columns macs_a, macs_b, d_macs, params_a, params_b, d_params."""
+    ``b`` defaults to ``a``; ``alpha``, ``resolution`` and ``convention`` are (A, B) pairs, and so may
+    ``aux`` and ``reduced_tail`` be (a single value applies to both). Returns ``(layers, blocks, totals)``
+    with columns macs_a, macs_b, d_macs, params_a, params_b, d_params."""
     import difflib
 
     import pandas as pd
 
+    aux, reduced_tail = (x if isinstance(x, (tuple, list)) and len(x) == 2 else (x, x) for x in (aux, reduced_tail))
     ra = cost(a, alpha=alpha[0], resolution=resolution[0], convention=convention[0], classes=classes,
-              spatial=spatial, top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
+              spatial=spatial, top=top, head=head, aux=aux[0], reduced_tail=reduced_tail[0], symbols=symbols)
     rb = cost(b if b is not None else a, alpha=alpha[1], resolution=resolution[1], convention=convention[1],
-              classes=classes, spatial=spatial, top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
+              classes=classes, spatial=spatial, top=top, head=head, aux=aux[1], reduced_tail=reduced_tail[1],
+              symbols=symbols)
 
     def aligned(key):
         fa = ra.layers.groupby(key, sort=False)[["macs", "params"]].sum() if key != "name" else ra.layers.set_index("name")

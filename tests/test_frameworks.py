@@ -216,3 +216,22 @@ def test_torchvision_heads_backbone_and_head_parts(key):
     parts = _head_cost({"model": model, "aux": aux, "reduced_tail": tail, "width_mult": width, "resolution": res,
                         "num_classes": classes}).by_part()
     assert {p: (int(row["params"]), int(row["macs"])) for p, row in parts.iterrows()} == theirs
+
+
+@pytest.mark.parametrize("key", sorted({(r["model"], r["aux"], r["reduced_tail"], r["width_mult"], r["resolution"],
+                                         r["num_classes"]) for r in rows("torchvision_heads_layers.csv")
+                                        if r["model"].startswith("ssdlite")}), ids=lambda k: "-".join(k))
+def test_torchvision_detector_head_per_feature_map(key):
+    """by_map's head rows equal torchvision's extra layers and prediction blocks summed by the map size they write."""
+    theirs = {}
+    for r in rows("torchvision_heads_layers.csv"):
+        if (r["model"], r["aux"], r["reduced_tail"], r["width_mult"], r["resolution"], r["num_classes"]) != key or \
+                r["module_name"].startswith("backbone.features.") or r["output_shape"].count("x") != 2:
+            continue
+        size = r["output_shape"].rsplit("x", 1)[0]
+        params, macs = theirs.get(size, (0, 0))
+        theirs[size] = (params + int(r["params"]), macs + int(r["macs"]))
+    model, aux, tail, width, res, classes = key
+    maps = _head_cost({"model": model, "aux": aux, "reduced_tail": tail, "width_mult": width, "resolution": res,
+                       "num_classes": classes}).by_map().loc["head"]
+    assert {m: (int(row["params"]), int(row["macs"])) for m, row in maps.iterrows()} == theirs
