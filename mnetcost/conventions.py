@@ -21,7 +21,7 @@ from .tables import FAMILIES, tables_dir
 ROLE_COLUMNS = ("stem", "block", "expand", "last", "head", "extra")
 COUNTER_COLUMNS = ("bn_ops", "bn_ops_channel", "pool_in", "pool_out", "se_pool_in", "se_pool_out", "bias_ops",
                    "upsample_out")
-ACTIVATIONS = ("RE", "RE6", "HS", "HSIG", "SW", "SIG")
+ACTIVATIONS = ("RE", "RE6", "HS", "HSIG", "SW", "SIG", "GE")
 
 
 def _act_ops(text: str, where: str, line: int) -> dict:

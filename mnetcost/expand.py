@@ -5,7 +5,15 @@ Primitive ops: ``conv`` (standard k x k, k > 1), ``pw`` (1x1 conv), ``dw`` (dept
 (squeeze-excite: global pool + two 1x1 FCs + channel scale), ``pool`` (global average pool),
 ``fc`` (fully connected / 1x1 conv on a 1x1 map), ``add`` (element-wise addition: residuals, merges),
 ``mul`` (element-wise product, broadcasting a 1x1 map), ``concat`` (channel concatenation),
-``upsample`` (bilinear, to another tensor's size), and any op a user registered.
+``upsample`` (bilinear, to another tensor's size), ``norm`` (a BatchNorm alone), ``attn`` (the two
+matmuls of multi-query attention), ``scale`` (layer scale), and any op a user registered.
+
+Block rows: ``bneck`` (V2/V3 inverted residual), ``fused`` (V4's FusedIB: a k x k conv to the
+expansion, a 1x1 projection), ``uib`` (V4's Universal Inverted Bottleneck: an optional start
+depthwise conv, a 1x1 expansion, an optional middle depthwise conv, a 1x1 projection; the stride on
+the middle one when it exists) and ``mqa`` (V4's Mobile MQA: input BatchNorm, query projection, keys
+and values downsampled by a strided depthwise conv when kv_stride > 1, one key and one value head
+shared by all query heads, output projection).
 
 The expansion works on arrays: widths have one value per configuration (an array of alphas, or of
 per-row multipliers), heights and widths one value per resolution. A layer that exists in only some
@@ -26,7 +34,8 @@ from .scaling import FACTOR_RULES, SQUEEZE_RULES, out_size, scale_width
 from .tables import MAX_VALUE, Row, Table
 
 MAX_CHANNELS = MAX_VALUE  # beyond any network; keeps every count inside 64-bit integers' reach
-NO_SPATIAL_CHANGE = ("se", "add", "mul", "concat")
+NO_SPATIAL_CHANGE = ("se", "add", "mul", "concat", "norm", "scale")
+NO_BIAS = ("pool", "add", "mul", "concat", "upsample", "norm", "attn", "scale")
 
 
 @dataclass(frozen=True)
@@ -219,7 +228,8 @@ def expand(table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, 
                     h_out, w_out = out_size(x.h, s, spatial), out_size(x.w, s, spatial)
                 name = f"{block}.{suffix}" if suffix else block
                 out = _Tensor(name, cout, cout if c0 is None else c0, h_out, w_out,
-                              x.stride * s if op not in ("pool", "fc") else x.stride, rate)
+                              size.stride if size is not None else x.stride * s if op not in ("pool", "fc") else x.stride,
+                              rate)
                 if np.ndim(present) == 0 and not present:
                     tensors[name] = x  # absent: its name reads its input
                     return x
@@ -227,13 +237,48 @@ def expand(table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, 
                 layers.append(Layer(
                     name=name, stage=row.stage, block=block, op=op, kernel=k, stride=s, groups=groups,
                     c_in=x.c, c_out=cout, h_in=x.h, w_in=x.w, h_out=h_out, w_out=w_out, bn=bn,
-                    bias=(not bn if bias is None else bias) and op not in ("pool", "add", "mul", "concat", "upsample"),
+                    bias=(not bn if bias is None else bias) and op not in NO_BIAS,
                     act=act, c_mid=c_mid,
                     present=present, inputs=tuple(inputs or (x.name,)), dilation=dilation, args=args or {},
                     part=row.part, size_of=size.name if size is not None else "",
                 ))
                 tensors[name] = out
                 return out
+
+            def residual(p, out_s):
+                """The block's output: ``p`` plus its input where stride and widths allow (and the row
+                does not say no); an explicit residual that cannot apply is an error."""
+                x = block_input
+                fits = np.logical_and(p.h.shape == x.h.shape and np.array_equal(p.h, x.h), np.equal(x.c, out_s))
+                if row.residual and not np.all(fits):
+                    raise UsageError(f"{table.name}: the residual of row {row.stage!r} (line {row.line}) cannot apply at "
+                                     f"alpha {describe(row_alpha)}: {np.min(x.c):g} -> {np.min(out_s):g} channels, "
+                                     f"stride {stride}")
+                if row.layer_scale:
+                    p = add("scale", p, 1, out_s, suffix="scale", c0=row.out)
+                if row.residual is False:
+                    return p
+                return add("add", p, 1, out_s, suffix="add", present=fits, inputs=(p.name, block_input.name), c0=row.out)
+
+            def attention_block(x):
+                """Mobile MQA: the attention widths are the row's settings, not scaled by alpha."""
+                a = dict(row.args)
+                heads, dk, dv, kv = a["heads"], a["key_dim"], a["value_dim"], a["kv_stride"]
+                n = add("norm", x, 1, x.c, bn=row.bn, act="-", suffix="norm", c0=x.c0)
+                q = add("pw", n, 1, heads * dk, bias=False, suffix="query", c0=heads * dk)
+                kv_in = {}
+                for part, d in (("key", dk), ("value", dv)):
+                    down = n if kv == 1 else add("dw", n, kv, n.c, groups=n.c, bn=row.bn, bias=False, act="-",
+                                                 k=row.kernel, suffix=f"{part}_down", c0=n.c0)
+                    kv_in[part] = add("pw", down, 1, d, bias=False, suffix=part, c0=d)
+                k, v = kv_in["key"], kv_in["value"]
+                att = add("attn", k, 1, heads * dv, size=q, inputs=(q.name, k.name, v.name), suffix="attn",
+                          c0=heads * dv, args={"heads": heads, "key_dim": dk, "value_dim": dv})
+                return add("pw", att, 1, width(row.width, row.out, x), bias=False, suffix="output", c0=row.out)
+
+            def expansion():
+                exp_0 = row.exp if row.exp is not None else row.t * x.c0
+                return exp_0, width("expand", exp_0, x)
 
             if row.op == "conv":
                 out_s = symbolic(row) if row.expr else width(row.width, row.out, x)
@@ -258,14 +303,26 @@ def expand(table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, 
                     squeeze = memo[key] if key in memo else memo.setdefault(key, SQUEEZE_RULES[rules.se_squeeze](exp_s, x.c))
                     d = add("se", d, 1, exp_s, c_mid=squeeze, suffix="se", c0=exp_0)
                 p = add("pw", d, 1, out_s, bn=row.bn, act="-", suffix="project", c0=row.out)
-                fits = np.logical_and(p.h.shape == x.h.shape and np.array_equal(p.h, x.h), np.equal(x.c, out_s))
-                if row.residual and not np.all(fits):
-                    raise UsageError(f"{table.name}: the residual of row {row.stage!r} (line {row.line}) cannot apply at "
-                                     f"alpha {describe(row_alpha)}: {np.min(x.c):g} -> {np.min(out_s):g} channels, "
-                                     f"stride {stride}")
-                x = p
-                if row.residual is not False:
-                    x = add("add", p, 1, out_s, suffix="add", present=fits, inputs=(p.name, block_input.name), c0=row.out)
+                x = residual(p, out_s)
+            elif row.op == "fused":
+                out_s = width(row.width, row.out, x)
+                exp_0, exp_s = expansion()
+                e = add("conv", x, stride, exp_s, bn=row.bn, act=row.nl, k=row.kernel, suffix="expand", c0=exp_0)
+                x = residual(add("pw", e, 1, out_s, bn=row.bn, act="-", suffix="project", c0=row.out), out_s)
+            elif row.op == "uib":
+                out_s = width(row.width, row.out, x)
+                exp_0, exp_s = expansion()
+                s = x
+                if row.start:  # linear, and strided only when there is no middle depthwise conv
+                    s = add("dw", x, 1 if row.kernel else stride, x.c, groups=x.c, bn=row.bn, act="-", k=row.start,
+                            suffix="start", c0=x.c0)
+                e = add("pw", s, 1, exp_s, bn=row.bn, act=row.nl, suffix="expand", c0=exp_0)
+                if row.kernel:
+                    e = add("dw", e, stride, exp_s, groups=exp_s, bn=row.bn, act=row.nl, k=row.kernel, suffix="dw",
+                            c0=exp_0)
+                x = residual(add("pw", e, 1, out_s, bn=row.bn, act="-", suffix="project", c0=row.out), out_s)
+            elif row.op == "mqa":
+                x = residual(attention_block(x), width(row.width, row.out, x))
             elif row.op == "pool":
                 x = add("pool", x, 1, x.c, c0=x.c0)
             elif row.op == "fc":

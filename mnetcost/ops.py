@@ -157,6 +157,27 @@ def upsample(layer, rules):
     return OpCost(0, 0, 0, rules.upsample_out * layer.c_out * layer.area_out)
 
 
+def batch_norm(layer, rules):
+    """A BatchNorm on its own (the input norm of a MobileNetV4 attention block): no mult-adds; its
+    parameters are the convention's BatchNorm values, counted by the engine as for every layer."""
+    return OpCost(0, 0, 0, 0)
+
+
+def attention(layer, rules):
+    """Multi-query attention's two matmuls, QK^T and AV: heads·N_q·N_kv·(d_k + d_v) mult-adds, where
+    N_q is the query tokens (the output area) and N_kv the key/value tokens (the input area): a count
+    that grows with the product of two areas, the square of the resolution's. The projections are
+    the layer's neighbours (1x1 convs); softmax and the 1/sqrt(d_k) scale are not mult-adds."""
+    a = layer.args
+    return OpCost(a["heads"] * (a["key_dim"] + a["value_dim"]) * layer.area_out * layer.area_in, 0)
+
+
+def layer_scale(layer, rules):
+    """A learned per-channel scale of a block's output (CaiT's LayerScale, in MobileNetV4's hybrids):
+    C weights, and an element-wise product that no convention counts as mult-adds."""
+    return OpCost(0, layer.c_out)
+
+
 def no_arithmetic(layer, rules):
     """Element-wise addition or multiplication of tensors, or their concatenation: no mult-adds, no
     weights, and none of the conventions counts them."""
@@ -174,6 +195,9 @@ BUILTIN = {
     "mul": OpSpec("mul", no_arithmetic, "element-wise multiply"),
     "concat": OpSpec("concat", no_arithmetic, "concatenation"),
     "upsample": OpSpec("upsample", upsample, "bilinear upsampling"),
+    "norm": OpSpec("norm", batch_norm, "batchnorm"),
+    "attn": OpSpec("attn", attention, "attention matmuls"),
+    "scale": OpSpec("scale", layer_scale, "layer scale"),
 }
 REGISTRY: dict[str, OpSpec] = dict(BUILTIN)
 
@@ -184,7 +208,7 @@ def register_op(name: str, cost: Callable, *, label: str | None = None) -> None:
     its ``out`` width (or its input's), its kernel and stride. Built-in ops cannot be replaced."""
     if not isinstance(name, str) or not name.isidentifier():
         raise UsageError(f"an op name is an identifier, got {name!r}")
-    if name in BUILTIN or name in ("dwsep", "bneck"):
+    if name in BUILTIN or name in ("dwsep", "bneck", "fused", "uib", "mqa"):
         raise UsageError(f"op {name!r} is built in and cannot be replaced")
     if not callable(cost):
         raise UsageError(f"the cost function of op {name!r} must be callable")

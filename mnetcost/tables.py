@@ -22,16 +22,19 @@ from pathlib import Path
 
 from .errors import TableError, UnknownModel
 
-FAMILIES = ("v1", "v2", "v3", "mnasnet", "efficientnet")
-ROW_OPS = ("conv", "dw", "dwsep", "bneck", "pool", "fc", "concat", "add", "mul", "upsample")
+FAMILIES = ("v1", "v2", "v3", "mnasnet", "efficientnet", "v4")
+ROW_OPS = ("conv", "dw", "dwsep", "bneck", "fused", "uib", "mqa", "pool", "fc", "concat", "add", "mul", "upsample")
+BLOCK_OPS = ("bneck", "fused", "uib", "mqa")  # rows that expand into several layers, with a residual
+EXPANDING_OPS = ("bneck", "fused", "uib")  # rows with an expansion (t or exp)
+MQA_ARGS = {"heads": None, "key_dim": None, "value_dim": "key_dim", "kv_stride": 1}  # name -> default
 MERGE_OPS = ("concat", "add", "mul")  # rows that read two or more tensors
 SHAPE_OPS = ("dw", "pool", "upsample") + MERGE_OPS  # rows whose width follows their input(s)
 ROLES = ("stem", "block", "last", "head", "extra", "classes", "fixed")
 SYMBOLS = ("k", "a", "a1")  # in ``out``: the classes, the anchors per location, those of the first (lowest) map
-ACTIVATIONS = ("RE", "RE6", "HS", "SW", "SIG", "HSIG", "-", "")
+ACTIVATIONS = ("RE", "RE6", "HS", "SW", "SIG", "HSIG", "GE", "-", "")
 REQUIRED = ("stage", "op", "kernel", "out", "n", "stride")
-OPTIONAL = ("input", "operator", "t", "exp", "se", "nl", "bn", "bias", "width", "residual", "from", "size", "dilation", "when",
-            "args", "source", "note")
+OPTIONAL = ("input", "operator", "start", "t", "exp", "se", "nl", "bn", "bias", "width", "residual", "layer_scale", "from",
+            "size", "dilation", "when", "args", "source", "note")
 SWITCHES = ("aux",)  # values of ``when``: rows that exist only when the switch is on
 TAIL_FIELDS = ("out", "exp")
 NOT_MODELS = {"conventions", "devices"}
@@ -45,7 +48,7 @@ class Row:
 
     stage: str
     op: str
-    kernel: int
+    kernel: int | None  # None: a uib row without its middle depthwise conv
     out: int | None  # None: keeps its input width (dw, pool, merges); classes rows hold 0 and take ``expr``
     n: int
     stride: int
@@ -55,7 +58,9 @@ class Row:
     nl: str = ""
     bn: bool = True
     width: str = "block"
-    residual: bool | None = None  # None: when stride is 1 and widths match (bneck only)
+    residual: bool | None = None  # None: when stride is 1 and widths match (block rows only)
+    start: int | None = None  # uib: the start depthwise kernel (before the expansion), None when absent
+    layer_scale: bool = False  # uib, fused, mqa: a learned per-channel scale of the block's output (V4 hybrids)
     bias: bool | None = None  # None: exactly when there is no BatchNorm
     inputs: tuple[str, ...] = ()  # the tensors read; () = the previous row's output
     size: str = ""  # upsample: the tensor whose height and width it takes ("input": the image's)
@@ -254,7 +259,21 @@ def parse_table(text: str, path: str = "<table>") -> Table:
 
 
 # The layers a row's name can be followed by in a reference (``bneck13.expand``), per row op.
-LAYER_SUFFIXES = {"dwsep": ("dw", "pw"), "bneck": ("expand", "dw", "se", "project", "add")}
+LAYER_SUFFIXES = {"dwsep": ("dw", "pw"), "bneck": ("expand", "dw", "se", "project", "add"),
+                  "fused": ("expand", "project", "scale", "add"),
+                  "uib": ("start", "expand", "dw", "project", "scale", "add"),
+                  "mqa": ("norm", "query", "key_down", "key", "value_down", "value", "attn", "output", "scale", "add")}
+
+
+def before_stride(row: Row) -> tuple:
+    """The layers of a block row that run before its stride (at its input's resolution)."""
+    if row.op == "bneck":
+        return ("expand",)
+    if row.op == "uib":
+        return ("start", "expand") if row.kernel else ("expand",) if not row.start else ()
+    if row.op == "mqa":
+        return ("norm", "query", "key_down", "value_down")
+    return ()
 
 
 class _Graph:
@@ -277,8 +296,8 @@ class _Graph:
         for i in range(row.n):
             block = row.stage if row.n == 1 else f"{row.stage}.{i + 1}"
             for suffix in LAYER_SUFFIXES.get(row.op, ()):
-                # the expansion runs before the block's stride, the other layers after it
-                self.names[f"{block}.{suffix}"] = (None, stride if suffix == "expand" else stride * row.stride ** (i == 0))
+                early = suffix in before_stride(row)
+                self.names[f"{block}.{suffix}"] = (None, stride if early else stride * row.stride ** (i == 0))
             stride *= row.stride if i == 0 else 1
             self.names[block] = (width, stride)
         self.names[row.stage] = (width, stride)
@@ -390,7 +409,11 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str], symbols=SY
     if op not in ROW_OPS and op not in custom:
         bad("op", f"unknown op (allowed: {', '.join(ROW_OPS + tuple(custom))})")
         return None
-    kernel = pos_int("kernel", default=1 if op in ("fc", "pool", "upsample") + MERGE_OPS or op in custom else None)
+    kernel = pos_int("kernel", default=1 if op in ("fc", "pool", "upsample") + MERGE_OPS or op in custom else None,
+                     allow_blank=op in ("uib", "mqa"))
+    start = pos_int("start", allow_blank=True)
+    if start is not None and op != "uib":
+        bad("start", "a start depthwise kernel is only for a uib row")
     stride = pos_int("stride", default=1)
     n = pos_int("n", default=1)
     dilation = pos_int("dilation", default=1)
@@ -427,14 +450,16 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str], symbols=SY
     if dilation != 1 and op not in ("conv", "dw", "dwsep", "bneck"):
         bad("dilation", "a dilation is only for a convolution")
     args = _parse_args(raw.get("args", ""), bad) if raw.get("args", "") else ()
-    if args and op not in custom:
-        bad("args", "op arguments are only for an op registered with mnetcost.register_op")
+    if args and op not in custom and op != "mqa":
+        bad("args", "op arguments are only for an mqa row or an op registered with mnetcost.register_op")
+    if op == "mqa" and len(problems) == n_before:
+        args = _mqa_args(dict(args), kernel, bad)
     if width not in ROLES:
         bad("width", f"unknown width role (allowed: {', '.join(ROLES)})")
     t = exp = None
     if raw.get("t", ""):
-        if op != "bneck":
-            bad("t", "an expansion factor is only for a bneck row")
+        if op not in EXPANDING_OPS:
+            bad("t", f"an expansion factor is only for {_rows_of(EXPANDING_OPS)}")
         else:
             try:
                 t = float(raw["t"])
@@ -443,21 +468,26 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str], symbols=SY
             except ValueError:
                 bad("t", "must be a number > 0")
     if raw.get("exp", ""):
-        if op != "bneck":
-            bad("exp", "an expansion width is only for a bneck row")
+        if op not in EXPANDING_OPS:
+            bad("exp", f"an expansion width is only for {_rows_of(EXPANDING_OPS)}")
         else:
             exp = pos_int("exp")
-    if op == "bneck" and t is None and exp is None and len(problems) == n_before:
-        bad("t", "a bneck row needs an expansion: t (factor) or exp (width)")
-    if op == "bneck" and t is not None and exp is not None:
+    if op in EXPANDING_OPS and t is None and exp is None and len(problems) == n_before:
+        bad("t", f"a {op} row needs an expansion: t (factor) or exp (width)")
+    if op in EXPANDING_OPS and t is not None and exp is not None:
         bad("exp", "give t or exp, not both")
+    if op == "uib" and stride is not None and stride > 1 and kernel is None and start is None:
+        bad("stride", "a strided uib row needs a depthwise conv (start or kernel) to carry the stride")
+    if op == "mqa" and stride != 1:
+        bad("stride", "an mqa row keeps its input's size (its keys and values are downsampled by kv_stride)")
     stage = raw.get("stage", "")
     if "." in stage or "," in stage:
         bad("stage", "a stage name cannot contain '.' or ',' (repeated blocks are named stage.1, stage.2, ...)")
     if stage == "input":
         bad("stage", "'input' names the network's input")
     flags = {}
-    for col, default in (("se", False), ("bn", op in ("conv", "dw", "dwsep", "bneck")), ("residual", None), ("bias", None)):
+    for col, default in (("se", False), ("bn", op in ("conv", "dw", "dwsep") + BLOCK_OPS), ("residual", None),
+                         ("bias", None), ("layer_scale", False)):
         text = raw.get(col, "")
         if text in ("", "-"):
             flags[col] = default
@@ -469,8 +499,10 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str], symbols=SY
         bad("se", "squeeze-excite is only for a bneck row")
     if flags.get("bias") is not None and op not in ("conv", "dw", "fc"):
         bad("bias", "an explicit bias is only for a conv, dw or fc row")
-    if flags.get("residual") is not None and op != "bneck":
-        bad("residual", "a residual connection is only for a bneck row")
+    if flags.get("residual") is not None and op not in BLOCK_OPS:
+        bad("residual", f"a residual connection is only for {_rows_of(BLOCK_OPS)}")
+    if flags.get("layer_scale") and op not in ("fused", "uib", "mqa"):
+        bad("layer_scale", "a layer scale is only for a fused, uib or mqa row")
     nl = raw.get("nl", "")
     if nl not in ACTIVATIONS:
         bad("nl", f"unknown activation (allowed: {', '.join(a for a in ACTIVATIONS if a)})")
@@ -494,6 +526,8 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str], symbols=SY
         bn=flags["bn"],
         width=width,
         residual=flags["residual"],
+        start=start,
+        layer_scale=flags["layer_scale"],
         bias=flags["bias"],
         inputs=inputs,
         size=size,
@@ -513,6 +547,33 @@ def _custom_ops() -> dict:
     from .ops import REGISTRY, BUILTIN
 
     return {name: spec for name, spec in REGISTRY.items() if name not in BUILTIN}
+
+
+def _rows_of(ops) -> str:
+    """('bneck', 'fused', 'uib') -> 'a bneck, fused or uib row'."""
+    return f"a {', '.join(ops[:-1])} or {ops[-1]} row" if len(ops) > 1 else f"a {ops[0]} row"
+
+
+def _mqa_args(args: dict, kernel, bad) -> tuple:
+    """An mqa row's attention settings, checked and completed: heads, key_dim, value_dim (default
+    key_dim), kv_stride (default 1; above 1 the keys and values pass a strided depthwise conv of
+    ``kernel``)."""
+    unknown = set(args) - set(MQA_ARGS)
+    if unknown:
+        bad("args", f"an mqa row takes {', '.join(MQA_ARGS)}; unknown: {', '.join(sorted(unknown))}")
+        return ()
+    for name, default in MQA_ARGS.items():
+        value = args.get(name, args.get(default) if isinstance(default, str) else default)
+        if value is None:
+            bad("args", f"an mqa row needs {name}=N")
+            return ()
+        if not isinstance(value, int) or value < 1:
+            bad("args", f"{name} must be a positive whole number")
+            return ()
+        args[name] = value
+    if args["kv_stride"] > 1 and kernel is None:
+        bad("kernel", "an mqa row with kv_stride > 1 needs the kernel of its key/value downsampling")
+    return tuple((name, args[name]) for name in MQA_ARGS)
 
 
 def _parse_args(text: str, bad) -> tuple:

@@ -24,7 +24,7 @@ from .engine import cost, hw, setup
 from .errors import UsageError
 from .expand import single
 
-ACTIVATIONS = {"RE": nn.ReLU, "RE6": nn.ReLU6, "HS": nn.Hardswish, "SW": nn.SiLU, "SIG": nn.Sigmoid, "HSIG": nn.Hardsigmoid}
+ACTIVATIONS = {"RE": nn.ReLU, "RE6": nn.ReLU6, "HS": nn.Hardswish, "SW": nn.SiLU, "SIG": nn.Sigmoid, "HSIG": nn.Hardsigmoid, "GE": nn.GELU}
 
 
 def _act(name: str) -> nn.Module:

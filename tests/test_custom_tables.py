@@ -86,10 +86,10 @@ def test_mutated_shipped_tables_end_in_a_result_or_a_clean_error(name, edits, **
 @pytest.mark.parametrize("text, message", [
     ("# family: v2\nstage,op,kernel,t,out,n,stride,residual\nc1,conv,3,,32,1,2,\nb1,bneck,3,6,16,1,1,1\n",
      "line 4, column residual: a residual needs stride 1 and equal input and output widths, got stride 1 and widths 32 -> 16"),
-    ("# family: v2\nstage,op,kernel,out,n,stride,residual\nc1,conv,3,32,1,2,1\n", "line 3, column residual: a residual connection is only for a bneck row"),
+    ("# family: v2\nstage,op,kernel,out,n,stride,residual\nc1,conv,3,32,1,2,1\n", "line 3, column residual: a residual connection is only for a bneck, fused, uib or mqa row"),
     ("# family: v2\nstage,op,kernel,out,n,stride\nb,conv,3,32,1,2\nb,conv,3,32,1,1\n", "line 4, column stage: duplicate stage name (first at line 3), got 'b'"),
     ("# family: v2\nstage,op,kernel,out,n,stride\nb.1,conv,3,32,1,2\n", "line 3, column stage: a stage name cannot contain '.'"),
-    ("# family: v2\nstage,op,kernel,exp,out,n,stride\nc,conv,3,96,32,1,2\n", "line 3, column exp: an expansion width is only for a bneck row, got '96'"),
+    ("# family: v2\nstage,op,kernel,exp,out,n,stride\nc,conv,3,96,32,1,2\n", "line 3, column exp: an expansion width is only for a bneck, fused or uib row, got '96'"),
     ("# family: v2\nstage,op,kernel,out,n,stride\nc,conv,3,32,5000,1\n", "line 3, column n: at most 1000 repeats, got '5000'"),
     ("# family: v2\nstage,op,kernel,out,n,stride,colour\nc,conv,3,32,1,1,red\n", "unknown column(s) colour"),
     ("# family: v2\nstage,op,kernel,out,n,stride\nc,dw,3,32,1,1\n", "line 3, column out: a dw row keeps its input width; leave out blank, got '32'"),

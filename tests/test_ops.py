@@ -69,7 +69,8 @@ def test_counts_keep_their_area_apart_for_any_power_of_it():
 def test_unknown_op_is_an_error_never_zero():
     with pytest.raises(UnknownOp):
         op_spec("shuffle")
-    assert set(BUILTIN) == {"conv", "dw", "pw", "fc", "se", "pool", "add", "mul", "concat", "upsample"}
+    assert set(BUILTIN) == {"conv", "dw", "pw", "fc", "se", "pool", "add", "mul", "concat", "upsample", "norm", "attn",
+                            "scale"}
 
 
 def test_a_registered_op_is_costed_from_its_own_arguments(tmp_path, monkeypatch):

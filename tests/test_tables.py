@@ -16,8 +16,19 @@ HEADS = ["lraspp-v3-large", "deeplabv3-v3-large", "ssdlite-v3-large", "ssdlite-v
          "lraspp-v3-large-paper", "lraspp-v3-small"]
 
 
+V4 = {"v4-conv-small": 224, "v4-conv-medium": 256, "v4-conv-large": 384, "v4-hybrid-medium": 256,
+      "v4-hybrid-large": 384}  # the input sizes of V4 Tables 11-15
+
+
 def test_every_shipped_table_is_listed():
-    assert model_names() == sorted(SHIPPED + HEADS)
+    assert model_names() == sorted(SHIPPED + HEADS + list(V4))
+
+
+@pytest.mark.parametrize("name", V4)
+def test_v4_table_metadata(name):
+    t = load_table(name)
+    assert t.family == "v4" and t.resolution == V4[name] and t.source and t.title
+    assert all(row.source for row in t.rows), "every row cites its source"
 
 
 @pytest.mark.parametrize("name", HEADS)
@@ -39,9 +50,9 @@ def test_table_metadata(name):
     assert all(row.source for row in t.rows), "every row cites its source"
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", SHIPPED + list(V4))
 def test_input_column_matches_the_computed_input(name):
-    """The papers print each row's input size; at alpha 1 and 224 px the engine must arrive at it."""
+    """The papers print each row's input size; at alpha 1 and the table's resolution the engine must arrive at it."""
     t = load_table(name)
     layers = mnetcost.cost(name).layers
     for row in t.rows:
@@ -105,7 +116,7 @@ def test_good_table_parses():
     ("# family: v2\nstage,op,kernel,out,n,stride\nc1,conv,3,-32,1,2\n", "column out: must be a positive integer, got '-32'"),
     ("# family: v2\nstage,op,kernel,out,n,stride\nc1,conv,3,32,1,-2\n", "column stride: must be a positive integer, got '-2'"),
     ("# family: v2\nstage,op,kernel,out,n,stride\nc1,bneck,3,32,1,2\n", "a bneck row needs an expansion"),
-    ("# family: v2\nstage,op,kernel,t,out,n,stride\nc1,conv,3,6,32,1,2\n", "column t: an expansion factor is only for a bneck row"),
+    ("# family: v2\nstage,op,kernel,t,out,n,stride\nc1,conv,3,6,32,1,2\n", "column t: an expansion factor is only for a bneck, fused or uib row"),
     ("# family: v2\nstage,op,kernel,out,n,stride\nc1,bneck,3,k,1,2\n", "a width with symbols is a product of whole numbers"),
     ("# family: v2\nstage,op,kernel,out,n,stride\n", "the table has no rows"),
     ("# family: v2\n", "no header row"),
