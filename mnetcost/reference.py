@@ -203,6 +203,16 @@ def latencies():
     return pd.read_csv(tables_dir() / "reference" / "latency.csv")
 
 
+def v4_table6():
+    """The V4 paper's Table 6 for the MobileNets: published ImageNet top-1, params, MACs and latencies
+    (ms) on seven devices (TFLite int8 on the CPUs, Hexagon and EdgeTPU; FP16 on the GPUs; CoreML on
+    the iPhone), with the mnetcost table and configuration of each row. Input sizes are not printed in
+    Table 6: the architecture tables' (Tables 11-15), 224 for V1-V3."""
+    import pandas as pd
+
+    return pd.read_csv(tables_dir() / "reference" / "v4_table6.csv")
+
+
 def v1_table2():
     """The V1 paper's Table 2 (resource per layer type, in % of mult-adds and of parameters), with verdicts."""
     import pandas as pd

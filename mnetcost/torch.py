@@ -5,7 +5,8 @@ Optional: ``pip install "mnetcost[torch]"``. Nothing else in mnetcost imports to
 The module is built from the very primitive layers the cost engine counts (``expand``), one
 submodule per layer: a convolution (bias exactly when the layer has no BatchNorm) with its
 BatchNorm and activation, squeeze-excite (pool, two 1x1 convs with biases, ReLU, hard-sigmoid gate),
-global average pooling, a Linear classifier, and residual additions. BatchNorm modules exist when
+global average pooling, a Linear classifier, residual additions, and MobileNetV4's BatchNorm-only
+layers, multi-query attention matmuls and layer scales. BatchNorm modules exist when
 the convention counts BatchNorm parameters (torchvision: weight and bias; keras: also the running
 statistics, which PyTorch holds as buffers); under ``paper`` and ``tf-slim`` (V2/V3) the module has
 none. TF-slim's V1 count (3 values per BatchNorm channel) has no PyTorch counterpart.
@@ -30,7 +31,7 @@ ACTIVATIONS = {"RE": nn.ReLU, "RE6": nn.ReLU6, "HS": nn.Hardswish, "SW": nn.SiLU
 def _act(name: str) -> nn.Module:
     if name not in ACTIVATIONS:
         return nn.Identity()
-    return ACTIVATIONS[name]() if name == "SIG" else ACTIVATIONS[name](inplace=True)
+    return ACTIVATIONS[name]() if name in ("SIG", "GE") else ACTIVATIONS[name](inplace=True)
 
 
 class ConvLayer(nn.Sequential):
@@ -79,6 +80,34 @@ class Merge(nn.Module):
         return self.act(out)
 
 
+class Attention(nn.Module):
+    """Multi-query attention's matmuls on projected tensors: queries (heads x key_dim channels), one
+    key head and one value head (possibly at a lower resolution) shared by every query head; returns
+    heads x value_dim channels at the queries' size. Written with explicit matmuls, as timm's
+    unfused path, so that FlopCounterMode counts QK^T and AV."""
+
+    def __init__(self, heads: int, key_dim: int):
+        super().__init__()
+        self.heads, self.scale = heads, key_dim ** -0.5
+
+    def forward(self, q, k, v, size=None):
+        b, _, h, w = q.shape
+        q = q.reshape(b, self.heads, -1, h * w).transpose(-1, -2)  # b, heads, N_q, key_dim
+        k = k.flatten(2).unsqueeze(1)  # b, 1, key_dim, N_kv
+        v = v.flatten(2).transpose(-1, -2).unsqueeze(1)  # b, 1, N_kv, value_dim
+        attn = ((q * self.scale) @ k).softmax(dim=-1)
+        return (attn @ v).transpose(-1, -2).reshape(b, -1, h, w)
+
+
+class LayerScale(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((channels,), 1e-5))
+
+    def forward(self, x):
+        return x * self.gamma.view(1, -1, 1, 1)
+
+
 class Upsample(nn.Module):
     """Bilinear interpolation to another tensor's size (torchvision's heads: ``align_corners=False``)."""
 
@@ -100,8 +129,14 @@ class MobileNet(nn.Module):
         self.outputs = [n for n in self.names if n not in read]
         modules = {}
         for l in layers:
-            if l.op in ("conv", "pw", "dw"):
+            if l.op in ("conv", "pw", "dw") or (l.op == "fc" and l.bn):  # a BatchNorm'd fc: a 1x1 conv on a 1x1 map
                 m = ConvLayer(l, batchnorm)
+            elif l.op == "norm":
+                m = nn.BatchNorm2d(l.c_out) if batchnorm else nn.Identity()
+            elif l.op == "attn":
+                m = Attention(l.args["heads"], l.args["key_dim"])
+            elif l.op == "scale":
+                m = LayerScale(l.c_out)
             elif l.op == "se":
                 m = SqueezeExcite(l.c_out, l.c_mid, se_act, se_gate)
             elif l.op == "pool":
