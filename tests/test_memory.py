@@ -156,3 +156,16 @@ def test_memory_bad_input(kwargs, message):
 def test_roofline_bad_input(kwargs, message):
     with pytest.raises(UsageError, match=message):
         roofline("v2", **kwargs)
+
+
+@pytest.mark.parametrize("device, ridge, column", [("pixel6-cpu-int8", 31.2, "pixel6_cpu_ms"),
+                                                   ("s23-cpu-int8", 39.7, "s23_cpu_ms"),
+                                                   ("pixel4-dsp-int8", 347.3, "pixel4_hexagon_ms"),
+                                                   ("pixel8-edgetpu-int8", 433.8, "pixel8_edgetpu_ms")])
+def test_v4_table16_devices(device, ridge, column):
+    """The ridge points are V4 Table 16's; the scale puts MNv4-Conv-S at its Table 6 latency (int8)."""
+    d = mnetcost.devices()[device]
+    assert d.peak_macs / d.bandwidth == pytest.approx(ridge, rel=1e-5) and d.dtype == "int8"
+    published = mnetcost.reference.v4_table6().set_index("label").loc["MNv4-Conv-S", column]
+    r = mnetcost.roofline("v4-conv-small", device=device, convention="timm")
+    assert round(r.latency_s * 1e3, 1) == published
