@@ -7,7 +7,8 @@ Measures, on one core (pinned, single-threaded BLAS):
   4. CLI start: `mnetcost table v2 --format json`, a new process each run, against `python -c pass`;
   5. when torch is installed, the framework route for the same kind of question: build the module
      (mnetcost.torch.build) and count with FlopCounterMode, per configuration.
-Targets (issue #8): sweep >= 10M configurations/s, per-stage >= 3M/s, CLI start < 0.25 s median.
+Also the sweep of MobileNetV4-Conv-S and Hybrid-M (whose attention adds terms in the square of the area).
+Targets (issue #8): sweep >= 10M configurations/s (v2 and v4-conv-small), per-stage >= 3M/s, CLI start < 0.25 s median.
 """
 
 import os
@@ -61,6 +62,9 @@ def main():
     n = len(alphas) * len(resolutions)
     med, best = timed(lambda: sweep("v2", alphas, resolutions), 2 if QUICK else 5)
     results.append(("sweep: v2, alpha x resolution grid", f"{n:,} configurations", med, n / med / 1e6, ">= 10"))
+    for model, target in (("v4-conv-small", ">= 10"), ("v4-hybrid-medium", "")):  # attention: area^2 terms
+        med, best = timed(lambda: sweep(model, alphas, resolutions, convention="timm"), 2 if QUICK else 5)
+        results.append((f"sweep: {model} (timm)", f"{n:,} configurations", med, n / med / 1e6, target))
 
     rows = len(load_table("v2").rows)
     stages = np.random.default_rng(0).uniform(0.25, 1.5, ((300_000 if QUICK else 3_000_000), rows))

@@ -61,12 +61,14 @@ class Rules:
     se_gate: str = "HSIG"  # ... and its gate (hard sigmoid in V3, sigmoid in EfficientNet)
     anchors: int = 6  # SSD: boxes per location of each feature map ...
     anchors_first: int = 6  # ... and of the first (lowest) one
+    attention: int = 1  # 0: the attention matmuls are reported as 0 (FlopCounterMode on CPU fused attention)
 
     @property
     def counts_other_ops(self) -> bool:
         """Does this convention count anything besides mult-adds (a FLOP counter's)?"""
         return bool(self.bn_ops or self.bn_ops_channel or any(self.act_ops.values()) or self.pool_in
-                    or self.pool_out or self.se_pool_in or self.se_pool_out or self.bias_ops or self.upsample_out)
+                    or self.pool_out or self.se_pool_in or self.se_pool_out or self.bias_ops or self.upsample_out
+                    or not self.attention)
 
     def width_rule(self, role: str) -> str:
         if role == "fixed":  # a row that states its width is never scaled, whatever the convention
@@ -118,6 +120,7 @@ def _conventions() -> dict[str, Convention]:
                 se_gate=row.get("se_gate") or "HSIG",
                 anchors=int(row.get("anchors") or 6),
                 anchors_first=int(row.get("anchors_first") or 6),
+                attention=int(row.get("attention") or 1),
                 **{key: int(row[key]) for key in COUNTER_COLUMNS},
             )
     return {name: Convention(name, rules) for name, rules in by_name.items()}

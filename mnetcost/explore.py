@@ -81,6 +81,7 @@ CAUSES = (
     ("activations counted", (), ("act_ops",)),
     ("pooling counted", (), ("pool_in", "pool_out", "se_pool_in", "se_pool_out")),
     ("bias additions counted", (), ("bias_ops",)),
+    ("attention matmuls counted", (), ("attention",)),
 )
 
 

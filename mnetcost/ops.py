@@ -167,9 +167,12 @@ def attention(layer, rules):
     """Multi-query attention's two matmuls, QK^T and AV: heads·N_q·N_kv·(d_k + d_v) mult-adds, where
     N_q is the query tokens (the output area) and N_kv the key/value tokens (the input area): a count
     that grows with the product of two areas, the square of the resolution's. The projections are
-    the layer's neighbours (1x1 convs); softmax and the 1/sqrt(d_k) scale are not mult-adds."""
+    the layer's neighbours (1x1 convs); softmax and the 1/sqrt(d_k) scale are not mult-adds. A
+    convention with ``attention`` 0 reports them as 0 (torch's FlopCounterMode on timm's fused CPU
+    attention): the mult-adds stay, the convention's extra ops take them away."""
     a = layer.args
-    return OpCost(a["heads"] * (a["key_dim"] + a["value_dim"]) * layer.area_out * layer.area_in, 0)
+    macs = a["heads"] * (a["key_dim"] + a["value_dim"]) * layer.area_out * layer.area_in
+    return OpCost(macs, 0, other=0 if rules.attention else -1 * macs)  # a counter that reports them as 0
 
 
 def layer_scale(layer, rules):

@@ -76,6 +76,13 @@ def _keep_div8(c, alpha, in_s, in_0):
     return np.where(np.asarray(alpha) <= 1.0, c, make_divisible(c * np.asarray(alpha), 8))
 
 
+def _fix_below075(c, alpha, in_s, in_0):
+    """c for alpha < 0.75, make_divisible(c * alpha, 8) from there: timm MobileNetV3's stem (fix_stem)."""
+    if np.ndim(alpha) == 0:
+        return c if alpha < 0.75 else make_divisible(c * alpha, 8)
+    return np.where(np.asarray(alpha) < 0.75, c, make_divisible(c * np.asarray(alpha), 8))
+
+
 def _factor_div8(c, alpha, in_s, in_0):
     """make_divisible(in_scaled * c / in_paper, 8): an expansion by a factor of the scaled input
     (TF-slim ``expand_input_by_factor``, Keras V3)."""
@@ -105,6 +112,7 @@ WIDTH_RULES = {
     "trunc": _trunc,
     "trunc16": _trunc16,
     "keep_div8": _keep_div8,
+    "fix_below075": _fix_below075,
     "factor_div8": _factor_div8,
     "factor_round": _factor_round,
     "factor": _factor,

@@ -235,3 +235,84 @@ def test_torchvision_detector_head_per_feature_map(key):
     maps = _head_cost({"model": model, "aux": aux, "reduced_tail": tail, "width_mult": width, "resolution": res,
                        "num_classes": classes}).by_map().loc["head"]
     assert {m: (int(row["params"]), int(row["macs"])) for m, row in maps.iterrows()} == theirs
+
+
+# timm's MobileNets: the V4 models and their width variants, and the classic MobileNets on the existing tables
+TIMM = {"mobilenetv4_conv_small": ("v4-conv-small", 1.0), "mobilenetv4_conv_medium": ("v4-conv-medium", 1.0),
+        "mobilenetv4_conv_large": ("v4-conv-large", 1.0), "mobilenetv4_hybrid_medium": ("v4-hybrid-medium", 1.0),
+        "mobilenetv4_hybrid_large": ("v4-hybrid-large", 1.0), "mobilenetv4_conv_small_035": ("v4-conv-small", 0.35),
+        "mobilenetv4_conv_small_050": ("v4-conv-small", 0.5), "mobilenetv4_hybrid_medium_075": ("v4-hybrid-medium", 0.75),
+        "mobilenetv4_hybrid_large_075": ("v4-hybrid-large", 0.75), "mobilenetv1_100": ("v1", 1.0),
+        "mobilenetv2_050": ("v2", 0.5), "mobilenetv2_100": ("v2", 1.0), "mobilenetv2_140": ("v2", 1.4),
+        "mobilenetv3_large_100": ("v3-large", 1.0), "mobilenetv3_small_100": ("v3-small", 1.0),
+        "mnasnet_100": ("mnasnet-b1", 1.0), "efficientnet_b0": ("efficientnet-b0", 1.0)}
+
+
+def _timm_cost(r):
+    model, alpha = TIMM[r["model"]]
+    return mnetcost.cost(model, alpha=alpha, resolution=int(r["resolution"]), classes=int(r["num_classes"]),
+                         convention="timm")
+
+
+def test_timm_totals():
+    """17 timm models x 8 resolutions (96-384, odd 193 too) x 10 and 1000 classes: params, FlopCounterMode MACs
+    with the attention matmuls counted (fused attention off), and those matmuls' own share."""
+    cases = rows("timm_totals.csv")
+    assert len(cases) == 272 and {r["model"] for r in cases} == set(TIMM)
+    wrong = []
+    for r in cases:
+        c = _timm_cost(r)
+        attention = int(c.layers.loc[c.layers["op"] == "attn", "macs"].sum())
+        if (c.params, c.macs, attention) != (int(r["params"]), int(r["macs"]), int(r["attention_macs"])):
+            wrong.append((r["model"], r["resolution"], r["num_classes"]))
+    assert not wrong
+
+
+def test_timm_known_values():
+    """The figures the issue states (timm's, 1000 classes)."""
+    small = mnetcost.cost("v4-conv-small", convention="timm", resolution=224)
+    assert (small.params, small.macs) == (3_774_024, 186_005_568)
+    hybrid = mnetcost.cost("v4-hybrid-medium", convention="timm", resolution=256)
+    assert (hybrid.params, hybrid.macs) == (11_074_648, 1_271_183_360)
+    assert hybrid.layers.loc[hybrid.layers["op"] == "attn", "macs"].sum() == 41_943_040
+
+
+def _timm_layers(key):
+    """timm's leaf modules grouped as mnetcost's primitive layers: a conv with its BatchNorm, a BatchNorm alone,
+    an attention's two matmuls, a layer scale, a Linear; (params, MACs, HxWxC or None)."""
+    out, previous = [], ""
+    for r in rows("timm_layers.csv"):
+        if (r["model"], r["resolution"], r["num_classes"]) != key:
+            continue
+        kind = r["type"]
+        if kind.startswith("BatchNorm") and previous == "Conv2d":
+            out[-1][0] += int(r["params"])
+        elif kind == "aten.bmm" and previous == "aten.bmm":
+            out[-1][1] += int(r["macs"])
+        elif kind in ("Conv2d", "BatchNormAct2d", "BatchNorm2d", "aten.bmm", "LayerScale2d", "Linear"):
+            shape = r["output_shape"] if kind in ("Conv2d", "BatchNormAct2d", "BatchNorm2d", "LayerScale2d") else None
+            out.append([int(r["params"]), int(r["macs"]), shape])
+        if kind not in ("ReLU", "GELU"):
+            previous = kind
+    return [tuple(x) for x in out]
+
+
+@pytest.mark.parametrize("key", sorted({(r["model"], r["resolution"], r["num_classes"]) for r in rows("timm_layers.csv")}),
+                         ids=lambda k: "-".join(k))
+def test_timm_per_layer(key):
+    """Every layer of two conv and two hybrid V4 models and a width variant, in order: params, MACs, output shape."""
+    c = _timm_cost({"model": key[0], "resolution": key[1], "num_classes": key[2]}).layers
+    c = c[~c["op"].isin(["add", "pool"])]
+    ours = [(p, m, None if op in ("attn", "fc") and not (op == "fc" and bn) else f"{h}x{w}x{ch}")
+            for p, m, op, bn, h, w, ch in zip(c["params"], c["macs"], c["op"], c["bn"], c["h_out"], c["w_out"], c["c_out"])]
+    assert ours == _timm_layers(key)
+
+
+def test_timm_fused_attention_counts_zero_on_cpu():
+    """FlopCounterMode on timm's default (fused) attention on a CPU: measured by generators/timm_truth.py
+    (FUSED_ON, fused_on_check) as 1,229,240,320 MACs for mobilenetv4_hybrid_medium at 256 px; the
+    attention matmuls are the whole difference, which explain() attributes to them."""
+    fused = mnetcost.cost("v4-hybrid-medium", convention="timm-fused", resolution=256)
+    assert (fused.params, fused.macs, fused.mult_adds) == (11_074_648, 1_229_240_320, 1_271_183_360)
+    why = mnetcost.explain("v4-hybrid-medium", "timm", "timm-fused").set_index("cause")
+    assert why.loc["attention matmuls counted", "macs"] == -41_943_040 and why["macs"].sum() == -41_943_040

@@ -4,7 +4,7 @@ Usage (torch 2.14.1, torchvision 0.29.1, timm 1.0.31, pandas; CPU, no weights ar
     python3 -m venv /work/venv-timm
     /work/venv-timm/bin/pip install torch==2.14.1 torchvision==0.29.1 timm==1.0.31 pandas
     /work/venv-timm/bin/python tests/data/generators/timm_truth.py
-Writes timm_totals.csv and timm_layers.csv into tests/data (about 3 minutes on 2 CPU threads).
+Writes timm_totals.csv and timm_layers.csv into tests/data (about 5 minutes on 2 CPU threads).
 
 params = sum(p.numel() for p in model.parameters()) of timm.create_model(name, pretrained=False,
 num_classes=K) (BatchNorm running stats are buffers, not counted; LayerScale gammas are parameters).
