@@ -571,6 +571,9 @@ def _mqa_args(args: dict, kernel, bad) -> tuple:
             bad("args", f"{name} must be a positive whole number")
             return ()
         args[name] = value
+    if args["heads"] * max(args["key_dim"], args["value_dim"]) > MAX_VALUE:
+        bad("args", f"heads x key_dim and heads x value_dim must be at most {MAX_VALUE}")
+        return ()
     if args["kv_stride"] > 1 and kernel is None:
         bad("kernel", "an mqa row with kv_stride > 1 needs the kernel of its key/value downsampling")
     return tuple((name, args[name]) for name in MQA_ARGS)

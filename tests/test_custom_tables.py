@@ -179,3 +179,28 @@ def test_diff_command(capsys):
     assert main(["diff", "v2", "-c", "paper,keras", "--by", "op"]) == 2
     assert main(["diff", "v2", "-c", "paper,keras"]) == 0
     assert "(+68,224)" in capsys.readouterr().out
+
+
+V4_HEADER = "# family: v4\nstage,op,start,kernel,exp,out,n,stride,layer_scale,args\nc,conv,,3,,32,1,2,,\n"
+
+
+@pytest.mark.parametrize("row, message", [
+    ("u,uib,,,64,32,1,2,,", "column stride: a strided uib row needs a depthwise conv (start or kernel) to carry the stride"),
+    ("u,uib,3,3,,32,1,1,,", "column t: a uib row needs an expansion: t (factor) or exp (width)"),
+    ("f,fused,,,64,32,1,1,,", "column kernel: must be a positive integer"),
+    ("m,mqa,,3,,32,1,1,,heads=4", "column args: an mqa row needs key_dim=N"),
+    ("m,mqa,,,,32,1,1,,heads=4; key_dim=16; kv_stride=2",
+     "column kernel: an mqa row with kv_stride > 1 needs the kernel of its key/value downsampling"),
+    ("m,mqa,,3,,32,1,2,,heads=4; key_dim=16", "column stride: an mqa row keeps its input's size"),
+    ("m,mqa,,3,,32,1,1,,heads=0; key_dim=16", "column args: heads must be a positive whole number"),
+    ("m,mqa,,3,,32,1,1,,heads=2.5; key_dim=16", "column args: heads must be a positive whole number"),
+    ("m,mqa,,3,,32,1,1,,heads=2; key_dim=16; colour=3", "unknown: colour"),
+    ("m,mqa,,3,,32,1,1,,heads=65536; key_dim=65536", "heads x key_dim and heads x value_dim must be at most"),
+    ("c2,conv,3,3,,32,1,1,,", "column start: a start depthwise kernel is only for a uib row"),
+    ("c2,conv,,3,,32,1,1,1,", "column layer_scale: a layer scale is only for a fused, uib or mqa row"),
+    ("u,uib,3,3,64,32,1,1,,heads=2", "column args: op arguments are only for an mqa row"),
+])
+def test_v4_rows_are_checked(row, message):
+    with pytest.raises(TableError) as e:
+        parse_table(V4_HEADER + row + "\n", "/tmp/v4.csv")
+    assert str(e.value).startswith("v4.csv, line 4, ") and message in str(e.value) and "\n" not in str(e.value)

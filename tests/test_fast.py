@@ -39,7 +39,8 @@ def test_continuous_sweep_and_heads_and_classes():
 
 
 @pytest.mark.parametrize("model, convention", [("v2", "torchvision"), ("v3-large", "keras"), ("v3-small", "ptflops"),
-                                               ("v1", "tf-slim"), ("efficientnet-b0", "torchvision"), ("mnasnet-b1", "paper")])
+                                               ("v1", "tf-slim"), ("efficientnet-b0", "torchvision"), ("mnasnet-b1", "paper"),
+                                               ("v4-hybrid-medium", "timm"), ("v4-conv-small", "paper")])
 def test_stage_sweep_equals_cost_per_configuration(model, convention):
     rows = len(load_table(model).rows)
     rng = np.random.default_rng(7)
@@ -103,6 +104,19 @@ def test_fit_respects_the_budget_and_marks_the_pareto_front():
     for i in range(len(frame)):
         dominated = ((a >= a[i]) & (r >= r[i]) & ((a > a[i]) | (r > r[i]))).any()
         assert frame["pareto"][i] == (not dominated)
+
+
+def test_fit_on_a_hybrid_equals_cost_and_memory():
+    """fit on MobileNetV4-Hybrid-M, whose attention grows with the area squared: every reported
+    configuration's MACs, params and peak memory are those of cost and memory at that point."""
+    frame = fit("v4-hybrid-medium", [0.5, 0.75, 1.0], [128, 160, 192, 224, 256], max_macs=600e6,
+                convention="timm", dtype="int8")
+    assert len(frame)
+    for _, row in frame.iterrows():
+        r = mnetcost.cost("v4-hybrid-medium", alpha=row["alpha"], resolution=int(row["resolution"]), convention="timm")
+        peak = mnetcost.memory("v4-hybrid-medium", alpha=row["alpha"], resolution=int(row["resolution"]),
+                               convention="timm", dtype="int8").peak_bytes
+        assert (row["macs"], row["params"], row["peak_bytes"]) == (r.macs, r.params, peak) and r.macs <= 600e6
 
 
 def test_fit_command(capsys):
