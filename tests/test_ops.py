@@ -88,3 +88,20 @@ def test_a_registered_op_is_costed_from_its_own_arguments(tmp_path, monkeypatch)
     assert r.layers["mult_adds"].tolist() == [3 * 3 * 3 * 8 * 64, 3 * 8 * 16]
     with pytest.raises(UsageError):
         mnetcost.register_op("conv", scaled_identity)
+
+
+def test_mqa_block_as_docs_schema_derives_it():
+    """docs/schema.md's worked attention block (v4-hybrid-medium's first, 256 px, timm), derived by hand there."""
+    layers = mnetcost.cost("v4-hybrid-medium", convention="timm").layers
+    block = layers[layers["block"] == "mqa8"].set_index("name")
+    assert block.loc["mqa8.attn", "macs"] == 4 * 256 * 64 * (64 + 64) == 8_388_608
+    assert block["params"].sum() == (2 * 160 + 160 * 256 + 2 * (9 * 160 + 2 * 160) + 160 * 64 + 160 * 64 + 256 * 160
+                                     + 160) == 106_400
+    assert list(block["op"]) == ["norm", "pw", "dw", "pw", "dw", "pw", "attn", "pw", "scale", "add"]
+
+
+def test_attention_grows_with_the_area_squared():
+    def attn(res):
+        c = mnetcost.cost("v4-hybrid-medium", convention="timm", resolution=res).layers
+        return c.loc[c["op"] == "attn", "macs"].sum()
+    assert attn(512) == 16 * attn(256)  # twice the side: 4x the query tokens, 4x the key/value tokens
