@@ -1,0 +1,151 @@
+"""On-demand check (not a test, writes nothing): mnetcost.torch.build(..., convention="timm") gives the
+same PyTorch module, parameter for parameter, as timm's own MobileNets.
+
+Usage (torch 2.14.1, timm 1.0.31, numpy, pandas, typer, rich; CPU, no weights are downloaded -- every
+download entry point of torch.hub / timm is replaced by a function that raises):
+    /work/venv-timm/bin/pip install typer rich   # mnetcost's own dependencies, next to timm's
+    PYTHONPATH=/work/main /work/venv-timm/bin/python tests/data/generators/timm_modules_check.py
+Prints one PASS/FAIL line per configuration and a summary line; exit code 1 on any FAIL.
+
+For each (timm model, mnetcost table, alpha) of CASES, each resolution R of RESOLUTIONS and each class
+count K of NUM_CLASSES it builds
+    timm.create_model(name, pretrained=False, num_classes=K)         (timm's fused attention OFF:
+                                                                       timm.layers.set_fused_attn(False))
+    mnetcost.torch.build(table, alpha=a, resolution=R, convention="timm", classes=K)
+both in eval mode, and compares
+  (1) params: sum(p.numel() for p in model.parameters()) (BatchNorm running statistics are buffers, not
+      counted; LayerScale gammas are parameters);
+  (2) shapes: the sorted multiset of parameter tensor shapes, compared exactly as PyTorch holds them.
+      No layout normalisation is needed: timm's conv_head and mnetcost's are both Conv2d weights
+      (C_out, C_in, 1, 1), and both classifiers are Linear (K, C_in). Should a layout difference ever
+      appear, the line also says whether the shapes agree with trailing 1-dims stripped (reported as
+      "shapes equal up to trailing 1-dims"; still a FAIL);
+  (3) macs: torch.utils.flop_counter.FlopCounterMode total flops // 2 for a forward of zeros(1, 3, R, R)
+      under torch.no_grad(). With fused attention off timm's MultiQueryAttention2d runs explicit matmuls
+      (aten.bmm), which FlopCounterMode counts, as it counts mnetcost's Attention module.
+On a FAIL the differing shapes are printed (timm-only and mnetcost-only, with multiplicities).
+"""
+import os
+import sys
+import time
+from collections import Counter
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import timm  # noqa: E402
+import timm.layers  # noqa: E402
+import timm.models._builder  # noqa: E402
+import timm.models._hub  # noqa: E402
+import torch  # noqa: E402
+import torch.hub  # noqa: E402
+from timm.layers import Attention2d, MultiQueryAttention2d, set_fused_attn, use_fused_attn  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+import mnetcost.torch as mt  # noqa: E402
+
+CASES = [  # timm model, mnetcost table, alpha
+    ("mobilenetv4_conv_small", "v4-conv-small", 1.0),
+    ("mobilenetv4_conv_medium", "v4-conv-medium", 1.0),
+    ("mobilenetv4_conv_large", "v4-conv-large", 1.0),
+    ("mobilenetv4_hybrid_medium", "v4-hybrid-medium", 1.0),
+    ("mobilenetv4_hybrid_large", "v4-hybrid-large", 1.0),
+    ("mobilenetv4_conv_small_035", "v4-conv-small", 0.35),
+    ("mobilenetv4_conv_small_050", "v4-conv-small", 0.5),
+    ("mobilenetv4_hybrid_medium_075", "v4-hybrid-medium", 0.75),
+    ("mobilenetv4_hybrid_large_075", "v4-hybrid-large", 0.75),
+    ("mobilenetv1_100", "v1", 1.0),
+    ("mobilenetv2_100", "v2", 1.0),
+    ("mobilenetv2_140", "v2", 1.4),
+    ("mobilenetv3_large_100", "v3-large", 1.0),
+    ("mobilenetv3_small_100", "v3-small", 1.0),
+]
+RESOLUTIONS = [224, 193]
+NUM_CLASSES = [1000, 10]
+ATTN_TYPES = (MultiQueryAttention2d, Attention2d)
+
+
+def _no_download(*a, **k):
+    raise RuntimeError("this script must not download weights")
+
+
+for _mod, _names in [(torch.hub, ["load_state_dict_from_url", "download_url_to_file"]),
+                     (timm.models._builder, ["load_state_dict_from_url", "download_cached_file",
+                                             "load_state_dict_from_hf", "load_pretrained"]),
+                     (timm.models._hub, ["download_cached_file", "load_state_dict_from_hf",
+                                         "hf_hub_download"])]:
+    for _n in _names:
+        if hasattr(_mod, _n):
+            setattr(_mod, _n, _no_download)
+
+
+def n_params(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+def shapes(m):
+    return sorted(tuple(p.shape) for p in m.parameters())
+
+
+def strip1(shape):
+    s = list(shape)
+    while s and s[-1] == 1:
+        s.pop()
+    return tuple(s)
+
+
+def macs(m, res):
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        m(torch.zeros(1, 3, res, res))
+    total = fc.get_total_flops()
+    assert total % 2 == 0, total
+    return total // 2
+
+
+def timm_model(name, classes):
+    assert not use_fused_attn(), "fused attention must be off"
+    torch.manual_seed(0)
+    m = timm.create_model(name, pretrained=False, num_classes=classes).eval()
+    assert all(x.fused_attn is False for x in m.modules() if isinstance(x, ATTN_TYPES)), name
+    return m
+
+
+def shape_diff(a, b):
+    ca, cb = Counter(a), Counter(b)
+    return dict(ca - cb), dict(cb - ca)
+
+
+def main():
+    torch.set_num_threads(2)
+    set_fused_attn(False)
+    print(f"torch {torch.__version__} timm {timm.__version__} python {sys.version.split()[0]}", flush=True)
+    t0 = time.time()
+    n_pass = n_fail = 0
+    for name, table, alpha in CASES:
+        for classes in NUM_CLASSES:
+            tm = timm_model(name, classes)
+            tp, ts = n_params(tm), shapes(tm)
+            for res in RESOLUTIONS:
+                mm = mt.build(table, alpha=alpha, resolution=res, convention="timm", classes=classes)
+                mp, ms = n_params(mm), shapes(mm)
+                t_macs, m_macs = macs(tm, res), macs(mm, res)
+                ok_p, ok_s, ok_m = tp == mp, ts == ms, t_macs == m_macs
+                ok = ok_p and ok_s and ok_m
+                n_pass += ok
+                n_fail += not ok
+                line = (f"{'PASS' if ok else 'FAIL'} {name} <-> {table} alpha={alpha} r={res} c={classes}: "
+                        f"params timm={tp} mnetcost={mp} {'ok' if ok_p else 'DIFF'}; "
+                        f"shapes ({len(ts)} tensors) {'ok' if ok_s else 'DIFF'}; "
+                        f"macs timm={t_macs} mnetcost={m_macs} {'ok' if ok_m else 'DIFF'}")
+                if not ok_s:
+                    stripped = sorted(map(strip1, ts)) == sorted(map(strip1, ms))
+                    only_t, only_m = shape_diff(ts, ms)
+                    line += (f"\n    shapes {'equal' if stripped else 'NOT equal'} up to trailing 1-dims; "
+                             f"timm only: {only_t}; mnetcost only: {only_m}")
+                print(line, flush=True)
+    print(f"SUMMARY: {n_pass} PASS, {n_fail} FAIL of {n_pass + n_fail} configurations "
+          f"in {time.time() - t0:.0f}s", flush=True)
+    return 1 if n_fail else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
