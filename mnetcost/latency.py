@@ -178,3 +178,21 @@ def attainable(intensity, device: Device):
     """The roofline: the MAC rate a layer of ``intensity`` (MACs per byte) can reach on ``device``,
     min(peak MAC rate, intensity x bandwidth)."""
     return np.minimum(device.peak_macs, np.asarray(intensity, dtype=float) * device.bandwidth)
+
+
+def ridge_sweep(configs: dict, ridge_points, dtype: str = "int8"):
+    """MobileNetV4's roofline (its Eq. 1) over hardware ridge points RP = peak MACs / bandwidth: for
+    each configuration (name -> keyword arguments of ``memory``, e.g. ``{"model": "v2"}``) the time
+    sum_i max(MACs_i, RP x bytes_i) in units of one MAC at peak rate, so that models rank by it on any
+    hardware of that ridge point. RP = 0 is counting MACs. Returns a DataFrame: ridge points x names."""
+    import pandas as pd
+
+    ridge = np.asarray(ridge_points, dtype=float)
+    if ridge.ndim != 1 or not np.all(np.isfinite(ridge)) or np.any(ridge < 0):
+        raise UsageError("ridge points are finite numbers >= 0")
+    times = {}
+    for name, kwargs in configs.items():
+        c = memory(dtype=dtype, **kwargs).columns
+        macs, moved = np.asarray(c["mult_adds"], dtype=float), np.asarray(c["bytes_moved"], dtype=float)
+        times[name] = np.maximum(macs[None, :], ridge[:, None] * moved[None, :]).sum(axis=1)
+    return pd.DataFrame(times, index=pd.Index(ridge, name="ridge point (MACs/byte)"))

@@ -129,3 +129,30 @@ def width_resolution_law(alpha, rho):
     resolution multiplier by rho² (Section 4.2 and 4.3); mnetcost's exact counts depart from it
     where channel rounding and whole pixels do."""
     return alpha * alpha * rho * rho
+
+
+UIB_VARIANTS = {"ExtraDW": (True, True), "IB": (False, True), "ConvNext": (True, False), "FFN": (False, False)}
+
+
+def uib_variants(c_in: int, c_out: int | None = None, t: float = 4, size: int = 14, kernel: int = 3,
+                 convention="paper"):
+    """MobileNetV4's Universal Inverted Bottleneck, one block of ``c_in`` -> ``c_out`` channels with
+    expansion ``t`` on a ``size`` x ``size`` map, in its four variants (V4 Section 3.2): ExtraDW (a
+    depthwise conv before and after the expansion), IB (after: MobileNetV2's block), ConvNext (before),
+    FFN (neither). Each is costed as a one-row table by the one engine; returns a DataFrame."""
+    import pandas as pd
+
+    from .engine import cost
+    from .tables import parse_table
+
+    c_out = c_in if c_out is None else c_out
+    rows = []
+    for variant, (start, mid) in UIB_VARIANTS.items():
+        text = (f"# family: v4\n# resolution: {size}\n# channels: {c_in}\nstage,op,start,kernel,t,out,n,stride,nl\n"
+                f"uib,uib,{kernel if start else ''},{kernel if mid else ''},{t},{c_out},1,1,RE\n")
+        r = cost(parse_table(text, f"<{variant}>"), convention=convention)
+        dw = r.layers[r.layers["op"] == "dw"]
+        rows.append({"variant": variant, "start": kernel if start else 0, "middle": kernel if mid else 0,
+                     "macs": r.macs, "params": r.params, "depthwise_macs": int(dw["macs"].sum()),
+                     "pointwise_macs": r.macs - int(dw["macs"].sum())})
+    return pd.DataFrame(rows)

@@ -169,3 +169,17 @@ def test_v4_table16_devices(device, ridge, column):
     published = mnetcost.reference.v4_table6().set_index("label").loc["MNv4-Conv-S", column]
     r = mnetcost.roofline("v4-conv-small", device=device, convention="timm")
     assert round(r.latency_s * 1e3, 1) == published
+
+
+def test_ridge_sweep_is_the_roofline_in_mac_units():
+    """RP = 0 counts MACs; at any RP the time equals roofline() on a device of that ridge point, times its peak."""
+    from mnetcost.latency import ridge_sweep
+
+    configs = {"v2": {"model": "v2"}, "hm": {"model": "v4-hybrid-medium", "convention": "timm"}}
+    frame = ridge_sweep(configs, [0, 39.7, 433.8])
+    assert frame.loc[0.0, "v2"] == mnetcost.cost("v2").mult_adds
+    for rp in (39.7, 433.8):
+        r = mnetcost.roofline("v4-hybrid-medium", convention="timm", dtype="int8", peak_macs=1e12, bandwidth=1e12 / rp)
+        assert frame.loc[rp, "hm"] == pytest.approx(r.latency_s * 1e12, rel=1e-12)
+    with pytest.raises(mnetcost.UsageError):
+        ridge_sweep(configs, [-1])

@@ -105,3 +105,11 @@ def test_attention_grows_with_the_area_squared():
         c = mnetcost.cost("v4-hybrid-medium", convention="timm", resolution=res).layers
         return c.loc[c["op"] == "attn", "macs"].sum()
     assert attn(512) == 16 * attn(256)  # twice the side: 4x the query tokens, 4x the key/value tokens
+
+
+def test_uib_variants_by_hand():
+    """C = 160, t = 4, 16 x 16, 3x3: pointwise 2·HW·C·tC; depthwise 9·HW·C before, 9·HW·tC after the expansion."""
+    v = mnetcost.ratios.uib_variants(160, t=4, size=16).set_index("variant")
+    pw, before, after = 2 * 256 * 160 * 640, 9 * 256 * 160, 9 * 256 * 640
+    assert dict(v["macs"]) == {"ExtraDW": pw + before + after, "IB": pw + after, "ConvNext": pw + before, "FFN": pw}
+    assert v.loc["FFN", "params"] == 2 * 160 * 640 and v.loc["ExtraDW", "params"] == 2 * 160 * 640 + 9 * 160 + 9 * 640
