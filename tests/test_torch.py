@@ -30,11 +30,16 @@ RESOLUTIONS = (96, 97, 128, 160, 224, 331)
 CLASSES = (10, 1000, 1001)
 
 
+TIMM_TABLES = ("v1", "v2", "v3-large", "v3-small", "mnasnet-b1", "efficientnet-b0")  # the classic tables timm has
+
+
 def conventions_for(name):
     """The table's family's conventions with a PyTorch meaning: all but TF-slim's V1 (3 values per
-    BatchNorm channel) and the counters (whose modules are torchvision's; tested below)."""
+    BatchNorm channel) and the counters (whose modules are torchvision's; tested below); timm's for
+    MobileNetV4 and the classic tables timm ships a model of."""
     family = load_table(name).family
-    return [c for c in ("paper", "torchvision", "keras", "tf-slim")
+    timm = ("timm",) if family == "v4" or name in TIMM_TABLES else ()
+    return [c for c in ("paper", "torchvision", "keras", "tf-slim") + timm
             if family in get_convention(c).rules_by_family and not (c == "tf-slim" and family == "v1")]
 
 
