@@ -678,6 +678,94 @@ def _bytes(n) -> str:
     return human(n) + "B" if n >= 1000 else f"{int(n)} B"
 
 
+class Optimizer(str, Enum):
+    sgd = "sgd"
+    momentum = "momentum"
+    adam = "adam"
+
+
+class TrainDtype(str, Enum):
+    float32 = "float32"
+    float16 = "float16"
+
+
+def _freeze(text):
+    """--freeze backbone | N."""
+    if text is None or text == "backbone":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"--freeze takes 'backbone' or a number of blocks, got {text!r}") from None
+
+
+@app.command()
+def train(
+    model: str = MODEL,
+    alpha: float = ALPHA,
+    rho: Optional[float] = RHO,
+    resolution: Optional[str] = RESOLUTION,
+    convention: str = typer.Option("torchvision", "--convention", "-c", metavar="NAME", autocompletion=_complete_conventions,
+                                   help="Counting convention (default torchvision: PyTorch's modules and counter)."),
+    classes: Optional[int] = CLASSES,
+    freeze: Optional[str] = typer.Option(None, "--freeze", metavar="backbone|N",
+                                         help="Freeze what --no-top keeps (Keras' base_model.trainable = False), "
+                                              "or the first N blocks of 'table --by block' (the stem is block 1)."),
+    batch: int = typer.Option(1, "--batch", "-b", parser=_int, metavar="N", help="Images per step."),
+    optimizer: Optimizer = typer.Option(Optimizer.sgd, "--optimizer",
+                                        help="Optimizer state per trainable parameter: sgd 0, momentum 1, adam 2."),
+    dtype: TrainDtype = typer.Option(TrainDtype.float32, "--dtype", help="Bytes per value of weights and activations."),
+    no_top: bool = NO_TOP,
+    head: Optional[str] = HEAD,
+    aux: bool = AUX,
+    reduced_tail: bool = REDUCED_TAIL,
+    set_: Optional[List[str]] = SET,
+    by: By = typer.Option(By.block, "--by", help="block (default) or layer."),
+    fmt: Format = FORMAT,
+):
+    """One training step: forward and backward mult-adds (physical, and as torch's FlopCounterMode counts
+    them), trainable parameters and the memory it needs, for the whole batch.
+
+    Example: mnetcost train v2 --freeze 14 --batch 32
+
+    Example: mnetcost train v1 --head 320,320 --classes 2 --freeze backbone -c keras
+    """
+    from . import render
+    from .training import training
+
+    if by not in (By.block, By.layer):
+        raise UsageError("train --by takes block or layer")
+    t = training(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
+                 top=not no_top, head=_head(head), freeze=_freeze(freeze), batch=batch, optimizer=optimizer.value,
+                 dtype=dtype.value, aux=aux, reduced_tail=reduced_tail, symbols=_symbols(set_))
+    frame = t.by_block().reset_index() if by is By.block else t.layers
+    records = frame.to_dict("records")
+    for rec in records:
+        rec["backward_macs"] = rec["backward_input_macs"] + rec["backward_weight_macs"]
+        rec["backward_macs_torch"] = rec["backward_input_macs"] + rec["backward_weight_macs_torch"]
+        rec["state"] = "frozen" if rec["frozen"] else ""
+    key = by.value if by is By.block else "name"
+    columns = [(key, by.value, "text"), ("state", "", "text"), ("forward_macs", "forward", "count"),
+               ("backward_macs", "backward", "count"), ("backward_macs_torch", "torch bwd", "count"),
+               ("trainable", "trainable", "count"), ("saved_bytes", "saved B", "count")]
+    machine = [(key, by.value, "")] + [(k, k, "") for k in (
+        "frozen", "forward_macs", "backward_macs", "backward_macs_torch", "backward_input_macs", "backward_weight_macs",
+        "backward_weight_macs_torch", "params", "trainable", "saved_bytes")]
+    tot = t.totals
+    title = (f"{render.describe(t.cost)}\ntraining step: batch {t.batch}, freeze {t.freeze or 'nothing'}, "
+             f"{t.optimizer}, {t.dtype}")
+    caption = (f"Forward {tot['forward_macs']:,} MACs; backward {tot['backward_macs']:,} physical "
+               f"({tot['backward_input_macs']:,} input gradients + {tot['backward_weight_macs']:,} weight gradients), "
+               f"{tot['backward_macs_torch']:,} as torch's FlopCounterMode counts it (a grouped conv's weight gradient "
+               f"x groups). Parameters {tot['params']:,}, trainable {tot['trainable']:,}. Memory "
+               f"{tot['training_bytes']:,} bytes = weights {tot['weight_bytes']:,} + gradients {tot['gradient_bytes']:,} "
+               f"+ optimizer {tot['optimizer_bytes']:,} + saved for backward {tot['saved_activation_bytes'] + tot['saved_stat_bytes']:,} "
+               f"(activations and batch statistics; {tot['saved_bytes']:,} with the saved weights).")
+    _emit(fmt, title, columns, machine, records, caption,
+          document=lambda rows: {**_config(t.cost), "batch": t.batch, "freeze": t.freeze, "optimizer": t.optimizer,
+                                 "dtype": t.dtype, "totals": tot, "rows": rows})
+
+
 @app.command()
 def memory(
     model: str = MODEL,

@@ -62,6 +62,7 @@ class Rules:
     anchors: int = 6  # SSD: boxes per location of each feature map ...
     anchors_first: int = 6  # ... and of the first (lowest) one
     attention: int = 1  # 0: the attention matmuls are reported as 0 (FlopCounterMode on CPU fused attention)
+    dropout: str = ""  # the framework's dropout before the classifier: "" none, "new" (a new tensor) or "inplace"
 
     @property
     def counts_other_ops(self) -> bool:
@@ -121,6 +122,7 @@ def _conventions() -> dict[str, Convention]:
                 anchors=int(row.get("anchors") or 6),
                 anchors_first=int(row.get("anchors_first") or 6),
                 attention=int(row.get("attention") or 1),
+                dropout=row.get("dropout") or "",
                 **{key: int(row[key]) for key in COUNTER_COLUMNS},
             )
     return {name: Convention(name, rules) for name, rules in by_name.items()}

@@ -331,6 +331,14 @@ def cost(model, alpha: float = 1.0, rho: float | None = None, convention="paper"
     >>> r.macs, r.params
     (568740352, 4210088)
     """
+    return cost_layers(model, alpha, rho, convention, classes, spatial, resolution=resolution, top=top, head=head,
+                       stage_alpha=stage_alpha, aux=aux, reduced_tail=reduced_tail, symbols=symbols)[0]
+
+
+def cost_layers(model, alpha: float = 1.0, rho: float | None = None, convention="paper", classes: int | None = None,
+                spatial: str = "exact", *, resolution: int | None = None, top: bool = True, head=None,
+                stage_alpha=None, aux: bool = False, reduced_tail: bool = False, symbols=None):
+    """``cost``, with the primitive layers it counted and its ``Setup``: ``(Cost, layers, setup)``."""
     s = setup(model, convention, classes, spatial, top, head, aux, reduced_tail, symbols)
     alpha = check_alpha(alpha)
     rho_value, res = resolve_resolution(s.table, rho, resolution, spatial)
@@ -338,12 +346,13 @@ def cost(model, alpha: float = 1.0, rho: float | None = None, convention="paper"
         stage_alpha = check_stage_alpha(np.asarray(stage_alpha, dtype=float).reshape(1, -1))
     h, w = hw(res)
     layers = single(s.expand(np.array([alpha]), np.array([h]), stage_alpha, widths=np.array([w])))
-    return Cost(
+    result = Cost(
         model=s.table.name, title=s.table.title, family=s.table.family, alpha=alpha, rho=rho_value, resolution=res,
         convention=s.rules.convention, classes=s.classes, spatial=spatial, columns=evaluate(layers, s.rules, spatial),
         top=list(s.head) if s.head is not None else s.top, rules=s.rules, aux=bool(s.switches), channels=s.table.channels,
         reduced_tail=s.reduced_tail, symbols=dict(s.symbols),
     )
+    return result, layers, s
 
 
 def _exact(x):
