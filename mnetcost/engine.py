@@ -397,10 +397,15 @@ def evaluate(layers: list[Layer], rules: Rules, spatial: str) -> dict:
     return cols
 
 
-def _grid_block(s: Setup, alpha, res, stage_alpha):
+def _factor_key(f):
+    return f.tobytes() if isinstance(f, np.ndarray) else f
+
+
+def _grid_block(s: Setup, alpha, res, stage_alpha, weigh=None):
     """``grid`` for one chunk of configurations."""
     n = len(alpha)
     layers = s.expand(alpha, res, stage_alpha)
+    factors = weigh(layers) if weigh is not None else [(1, 1)] * len(layers)
     rules = s.rules
     terms: dict = {}  # area key -> [area values per resolution, coefficient per configuration]
     params = np.zeros(n)
@@ -414,11 +419,12 @@ def _grid_block(s: Setup, alpha, res, stage_alpha):
 
     # identical layers (a row's repeats share their width arrays) are evaluated once, times their count
     groups: dict[tuple, list] = {}
-    for l in layers:
+    for l, (f_macs, f_params) in zip(layers, factors):
         key = (l.op, l.kernel, l.bias, l.bn, l.act, id(l.c_in), id(l.c_out), id(l.c_mid), id(l.groups), id(l.present),
-               np.asarray(l.h_in * l.w_in).tobytes(), np.asarray(l.h_out * l.w_out).tobytes(), tuple(l.args.items()))
-        groups.setdefault(key, [l, 0])[1] += 1
-    for l, count in groups.values():
+               np.asarray(l.h_in * l.w_in).tobytes(), np.asarray(l.h_out * l.w_out).tobytes(), tuple(l.args.items()),
+               _factor_key(f_macs), _factor_key(f_params))
+        groups.setdefault(key, [l, 0, f_macs, f_params])[1] += 1
+    for l, count, f_macs, f_params in groups.values():
         if l.present is True or np.all(l.present):
             weight = count
         elif not np.any(l.present):
@@ -426,11 +432,13 @@ def _grid_block(s: Setup, alpha, res, stage_alpha):
         else:
             weight = count * np.asarray(l.present, dtype=float)
         c = op_cost(l, rules)
-        collect(c.macs, weight)
+        w_macs = weight if isinstance(f_macs, int) and f_macs == 1 else weight * f_macs
+        collect(c.macs, w_macs)
         if rules.counts_other_ops:
-            collect(c.other, weight)
+            collect(c.other, w_macs)
         layer_params = c.weights + c.biases + (rules.bn_params * l.c_out if l.bn else 0)
-        params += layer_params if isinstance(weight, int) and weight == 1 else weight * layer_params
+        w_params = weight if isinstance(f_params, int) and f_params == 1 else weight * f_params
+        params += layer_params if isinstance(w_params, int) and w_params == 1 else w_params * layer_params
     areas = np.array([a for a, _ in terms.values()], dtype=float).reshape(len(terms), len(res))  # terms x resolutions
     coefs = np.array([c for _, c in terms.values()], dtype=float).reshape(len(terms), n).T  # configurations x terms
     if np.abs(coefs).max(initial=0) >= EXACT_LIMIT or params.max(initial=0) >= EXACT_LIMIT:
@@ -448,7 +456,7 @@ def _grid_block(s: Setup, alpha, res, stage_alpha):
 
 def grid(model, alphas=None, resolutions=None, *, convention="paper", classes=None, spatial: str = "exact",
          top: bool = True, head=None, stage_alpha=None, aux: bool = False, reduced_tail: bool = False,
-         symbols=None):
+         symbols=None, weigh=None):
     """Costs of many configurations at once: ``(macs, params)`` with ``macs`` of shape
     configurations x resolutions and ``params`` of shape configurations.
 
@@ -456,7 +464,8 @@ def grid(model, alphas=None, resolutions=None, *, convention="paper", classes=No
     per table row). The expansion and the cost functions are those of ``cost``, run once on arrays;
     each op's counts come as per-configuration coefficients of per-resolution areas (``ops.Terms``),
     added over layers and combined with every resolution's areas by one matrix product. Identical to
-    ``cost`` point by point."""
+    ``cost`` point by point. ``weigh(layers)`` may give each layer a (MACs, params) multiplier (a number, or
+    an array over configurations): the training sweep's forward-plus-backward factors."""
     s = setup(model, convention, classes, spatial, top, head, aux, reduced_tail, symbols)
     if stage_alpha is not None:
         stage_alpha = check_stage_alpha(stage_alpha)
@@ -467,6 +476,6 @@ def grid(model, alphas=None, resolutions=None, *, convention="paper", classes=No
             raise UsageError("a sweep needs at least one alpha")
     res = check_resolutions(s.table, resolutions, spatial)
     chunk = 1 << 15  # configurations per pass: keeps the element-wise work in cache
-    blocks = [_grid_block(s, alpha_arg[i:i + chunk], res, None if stage_alpha is None else stage_alpha[i:i + chunk])
-              for i in range(0, len(alpha_arg), chunk)]
+    blocks = [_grid_block(s, alpha_arg[i:i + chunk], res, None if stage_alpha is None else stage_alpha[i:i + chunk],
+                          weigh) for i in range(0, len(alpha_arg), chunk)]
     return np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks])
