@@ -296,7 +296,8 @@ class SavedBytes:
                 self.new(l.name, self.act(i, l, key, out_elements), out_elements)
             elif l.op == "fc":
                 if i == last_fc and rules.dropout and not isinstance(r.top, list):
-                    self.keep(i, f"{l.name}:noise", l.c_in)
+                    if x_rg:  # dropout's product keeps its noise only when its input needs a gradient
+                        self.keep(i, f"{l.name}:noise", l.c_in)
                     if rules.dropout == "new":
                         x = self.new(f"{l.name}:dropped", f"{l.name}:dropped", l.c_in)
                 if trainable:

@@ -316,3 +316,87 @@ def test_timm_fused_attention_counts_zero_on_cpu():
     assert (fused.params, fused.macs, fused.mult_adds) == (11_074_648, 1_229_240_320, 1_271_183_360)
     why = mnetcost.explain("v4-hybrid-medium", "timm", "timm-fused").set_index("cause")
     assert why.loc["attention matmuls counted", "macs"] == -41_943_040 and why["macs"].sum() == -41_943_040
+
+
+# One training step of torchvision's MobileNets, measured (generators/training_truth.py)
+TRAIN_MODELS = {"v1": ("v1", 1.0), "v2": ("v2", 1.0), "v2_050": ("v2", 0.5), "v3_large": ("v3-large", 1.0),
+                "v3_small": ("v3-small", 1.0)}
+TRAIN_KEYS = {"params": "params", "trainable": "trainable", "forward_macs": "forward_macs",
+              "backward_macs_torch": "backward_macs_torch", "backward_input_macs": "backward_input_macs",
+              "backward_weight_macs_torch": "backward_weight_macs_torch",
+              "backward_weight_macs_physical": "backward_weight_macs", "backward_macs_physical": "backward_macs",
+              "saved_bytes": "saved_bytes", "saved_activation_bytes": "saved_activation_bytes",
+              "saved_param_bytes": "saved_param_bytes", "saved_buffer_bytes": "saved_buffer_bytes",
+              "saved_stat_bytes": "saved_stat_bytes"}
+
+
+def _training(r):
+    from mnetcost.training import training
+
+    model, alpha = TRAIN_MODELS[r["model"]]
+    freeze = {"full": None, "backbone": "backbone"}.get(r["setting"], None if r["setting"] == "full" else
+                                                         r["frozen_blocks"])
+    return training(model, alpha=alpha, resolution=int(r["resolution"]), convention="torchvision",
+                    classes=int(r["classes"]), head=(320, 320) if r["head"] == "keras" else None,
+                    freeze=int(freeze) if isinstance(freeze, str) and freeze.isdigit() else freeze, batch=int(r["batch"]))
+
+
+def test_training_step_totals():
+    """V1 (PyTorch's standard layout), V2 at widths 1.0 and 0.5, V3-Large, V3-Small; stock classifier and the
+    Keras recipe's head; full fine-tuning, frozen backbone, frozen prefix; batches 1, 2, 8: forward and backward
+    MACs as FlopCounterMode counts them and split (input / weight gradients, torch's and physical), parameters,
+    and the bytes saved_tensors_hooks sees (deduplicated by storage, by category)."""
+    cases = rows("training_totals.csv")
+    assert len(cases) >= 90
+    wrong = []
+    for r in cases:
+        t = _training(r).totals
+        wrong += [(r["model"], r["head"], r["setting"], r["batch"], key) for key, ours in TRAIN_KEYS.items()
+                  if int(r[key]) != t[ours]]
+    assert not wrong
+
+
+@pytest.mark.parametrize("key", sorted({(r["model"], r["head"], r["setting"], r["batch"], r["resolution"])
+                                        for r in rows("training_layers.csv")}), ids=lambda k: "-".join(k))
+def test_training_step_per_layer(key):
+    """Every convolution and Linear (SE's two 1x1 convs as one layer), in order: forward MACs, input-gradient
+    MACs, weight-gradient MACs as torch counts them and physically."""
+    theirs = []
+    for r in rows("training_layers.csv"):
+        if (r["model"], r["head"], r["setting"], r["batch"], r["resolution"]) != key or r["type"] not in ("Conv2d", "Linear"):
+            continue
+        counts = [int(r[k]) for k in ("forward_macs", "backward_input_macs", "backward_weight_macs_torch",
+                                      "backward_weight_macs_physical")]
+        if r["module"].endswith(".fc2"):
+            theirs[-1] = [a + b for a, b in zip(theirs[-1], counts)]
+        else:
+            theirs.append(counts)
+    model, head, setting, batch, res = key
+    sample = next(r for r in rows("training_totals.csv") if (r["model"], r["head"], r["setting"], r["batch"],
+                                                             r["resolution"]) == key)
+    t = _training(sample).layers
+    t = t[t["op"].isin(["conv", "pw", "dw", "fc", "se"])]
+    ours = [[int(v) for v in row] for row in t[["forward_macs", "backward_input_macs", "backward_weight_macs_torch",
+                                                "backward_weight_macs"]].to_numpy()]
+    assert ours == theirs
+
+
+def test_keras_recipe_trainable_parameters():
+    """Keras' count_params() and trainable weights of the recipe (frozen base) and of full fine-tuning, for
+    MobileNet, MobileNetV2, MobileNetV3Large and MobileNetV3Small at alpha 1, and the mult-adds of a Keras
+    training step on the torch backend (generators/keras_training_truth.py)."""
+    from mnetcost.training import training
+
+    tables = {"MobileNet": "v1", "MobileNetV2": "v2", "MobileNetV3Large": "v3-large", "MobileNetV3Small": "v3-small"}
+    for r in rows("keras_training.csv"):
+        t = training(tables[r["model"]], alpha=float(r["alpha"]), convention="keras", head=(320, 320), classes=2,
+                     freeze="backbone" if r["setting"] == "frozen" else None).totals
+        assert (t["params"], t["trainable"], t["frozen"]) == (int(r["params"]), int(r["trainable"]),
+                                                              int(r["non_trainable"])), r["model"]
+        # a Keras training step on the torch backend, batch 2, counted by FlopCounterMode
+        assert int(r["batch"]) == 2
+        t2 = training(tables[r["model"]], alpha=float(r["alpha"]), convention="keras", head=(320, 320), classes=2,
+                      freeze="backbone" if r["setting"] == "frozen" else None, batch=2).totals
+        assert (t2["forward_macs"], t2["backward_macs_torch"], t2["backward_input_macs"], t2["backward_macs"]) == \
+            (int(r["forward_macs"]), int(r["backward_macs_torch"]), int(r["backward_input_macs"]),
+             int(r["backward_macs_physical"])), r["model"]
