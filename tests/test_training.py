@@ -123,3 +123,16 @@ def test_train_command(capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1 and err.startswith("mnetcost: error:")
+
+
+@pytest.mark.parametrize("model", mnetcost.model_names())
+def test_every_shipped_table_trains(model):
+    """Every table, graph and V4 ones included: full fine-tuning costs at most twice the forward physically
+    (less the stem's input gradient), freezing everything but the head leaves only the head's parameters."""
+    family = mnetcost.load_table(model).family
+    convention = "timm" if family == "v4" else "torchvision"
+    t = training(model, convention=convention, batch=2).totals
+    assert 0 < t["backward_macs"] < 2 * t["forward_macs"] <= t["backward_macs_torch"] + t["forward_macs"]
+    assert t["trainable"] == t["params"] and t["saved_activation_bytes"] > 0
+    frozen = training(model, convention=convention, freeze="backbone", batch=2).totals
+    assert frozen["trainable"] < t["trainable"] and frozen["backward_macs"] < t["backward_macs"]
