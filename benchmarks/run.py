@@ -7,7 +7,7 @@ Measures, on one core (pinned, single-threaded BLAS):
   4. CLI start: `mnetcost table v2 --format json`, a new process each run, against `python -c pass`;
   5. when torch is installed, the framework route for the same kind of question: build the module
      (mnetcost.torch.build) and count with FlopCounterMode, per configuration.
-Also the sweep of MobileNetV4-Conv-S and Hybrid-M (whose attention adds terms in the square of the area).
+Also the training sweep (forward + backward MACs of a step) and the sweep of MobileNetV4-Conv-S and Hybrid-M (whose attention adds terms in the square of the area).
 Targets (issue #8): sweep >= 10M configurations/s (v2 and v4-conv-small), per-stage >= 3M/s, CLI start < 0.25 s median.
 """
 
@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 
 from mnetcost.explore import fit, stage_sweep, sweep  # noqa: E402
 from mnetcost.tables import load_table  # noqa: E402
+from mnetcost.training import training_sweep  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 
@@ -62,6 +63,8 @@ def main():
     n = len(alphas) * len(resolutions)
     med, best = timed(lambda: sweep("v2", alphas, resolutions), 2 if QUICK else 5)
     results.append(("sweep: v2, alpha x resolution grid", f"{n:,} configurations", med, n / med / 1e6, ">= 10"))
+    med, best = timed(lambda: training_sweep("v2", alphas, resolutions, freeze=14, batch=32, count="torch"), 2 if QUICK else 5)
+    results.append(("training sweep: v2, freeze 14, torch count", f"{n:,} configurations", med, n / med / 1e6, ""))
     for model, target in (("v4-conv-small", ">= 10"), ("v4-hybrid-medium", "")):  # attention: area^2 terms
         med, best = timed(lambda: sweep(model, alphas, resolutions, convention="timm"), 2 if QUICK else 5)
         results.append((f"sweep: {model} (timm)", f"{n:,} configurations", med, n / med / 1e6, target))
