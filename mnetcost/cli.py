@@ -9,7 +9,9 @@ from typing import List, Optional
 
 import typer
 
-from .errors import MnetcostError, UsageError
+from .errors import EXIT_DIFFERENCE, EXIT_INTERNAL, EnvironmentProblem, MnetcostError, UsageError
+
+VERIFY_LIMIT = 2**26  # values in one tensor, and parameters, that verify will build (256 MB in float32)
 
 app = typer.Typer(
     name="mnetcost",
@@ -127,12 +129,30 @@ def _root(ctx: typer.Context):
         raise typer.Exit(0)
 
 
+MIN_WIDTH = 60
+
+
+def _width():
+    """The terminal's width for rich tables: COLUMNS when it is a usable number, never below MIN_WIDTH (COLUMNS=0
+    would print nothing)."""
+    import os
+
+    text = os.environ.get("COLUMNS", "")
+    if text.strip().isdigit() and int(text) < MIN_WIDTH:
+        return MIN_WIDTH
+    return None
+
+
 def _print(fmt: Format, table_fn, csv_fn, json_fn, md_fn) -> None:
     """Write one command's output in the chosen format; only rich tables go through rich."""
     if fmt is Format.table:
         from rich.console import Console
 
-        console = Console()
+        class _Console(Console):
+            def on_broken_pipe(self):  # rich would exit 1; a closed pipe (| head) is a normal end
+                raise BrokenPipeError
+
+        console = _Console(width=_width())
         for item in table_fn():
             console.print(item)
     else:
@@ -940,17 +960,24 @@ def verify(
     fmt: Format = FORMAT,
 ):
     """Build MODEL as a PyTorch module and compare every layer's parameters, MACs
-    (FlopCounterMode / 2) and output shape with mnetcost's; exit code 1 on any difference.
+    (FlopCounterMode / 2) and output shape with mnetcost's; exit code 4 on any difference, 3 without PyTorch.
     Needs PyTorch: pip install "mnetcost[torch]".
 
     Example: mnetcost verify v3-small --alpha 0.75 --resolution 97
     """
-    from .errors import MnetcostError
+    from .engine import cost
+    from .errors import EnvironmentProblem
 
+    r = cost(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
+             top=not no_top, head=_head(head), aux=aux, reduced_tail=reduced_tail, symbols=_symbols(set_))
+    largest = max(int(x) for x in r.columns["activations"])
+    if largest > VERIFY_LIMIT or r.params > VERIFY_LIMIT:  # a forward pass of this would take gigabytes
+        raise UsageError(f"verify builds and runs the network: a tensor of {largest:,} values and {r.params:,} "
+                         f"parameters is beyond its limit of {VERIFY_LIMIT:,} each (choose a smaller resolution or width)")
     try:
         from .torch import verify as run_verify
     except ImportError:
-        raise MnetcostError('mnetcost verify needs PyTorch: pip install "mnetcost[torch]"') from None
+        raise EnvironmentProblem('mnetcost verify needs PyTorch: pip install "mnetcost[torch]"') from None
     v = run_verify(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
                    top=not no_top, head=_head(head),
                   aux=aux, reduced_tail=reduced_tail, symbols=_symbols(set_))
@@ -970,29 +997,94 @@ def verify(
           document=lambda rows: {"model": v.model, "convention": v.convention, "alpha": v.alpha,
                                  "resolution": v.resolution, "classes": v.classes, "ok": v.ok, "totals": t,
                                  "layers": rows})
-    return 0 if v.ok else 1
+    return 0 if v.ok else EXIT_DIFFERENCE
 
 
 def _error(message: str) -> None:
-    for line in str(message).splitlines() or [""]:
-        sys.stderr.write(f"mnetcost: error: {line}\n")
+    """One line on stderr: a multi-line message (a table's problems, one a line) keeps one prefix per line."""
+    try:
+        for line in str(message).splitlines() or [""]:
+            sys.stderr.write(f"mnetcost: error: {_printable(line)}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _printable(text: str) -> str:
+    """Control characters never reach the terminal."""
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
+
+
+# What a terminal without UTF-8 gets instead of the symbols mnetcost prints.
+ASCII = {"α": "alpha", "ρ": "rho", "×": "x", "—": "-", "–": "-", "Δ": "d", "·": "*", "≈": "~", "≤": "<=", "≥": ">=",
+         "²": "^2", "√": "sqrt", "→": "->", "…": "...", "†": "+", "±": "+/-", "µ": "u"}
+
+
+def _ascii_fallback(error: UnicodeEncodeError):
+    text = error.object[error.start:error.end]
+    return "".join(ASCII.get(ch, "?") for ch in text), error.end
+
+
+def _guard_output() -> None:
+    """Standard output must exist, and print symbols it cannot encode as ASCII stand-ins."""
+    import codecs
+
+    if sys.stdout is None:
+        raise EnvironmentProblem("standard output is closed: nothing can be written")
+    codecs.register_error("mnetcost-ascii", _ascii_fallback)
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        try:
+            "αρ×—Δ·".encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            if hasattr(stream, "reconfigure"):
+                stream.reconfigure(errors="mnetcost-ascii")
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe (``| head -1``): send what is left to nowhere, so that exiting raises nothing."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI, turning every error into one line on stderr and an exit code."""
-    try:
-        result = app(args=argv, prog_name="mnetcost", standalone_mode=False)
-    except MnetcostError as e:
-        _error(str(e))
-        return e.exit_code
-    except typer.Exit as e:
-        return getattr(e, "exit_code", 0)
-    except typer.Abort:
-        _error("aborted")
-        return 1
-    except typer.TyperException as e:  # typer's usage errors: bad option value, unknown option, missing argument
-        _error(e.format_message() if hasattr(e, "format_message") else str(e))
-        return getattr(e, "exit_code", 2)
-    except BrokenPipeError:
-        return 0
+    """Entry point: run the CLI, turning every error into one line on stderr and an exit code (see
+    ``mnetcost.errors``): never a traceback."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numpy's overflow warnings: every count is checked instead
+        try:
+            _guard_output()
+            result = app(args=argv, prog_name="mnetcost", standalone_mode=False)
+            sys.stdout.flush()
+        except MnetcostError as e:
+            _error(str(e))
+            return e.exit_code
+        except typer.Exit as e:
+            return getattr(e, "exit_code", 0)
+        except typer.Abort:
+            _error("aborted")
+            return 1
+        except typer.TyperException as e:  # typer's usage errors: bad option value, unknown option, missing argument
+            _error(e.format_message() if hasattr(e, "format_message") else str(e))
+            return getattr(e, "exit_code", 2)
+        except BrokenPipeError:
+            _quiet_stdout()
+            return 0
+        except OSError as e:  # a full disk, a closed or unwritable output
+            _error(f"cannot write the output: {e.strerror or e}")
+            return EnvironmentProblem.exit_code
+        except (MemoryError, RecursionError) as e:
+            _error(f"the input needs more memory or depth than this machine allows ({type(e).__name__}); "
+                   "choose a smaller configuration")
+            return 2
+        except Exception as e:  # a bug: still one line, with what to report
+            _error(f"internal error ({type(e).__name__}: {e}); please report it with the command that caused it")
+            return EXIT_INTERNAL
     return result if isinstance(result, int) else 0

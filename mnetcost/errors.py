@@ -1,4 +1,12 @@
-"""The library's own errors. The CLI turns each into one line on stderr and an exit code."""
+"""The library's own errors. The CLI turns each into one line on stderr and an exit code:
+
+0 success; 1 a malformed table (TableError); 2 a bad option or argument (UsageError); 3 the environment
+(a missing optional dependency, output that cannot be written); 4 ``verify`` found a layer that
+differs; 70 an internal error (a bug: please report it)."""
+
+EXIT_ENVIRONMENT = 3
+EXIT_DIFFERENCE = 4
+EXIT_INTERNAL = 70
 
 
 class MnetcostError(Exception):
@@ -27,3 +35,9 @@ class TableError(MnetcostError):
 
 class UnknownOp(MnetcostError):
     """A primitive layer has no cost function: never counted as zero."""
+
+
+class EnvironmentProblem(MnetcostError):
+    """Something outside the input: a missing optional dependency, output that cannot be written (exit code 3)."""
+
+    exit_code = EXIT_ENVIRONMENT

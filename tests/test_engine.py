@@ -165,9 +165,12 @@ def test_verify_without_torch_is_one_line():
     import subprocess
     import sys
 
-    code = "import sys; sys.modules['torch'] = None; from mnetcost.cli import main; sys.exit(main(['verify', 'v2']))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 1 and out.stderr == 'mnetcost: error: mnetcost verify needs PyTorch: pip install "mnetcost[torch]"\n'
+    code = "import sys; sys.modules['torch'] = None; from mnetcost.cli import main; sys.exit(main(sys.argv[1:]))"
+    out = subprocess.run([sys.executable, "-c", code, "verify", "v2"], capture_output=True, text=True)
+    assert out.returncode == 3 and out.stderr == 'mnetcost: error: mnetcost verify needs PyTorch: pip install "mnetcost[torch]"\n'
+    # the arguments are checked first: a bad option is a usage error whether or not torch is there
+    out = subprocess.run([sys.executable, "-c", code, "verify", "nosuchmodel"], capture_output=True, text=True)
+    assert out.returncode == 2 and "unknown model 'nosuchmodel'" in out.stderr
 
 
 def test_v1_table2_reference_data_and_its_erratum():

@@ -158,10 +158,12 @@ def test_verify_command(capsys, monkeypatch):
     assert d["ok"] and d["totals"]["params"] == d["totals"]["torch_params"]
     # a count that disagrees is found, shown and fails the command
     monkeypatch.setattr(mt, "torch_params", lambda module, running_stats: 1)
-    assert main(["verify", "v2"]) == 1
+    assert main(["verify", "v2"]) == 4  # a difference: its own exit code
     assert "DIFF" in capsys.readouterr().out
     assert main(["verify", "v1", "-c", "tf-slim"]) == 2
     assert "no PyTorch module has that" in capsys.readouterr().err
+    assert main(["verify", "v2", "--resolution", "20000"]) == 2  # refused before torch is asked for gigabytes
+    assert "beyond its limit" in capsys.readouterr().err
 
 
 def test_mnasnet_and_efficientnet_modules_match_torchvision_counts():

@@ -3,7 +3,8 @@
 Usage (torch 2.14.1, torchvision 0.29.1, pandas; CPU, float32, no weights are downloaded -- any attempt
 raises):
     python tests/data/generators/training_truth.py
-Writes training_totals.csv and training_layers.csv into tests/data (about 7 minutes on 2 CPU threads).
+Writes training_totals.csv and training_layers.csv into tests/data (about 1 minute on 2 idle CPU
+threads, several minutes on a loaded machine).
 
 Models (weights=None, torch.manual_seed(0) before each build):
   * v2, v2_050: torchvision mobilenet_v2(width_mult=1.0 / 0.5); v3_large, v3_small: torchvision
