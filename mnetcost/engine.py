@@ -113,12 +113,17 @@ class Cost:
 
     def _group(self, key, names=None):
         df = self.layers
-        g = df.groupby(key, sort=False)[["macs", "params", "weights"]].sum()
+        counts = ["macs", "params", "weights"]
+        exact = df[counts].astype(object) if df["macs"].dtype.kind in "iu" else df[counts]  # Python ints: no wrap
+        g = exact.groupby([df[k] if isinstance(k, str) else k for k in (key if isinstance(key, list) else [key])],
+                          sort=False).sum()
         if names:
             g.index.names = names
-        g["macs_share"] = g["macs"] / g["macs"].sum() if g["macs"].sum() else 0.0
-        g["params_share"] = g["params"] / g["params"].sum() if g["params"].sum() else 0.0
-        g["weights_share"] = g["weights"] / g["weights"].sum() if g["weights"].sum() else 0.0
+        for c in counts:
+            if exact[c].dtype == object and all(abs(v) < INT_LIMIT for v in g[c].tolist()):
+                g[c] = g[c].astype(np.int64)  # int64 where it is exact; Python ints beyond
+            total = sum(g[c].tolist())
+            g[f"{c}_share"] = [float(v) / float(total) if total else 0.0 for v in g[c].tolist()]
         return g
 
     def separable_ratios(self):
@@ -162,13 +167,20 @@ def _py(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
+MAX_PIXELS = 2**31  # beyond any image: every count then stays within exact arithmetic's reach
+
+
 def _pixels(value, what="resolution") -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise UsageError(f"{what} must be a whole number of pixels, got {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
         raise UsageError(f"{what} must be a whole number of pixels, got {value!r}") from None
-    if isinstance(value, bool) or not math.isfinite(number) or number != int(number) or number <= 0:
+    if not math.isfinite(number) or number != int(number) or number <= 0:
         raise UsageError(f"{what} must be a whole number of pixels > 0, got {value!r}")
+    if number > MAX_PIXELS:
+        raise UsageError(f"{what} must be at most {MAX_PIXELS:,} pixels, got {value!r}")
     return int(number)
 
 
@@ -197,11 +209,15 @@ def resolve_resolution(table: Table, rho, resolution, spatial: str) -> tuple[flo
         rho_value = hw(res)[0] / base
     else:
         try:
+            if isinstance(rho, (bool, np.bool_, str)):
+                raise TypeError
             rho_value = 1.0 if rho is None else float(rho)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise UsageError(f"rho must be a number > 0, got {rho!r}") from None
         if not math.isfinite(rho_value) or rho_value <= 0:
             raise UsageError(f"rho must be a finite number > 0, got {rho!r}")
+        if rho_value * base > MAX_PIXELS:
+            raise UsageError(f"rho {rho!r} gives more than {MAX_PIXELS:,} pixels")
         res = round(rho_value * base) if spatial == "exact" else rho_value * base
     if spatial == "exact" and min(hw(res)) < table.total_stride:
         raise UsageError(f"resolution {min(hw(res))} px is too small for {table.name}: its total stride is "
@@ -223,26 +239,42 @@ def check_classes(classes, rules: Rules, table: Table | None = None) -> int:
     return int(classes)
 
 
-def check_stage_alpha(stage_alpha) -> np.ndarray:
-    """Per-row multipliers as an array of shape (configurations, table rows), each finite and > 0."""
-    stage_alpha = np.asarray(stage_alpha, dtype=float)
-    if stage_alpha.ndim != 2 or not len(stage_alpha):
-        raise UsageError("stage_alpha must be an array of shape (configurations, table rows)")
-    if not np.all(np.isfinite(stage_alpha)) or np.any(stage_alpha <= 0):
+def check_stage_alpha(stage_alpha, rows: int, ndim: int = 2) -> np.ndarray:
+    """Per-row multipliers: one per table row (``ndim`` 1, one configuration) or an array of shape
+    (configurations, table rows); each a finite number > 0 (not a bool or a string)."""
+    shape = "one multiplier per table row" if ndim == 1 else "an array of shape (configurations, table rows)"
+    try:
+        values = np.asarray(stage_alpha)
+        if values.dtype.kind not in "iuf":
+            raise TypeError
+        values = values.astype(float)
+    except (TypeError, ValueError, OverflowError):
+        raise UsageError(f"stage_alpha must be {shape} of numbers, got {stage_alpha!r:.80}") from None
+    if values.ndim != ndim or values.shape[-1] != rows or not values.size:
+        raise UsageError(f"stage_alpha must be {shape}: this table has {rows} rows, got shape {values.shape}")
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
         raise UsageError("every stage multiplier must be a finite number > 0")
-    return stage_alpha
+    return values.reshape(-1, rows)
 
 
 def check_resolutions(table: Table, resolutions, spatial: str) -> np.ndarray:
     """Many resolutions at once, validated as ``resolve_resolution`` validates one."""
     if spatial not in SPATIAL_MODES:
         raise UsageError(f"spatial must be one of {', '.join(SPATIAL_MODES)}, got {spatial!r}")
-    res = np.atleast_1d(np.asarray(resolutions if resolutions is not None else [table.resolution], dtype=float))
+    try:
+        values = np.asarray(resolutions if resolutions is not None else [table.resolution])
+        if values.dtype.kind not in "iuf" or values.ndim > 1:
+            raise TypeError
+        res = np.atleast_1d(values.astype(float))
+    except (TypeError, ValueError, OverflowError):
+        raise UsageError(f"resolutions must be a list of whole numbers of pixels, got {resolutions!r:.80}") from None
     if not len(res):
         raise UsageError("a sweep needs at least one resolution")
     bad = ~np.isfinite(res) | (res <= 0) | (res != np.round(res))
     if bad.any():
         raise UsageError(f"resolution must be a whole number of pixels > 0, got {res[bad][0]:g}")
+    if res.max() > MAX_PIXELS:
+        raise UsageError(f"resolution must be at most {MAX_PIXELS:,} pixels, got {res.max():g}")
     if spatial == "exact" and res.min() < table.total_stride:
         raise UsageError(f"resolution {int(res.min())} px is too small for {table.name}: its total stride is "
                          f"{table.total_stride}, so it needs at least {table.total_stride} px")
@@ -255,10 +287,14 @@ def check_head(head, top) -> tuple | None:
         return None
     if not top:
         raise UsageError("give a head or no top, not both")
+    if isinstance(head, (str, bytes)) or not hasattr(head, "__iter__"):
+        raise UsageError(f"head is a list of dense-layer widths, e.g. (320, 320), got {head!r}")
     widths = tuple(head)
+    if len(widths) > 100:
+        raise UsageError(f"a head of at most 100 dense layers, got {len(widths)}")
     for w in widths:
-        if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 1:
-            raise UsageError(f"head widths must be whole numbers >= 1, got {w!r}")
+        if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or not 1 <= w <= MAX_CHANNELS:
+            raise UsageError(f"head widths must be whole numbers from 1 to {MAX_CHANNELS}, got {w!r}")
     return widths
 
 
@@ -342,8 +378,10 @@ def cost_layers(model, alpha: float = 1.0, rho: float | None = None, convention=
     s = setup(model, convention, classes, spatial, top, head, aux, reduced_tail, symbols)
     alpha = check_alpha(alpha)
     rho_value, res = resolve_resolution(s.table, rho, resolution, spatial)
-    if stage_alpha is not None:  # one multiplier per table row
-        stage_alpha = check_stage_alpha(np.asarray(stage_alpha, dtype=float).reshape(1, -1))
+    if stage_alpha is not None:  # one multiplier per table row, instead of alpha
+        if alpha != 1.0:
+            raise UsageError("give alpha or stage_alpha, not both")
+        stage_alpha = check_stage_alpha(stage_alpha, len(s.table.rows), ndim=1)
     h, w = hw(res)
     layers = single(s.expand(np.array([alpha]), np.array([h]), stage_alpha, widths=np.array([w])))
     result = Cost(
@@ -468,7 +506,7 @@ def grid(model, alphas=None, resolutions=None, *, convention="paper", classes=No
     an array over configurations): the training sweep's forward-plus-backward factors."""
     s = setup(model, convention, classes, spatial, top, head, aux, reduced_tail, symbols)
     if stage_alpha is not None:
-        stage_alpha = check_stage_alpha(stage_alpha)
+        stage_alpha = check_stage_alpha(stage_alpha, len(s.table.rows))
         alpha_arg = np.ones(len(stage_alpha))
     else:
         alpha_arg = np.asarray([check_alpha(a) for a in np.atleast_1d(alphas)], dtype=float)

@@ -33,16 +33,36 @@ def sweep(model, alphas, resolutions, *, convention="paper", spatial: str = "exa
     identical to ``cost`` point by point."""
     import pandas as pd
 
-    alphas = np.asarray(list(alphas) if not isinstance(alphas, np.ndarray) else alphas, dtype=float)
-    resolutions = np.asarray(list(resolutions) if not isinstance(resolutions, np.ndarray) else resolutions)
+    alphas, resolutions = numbers(alphas, "alphas"), numbers(resolutions, "resolutions")
     if not alphas.size or not resolutions.size:
         raise UsageError("a sweep needs at least one alpha and one resolution")
+    check_grid_size(alphas.size * resolutions.size)
     macs, params = grid(model, alphas, resolutions, convention=convention, spatial=spatial, classes=classes,
                         top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
     n_res = macs.shape[1]
     res_col = resolutions.astype(np.int64) if spatial == "exact" else resolutions.astype(float)
     return pd.DataFrame({"alpha": np.repeat(alphas, n_res), "resolution": np.tile(res_col, len(alphas)),
                          "macs": macs.ravel(), "params": np.repeat(params, n_res)}, copy=False)
+
+
+MAX_GRID = 20_000_000  # configurations x resolutions one call may compute: about 0.6 GB of results
+MAX_COMPARE = 2_000  # rows of a comparison: one full costing each
+
+
+def numbers(values, name: str) -> np.ndarray:
+    """A list or 1-D array of real numbers (not bools, not strings), as float64."""
+    try:
+        array = np.asarray(values if isinstance(values, np.ndarray) else list(values))
+        if array.dtype.kind not in "iuf" or array.ndim != 1:
+            raise TypeError
+        return array.astype(float)
+    except (TypeError, ValueError, OverflowError):
+        raise UsageError(f"{name} must be a list of numbers, got {values!r:.80}") from None
+
+
+def check_grid_size(n: int, limit: int = MAX_GRID, what: str = "configurations x resolutions") -> None:
+    if n > limit:
+        raise UsageError(f"{n:,} {what} is more than {limit:,} at once: narrow the ranges (or split the grid)")
 
 
 def stage_sweep(model, stage_alpha, resolution=None, *, convention="paper", spatial: str = "exact", classes=None):
@@ -60,6 +80,10 @@ def stage_sweep(model, stage_alpha, resolution=None, *, convention="paper", spat
 def compare(models, alphas=(1.0,), resolutions=(None,), conventions=("paper",), classes=None,
             spatial: str = "exact", top=True, head=None, aux=False, reduced_tail=False, symbols=None) -> list:
     """Costs of every combination of the given models, alphas, resolutions and conventions."""
+    lists = [models, alphas, resolutions, conventions]
+    if any(isinstance(x, (str, bytes, int, float)) or not hasattr(x, "__len__") for x in lists):
+        raise UsageError("compare takes lists: models, alphas, resolutions and conventions")
+    check_grid_size(len(models) * len(alphas) * len(resolutions) * len(conventions), MAX_COMPARE, "rows to compare")
     results = []
     for m in models:
         for conv in conventions:
@@ -133,6 +157,8 @@ def parse_values(text: str, name: str, kind=float) -> list:
         if len(parts) != 3:
             raise UsageError(f"{name}: a range is START:STOP:STEP, got {text!r}")
         start, stop, step = (_number(p, name, float) for p in parts)
+        if not all(math.isfinite(v) for v in (start, stop, step)):
+            raise UsageError(f"{name}: START, STOP and STEP must be finite numbers, got {text!r}")
         if step <= 0:
             raise UsageError(f"{name}: STEP must be > 0, got {parts[2]!r}")
         if stop < start:
@@ -143,20 +169,25 @@ def parse_values(text: str, name: str, kind=float) -> list:
         values = [round(start + i * step, 10) for i in range(count)]
     else:
         values = [_number(p, name, float) for p in text.split(",")]
+    for v in values:
+        if not math.isfinite(v) or v <= 0:
+            raise UsageError(f"{name}: values must be finite and > 0, got {v!r}")
+        if v > LIMIT:
+            raise UsageError(f"{name}: values must be at most {LIMIT:,}, got {v:g}")
     if kind is int:
         if any(v != int(v) for v in values):
             raise UsageError(f"{name}: whole numbers only, got {text!r}")
         values = [int(v) for v in values]
-    for v in values:
-        if not math.isfinite(v) or v <= 0:
-            raise UsageError(f"{name}: values must be finite and > 0, got {v!r}")
     return values
+
+
+LIMIT = 2**31  # the largest value a list or range may hold: widths, resolutions and multipliers far beyond any network
 
 
 def _number(text: str, name: str, kind):
     try:
         return kind(text.strip())
-    except ValueError:
+    except (ValueError, OverflowError):
         raise UsageError(f"{name}: {text.strip()!r} is not a number") from None
 
 
@@ -209,20 +240,29 @@ def diff(a, b=None, *, alpha=(1.0, 1.0), resolution=(None, None), convention=("p
     return aligned("name"), aligned("block"), totals
 
 
-def fit(model, alphas, resolutions, *, max_macs=None, max_params=None, max_peak_bytes=None, dtype: str = "int8",
-        schedule: str = "materialized", convention="paper", classes=None, aux=False, reduced_tail=False, symbols=None):
+FIT_ALPHAS = "0.25:1.4:0.05"  # the CLI's default search grid
+FIT_RESOLUTIONS = "96:320:16"
+
+
+def fit(model, alphas=None, resolutions=None, *, max_macs=None, max_params=None, max_peak_bytes=None,
+        dtype: str = "int8", schedule: str = "materialized", convention="paper", classes=None, aux=False,
+        reduced_tail=False, symbols=None):
     """The alpha x resolution configurations of ``model`` within a budget of MACs, parameters and
     peak activation memory (at ``dtype`` under ``schedule``), sorted by MACs, with ``pareto`` marking
     those no other feasible configuration beats on both alpha and resolution (wider and larger being
-    taken as better). Vectorised over the grid."""
+    taken as better). Vectorised over the grid; by default the CLI's grid (alpha 0.25 to 1.4 by 0.05,
+    96 to 320 px by 16)."""
     from .traffic import peak_grid
 
     for name, limit in (("max_macs", max_macs), ("max_params", max_params), ("max_peak_bytes", max_peak_bytes)):
-        if limit is not None and (not np.isfinite(limit) or limit <= 0):
+        if limit is not None and (isinstance(limit, (bool, np.bool_)) or not isinstance(limit, (int, float, np.number))
+                                  or not -1e300 < limit < 1e300 or limit <= 0):
             raise UsageError(f"{name} must be a positive number, got {limit!r}")
+    alphas = numbers(parse_values(FIT_ALPHAS, "alphas") if alphas is None else alphas, "alphas")
+    resolutions = numbers(parse_values(FIT_RESOLUTIONS, "resolutions", int) if resolutions is None else resolutions,
+                          "resolutions")
     variant = dict(convention=convention, classes=classes, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
     frame = sweep(model, alphas, resolutions, **variant)
-    alphas = np.asarray(list(alphas), dtype=float)
     peaks = peak_grid(model, alphas, list(resolutions), dtype=dtype, schedule=schedule, **variant)
     frame["peak_bytes"] = peaks.ravel()
     ok = np.ones(len(frame), dtype=bool)

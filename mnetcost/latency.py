@@ -106,6 +106,9 @@ def roofline(model, *, alpha: float = 1.0, rho=None, resolution=None, dtype=None
                  classes=classes, top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
     c = mem.columns
     t_compute, t_memory = layer_times(c["mult_adds"], c["bytes_moved"], dev.peak_macs, dev.bandwidth)
+    if not math.isfinite(float(np.maximum(t_compute, t_memory).sum())):
+        raise UsageError(f"the rates {dev.peak_macs:g} MAC/s and {dev.bandwidth:g} B/s are too small: "
+                         "a layer's time is not a finite number of seconds")
     columns = {"name": c["name"], "op": c["op"], "mult_adds": c["mult_adds"], "bytes_moved": c["bytes_moved"],
                "intensity": c["intensity"], "compute_s": t_compute, "memory_s": t_memory,
                "time_s": np.maximum(t_compute, t_memory),

@@ -13,6 +13,8 @@ import numpy as np
 from .errors import UsageError
 from .scaling import check_alpha
 
+LIMIT = 2**31  # kernels, widths and sizes beyond any layer
+
 
 def _counts(op: str, k, c_in, c_out, d):
     """(mult-adds, weights) of one ``op`` layer with a d x d output, from the op registry."""
@@ -72,13 +74,17 @@ def compare_layer(kernel: int, c_in: int, c_out: int, size: float, alpha: float 
     """
     alpha = check_alpha(alpha)
     for name, value in (("kernel", kernel), ("in", c_in), ("out", c_out), ("size", size), ("rho", rho)):
-        if not isinstance(value, (int, float, np.integer, np.floating)) or not math.isfinite(value) or value <= 0:
-            raise UsageError(f"{name} must be a finite number > 0, got {value!r}")
+        if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
+                or not -LIMIT < value <= LIMIT or not math.isfinite(value) or value <= 0):
+            raise UsageError(f"{name} must be a finite number > 0 and at most {LIMIT:,}, got {value!r}")
     m, n, d = alpha * c_in, alpha * c_out, rho * size
     if spatial == "exact":
         m, n, d = round(m), round(n), round(d)
     elif spatial != "continuous":
         raise UsageError(f"spatial must be exact or continuous, got {spatial!r}")
+    if min(m, n, d) < (1 if spatial == "exact" else 0) or max(m, n, d) > LIMIT:
+        raise UsageError(f"alpha {alpha:g} and rho {rho:g} give {m:g} -> {n:g} channels at {d:g} px: each must be "
+                         f"at least 1 and at most {LIMIT:,}")
     std_macs, std_params = _counts("conv", kernel, m, n, d)
     dw_macs, dw_params = _counts("dw", kernel, m, m, d)
     pw_macs, pw_params = _counts("pw", 1, m, n, d)

@@ -160,4 +160,10 @@ def records_dicts(columns, records) -> list[dict]:
 
 
 def to_json_document(document) -> str:
-    return json.dumps(document, indent=2, default=_py) + "\n"
+    """JSON that is always JSON: a count that is not a finite number is an error, never NaN or Infinity."""
+    from .errors import UsageError
+
+    try:
+        return json.dumps(document, indent=2, default=_py, allow_nan=False) + "\n"
+    except ValueError:
+        raise UsageError("a result is not a finite number: the inputs are too extreme to compute") from None

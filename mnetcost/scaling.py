@@ -135,10 +135,12 @@ def scale_width(rule: str, c: float, alpha: float, in_s: float, in_0: float) -> 
 
 
 def check_alpha(alpha) -> float:
+    if isinstance(alpha, (bool, np.bool_, str, bytes)):
+        raise UsageError(f"alpha must be a number > 0, got {alpha!r}")
     try:
         a = float(alpha)
-    except (TypeError, ValueError):
-        raise UsageError(f"alpha must be a number > 0, got {alpha!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise UsageError(f"alpha must be a finite number > 0, got {alpha!r}") from None
     if not math.isfinite(a) or a <= 0:
         raise UsageError(f"alpha must be a finite number > 0, got {alpha!r}")
     return a

@@ -129,7 +129,8 @@ class Training:
         """The columns summed per block (the units ``freeze=N`` counts), in network order."""
         df = self.layers.drop(columns=["name", "op"])
         g = df.groupby("block", sort=False).agg({c: ("all" if c == "frozen" else "sum") for c in df.columns if c != "block"})
-        return g.astype({c: "int64" for c in g.columns if c != "frozen"})
+        small = [c for c in g.columns if c != "frozen" and all(abs(int(v)) < 2**62 for v in g[c].tolist())]
+        return g.astype({c: "int64" for c in small})  # Python ints where int64 could wrap
 
     def __repr__(self):
         t = self.totals

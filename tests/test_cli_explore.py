@@ -176,7 +176,7 @@ def test_reference(capsys):
     (["compare", "v2", "-c", "paper,,keras"], "empty name"),
     (["compare", "v2", "-r", "16"], "too small"),
     (["compare"], "Missing argument"),
-    (["ratio", "--kernel", "3", "--in", "0", "--out", "8", "--size", "7"], "in must be a finite number > 0, got 0"),
+    (["ratio", "--kernel", "3", "--in", "0", "--out", "8", "--size", "7"], "in must be a finite number > 0 and at most 2,147,483,648, got 0"),
     (["ratio", "--kernel", "3", "--in", "8", "--out", "8", "--size", "7", "--rho", "nan"], "rho must be a finite number > 0"),
     (["ratio", "--kernel", "3"], "Missing option"),
     (["reference", "v9"], "no published figures for 'v9'"),

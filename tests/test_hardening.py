@@ -70,3 +70,70 @@ def test_an_internal_error_is_still_one_line(monkeypatch, capsys):
     assert main(["table", "v2"]) == 70
     err = capsys.readouterr().err
     assert one_line(err) and "internal error (ValueError: simulated bug)" in err
+
+
+# ---- numbers: exact or refused, never wrapped
+
+def test_per_op_totals_and_shares_do_not_wrap():
+    import mnetcost
+
+    r = mnetcost.cost("v2", resolution=76_000_000)
+    for frame in (r.by_op(), r.by_block(), r.by_stage()):
+        assert sum(frame["macs"].tolist()) == r.macs and min(frame["macs"].tolist()) >= 0
+        assert abs(sum(frame["macs_share"]) - 1) < 1e-9 and (frame["macs_share"] >= 0).all()
+    pw = r.layers[r.layers["op"] == "pw"]
+    assert r.by_op().loc["pw", "macs"] == sum(int(v) for v in pw["macs"])  # 3.08e19: beyond int64
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"stage_alpha": [0.5] * 3}, {"stage_alpha": [0.5] * 12}, {"stage_alpha": [[0.5] * 11] * 2}, {"stage_alpha": []},
+    {"stage_alpha": 0.5}, {"stage_alpha": "0.5"}, {"stage_alpha": [True] * 11}, {"stage_alpha": ["a"] * 11},
+    {"stage_alpha": [10 ** 400] * 11}, {"alpha": 0.5, "stage_alpha": [1] * 11},
+    {"alpha": True}, {"rho": True}, {"resolution": True}, {"alpha": 10 ** 400}, {"rho": 1e308},
+    {"resolution": 2 ** 63}, {"resolution": "224x"}, {"classes": 2 ** 63}, {"head": 320}, {"head": [float("nan")]},
+])
+def test_bad_api_arguments_are_library_errors(kwargs):
+    import mnetcost
+
+    with pytest.raises(mnetcost.MnetcostError):
+        mnetcost.cost("v2", **kwargs)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.sweep("v2", [0.5], [2 ** 63]), lambda m: m.sweep("v2", [0.5], [10 ** 400]),
+    lambda m: m.sweep("v2", [0.5], [[224, 256]]), lambda m: m.sweep("v2", [0.5], ["224"]),
+    lambda m: m.stage_sweep("v2", [[0.5] * 3]), lambda m: m.stage_sweep("v2", [[0.5] * 11], resolution=2 ** 63),
+    lambda m: m.sweep("v2", [True], [224]),
+])
+def test_bad_sweep_arguments_are_library_errors(call):
+    import mnetcost
+
+    with pytest.raises(mnetcost.MnetcostError):
+        call(mnetcost)
+
+
+@pytest.mark.parametrize("argv", [
+    "table v2 --head nan", "table v2 --head 1e400", "train v2 --head 320,nan", "table v2 --head " + "9" * 400,
+    "table v2 --rho 1e308", "table v2 --rho 9223372036854775808", "table v2 --resolution 9223372036854775808",
+    "memory v2 --resolution 9223372036854775808x224", "diff v2 --resolution 224,1e300",
+    "sweep v2 --alpha 1 --resolution nan", "sweep v2 --alpha 1:2:nan --resolution 224",
+    "compare v2 --alpha nan:2:0.5", "fit v2 --max-macs 1M --alpha 0.5:inf:0.5", "sweep v2 --alpha 1 --resolution inf",
+    "sweep v2 --alpha 1 --resolution 9223372036854775808", "fit v2 --max-macs 2M --alpha 1 --resolution 9223372036854775808",
+    "ratio --kernel 3 --in 1 --out 1 --size 1 --alpha 0.01 --spatial exact",
+    "ratio --kernel 3 --in 512 --out 512 --size 14 --alpha 1e308 -f json", "ratio --kernel " + "9" * 400 + " --in 8 --out 8 --size 7",
+    "roofline v2 --peak-macs 1e-300 --bandwidth 1e-300 -f json", "roofline v2 --peak-macs 1e-300 --bandwidth 1e-300",
+    "table v2 --classes 9223372036854775808", "train v2 --batch 0", "train v2 --freeze 99",
+])
+def test_extreme_numbers_are_one_line_exit_2(argv, capsys):
+    assert main(argv.split()) == 2
+    captured = capsys.readouterr()
+    assert one_line(captured.err), captured.err
+
+
+def test_huge_but_valid_numbers_are_exact(capsys):
+    import json
+
+    assert main(["train", "v2", "--resolution", "76000000", "-f", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["totals"]["forward_macs"] == __import__("mnetcost").cost("v2", resolution=76_000_000,
+                                                                      convention="torchvision").mult_adds
