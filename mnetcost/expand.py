@@ -34,6 +34,7 @@ from .scaling import FACTOR_RULES, SQUEEZE_RULES, out_size, scale_width
 from .tables import MAX_VALUE, Row, Table
 
 MAX_CHANNELS = MAX_VALUE  # beyond any network; keeps every count inside 64-bit integers' reach
+MAX_LAYERS = 10_000  # primitive layers one table may expand to (the largest shipped: about 230); keeps every command fast
 NO_SPATIAL_CHANGE = ("se", "add", "mul", "concat", "norm", "scale")
 NO_BIAS = ("pool", "add", "mul", "concat", "upsample", "norm", "attn", "scale")
 
@@ -233,6 +234,9 @@ def expand(table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, 
                 if np.ndim(present) == 0 and not present:
                     tensors[name] = x  # absent: its name reads its input
                     return x
+                if len(layers) >= MAX_LAYERS:
+                    raise TableError(f"{table.name} expands to more than {MAX_LAYERS:,} layers (rows x repeats); "
+                                     "mnetcost costs networks up to that size")
                 dilation = (row.dilation * (rate if backbone else 1)) if k > 1 else 1
                 layers.append(Layer(
                     name=name, stage=row.stage, block=block, op=op, kernel=k, stride=s, groups=groups,

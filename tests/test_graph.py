@@ -163,13 +163,19 @@ def test_a_tap_lives_until_its_last_reader():
 
 
 def test_liveness_is_linear_in_the_layers(tmp_path):
-    """A 20-row table of 1000 repeats each: 20,000 blocks, 80,000 layers, costed and planned at once."""
-    rows = "\n".join(f"s{i},bneck,3,2,16,1000,1" for i in range(20))
-    t = tmp_path / "long.csv"
-    t.write_text(f"# family: v2\n# resolution: 32\nstage,op,kernel,t,out,n,stride\nstem,conv,3,,16,1,1\n{rows}\n")
-    m = memory(t, schedule="layerwise")
-    assert len(m.layers) == 1 + 20 * 1000 * 4
-    assert m.peak_bytes == peak_grid(t, [1.0], [32], schedule="layerwise")[0, 0]
+    """A 2-row table of 1000 repeats each: 2,000 blocks, 8,001 layers, costed and planned at once; 20 such rows
+    (80,000 layers) are beyond the 10,000-layer bound and refused up front."""
+    def table(n_rows):
+        rows = "\n".join(f"s{i},bneck,3,2,16,1000,1" for i in range(n_rows))
+        t = tmp_path / f"long{n_rows}.csv"
+        t.write_text(f"# family: v2\n# resolution: 32\nstage,op,kernel,t,out,n,stride\nstem,conv,3,,16,1,1\n{rows}\n")
+        return t
+
+    m = memory(table(2), schedule="layerwise")
+    assert len(m.layers) == 1 + 2 * 1000 * 4
+    assert m.peak_bytes == peak_grid(table(2), [1.0], [32], schedule="layerwise")[0, 0]
+    with pytest.raises(TableError, match="more than 10,000 layers"):
+        memory(table(20))
 
 
 def test_every_error_is_a_library_error(tmp_path):

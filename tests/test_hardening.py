@@ -137,3 +137,28 @@ def test_huge_but_valid_numbers_are_exact(capsys):
     d = json.loads(capsys.readouterr().out)
     assert d["totals"]["forward_macs"] == __import__("mnetcost").cost("v2", resolution=76_000_000,
                                                                       convention="torchvision").mult_adds
+
+
+# ---- bounded work: refused up front, with the size named
+
+@pytest.mark.parametrize("argv, message", [
+    ("compare v2 --alpha 0.01:1000:0.01", "rows to compare"),
+    ("sweep v2 --alpha 0.00001:1:0.00001 --resolution 32:100031:1", "configurations x resolutions"),
+    ("fit v2 --max-macs 1e30 --alpha 0.00001:1:0.00001 --resolution 32:100031:1", "configurations x resolutions"),
+    ("table v2 --head " + ",".join(["1"] * 30000), "at most 100 dense layers"),
+])
+def test_huge_grids_are_refused_at_once(argv, message, capsys):
+    assert main(argv.split()) == 2
+    err = capsys.readouterr().err
+    assert one_line(err) and message in err
+
+
+def test_a_table_that_expands_too_far_is_refused(tmp_path, capsys):
+    rows = "\n".join(f"b{i},bneck,3,6,32,1000,1" for i in range(20))
+    t = tmp_path / "long.csv"
+    t.write_text(f"# family: v2\nstage,op,kernel,t,out,n,stride\nc,conv,3,,32,1,2\n{rows}\n")
+    for command in ("table", "memory", "train", "roofline"):
+        args = [command, str(t)] + (["--device", "pixel1-big-core"] if command == "roofline" else [])
+        assert main(args) == 1
+        err = capsys.readouterr().err
+        assert one_line(err) and "more than 10,000 layers" in err
