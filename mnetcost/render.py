@@ -10,6 +10,37 @@ import json
 from .engine import LAYER_COLUMNS, Cost, _py
 
 UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k"))
+FORMULA_START = ("=", "+", "-", "@")  # a spreadsheet would run a cell starting so
+
+
+def safe(text) -> str:
+    """Text from a table (names, titles) as it may reach a terminal: control characters escaped."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == "\n" else repr(ch)[1:-1] for ch in text)
+
+
+def plain(text):
+    """Rich text that is never parsed as markup (a stage named '[/]' or '[bold red]x' is shown as it is)."""
+    from rich.text import Text
+
+    return Text(safe(text))
+
+
+def csv_cell(value):
+    """A CSV cell: numbers as they are; text with control characters escaped, and a leading quote where a
+    spreadsheet would read a formula."""
+    value = _py(value)
+    if isinstance(value, str):
+        value = safe(value)
+        if value.startswith(FORMULA_START):
+            return "'" + value
+    return value
+
+
+def md_cell(value) -> str:
+    return safe(_py(value)).replace("|", "\\|").replace("\n", " ")
 MAC_NOTE = "MACs = multiply-accumulates: one multiply-add is one MAC (FLOPs ≈ 2 × MACs)."
 
 
@@ -51,7 +82,7 @@ def rich_table(result: Cost, convention_note: str = "", unit_factor: int = 1, un
     exact = (f"Total: {total:,} {unit_label} · {result.params:,} params ({result.trainable:,} trainable)"
              if result.spatial == "exact" else
              f"Total: {total:,.1f} {unit_label} · {result.params:,} params ({result.trainable:,} trainable)")
-    table = Table(title=describe(result), caption=f"{exact}\n{convention_note}\n{unit_note}".strip(),
+    table = Table(title=plain(describe(result)), caption=plain(f"{exact}\n{convention_note}\n{unit_note}".strip()),
                   caption_justify="left", show_footer=True, header_style="bold", title_justify="left")
     table.add_column("layer", footer="total", no_wrap=True, overflow="ellipsis", max_width=16)
     table.add_column("op")
@@ -64,7 +95,7 @@ def rich_table(result: Cost, convention_note: str = "", unit_factor: int = 1, un
         op = cols["op"][i]
         ks = f"{cols['kernel'][i]}/{cols['stride'][i]}" if op in ("conv", "dw", "pw") else ""
         table.add_row(
-            cols["name"][i], op, ks,
+            plain(cols["name"][i]), op, ks,
             _size(cols["h_in"][i], cols["w_in"][i], cols["c_in"][i]),
             _size(cols["h_out"][i], cols["w_out"][i], cols["c_out"][i]),
             human(cols["macs"][i] * unit_factor), human(cols["params"][i]),
@@ -82,7 +113,7 @@ def to_csv(result: Cost, unit_factor: int | None = None) -> str:
     w.writerow(names)
     cols = result.columns
     for i in range(len(cols["name"])):
-        w.writerow([_py(cols["macs"][i] * unit_factor) if c == "flops" else _py(cols[c][i]) for c in names])
+        w.writerow([_py(cols["macs"][i] * unit_factor) if c == "flops" else csv_cell(cols[c][i]) for c in names])
     return out.getvalue()
 
 
@@ -92,10 +123,10 @@ def to_json(result: Cost) -> str:
 
 def to_markdown(result: Cost) -> str:
     cols = result.columns
-    lines = [f"**{describe(result).replace(chr(10), '** — ')}", "",
+    lines = [f"**{md_cell(describe(result).replace(chr(10), ' — '))}**", "",
              "| " + " | ".join(LAYER_COLUMNS) + " |", "|" + "---|" * len(LAYER_COLUMNS)]
     for i in range(len(cols["name"])):
-        lines.append("| " + " | ".join(str(_py(cols[c][i])) for c in LAYER_COLUMNS) + " |")
+        lines.append("| " + " | ".join(md_cell(cols[c][i]) for c in LAYER_COLUMNS) + " |")
     lines += ["", f"Total: {result.macs} MACs, {result.params} params ({result.trainable} trainable).", "", MAC_NOTE]
     return "\n".join(lines) + "\n"
 
@@ -106,15 +137,15 @@ def records_table(title: str, columns, records, caption: str = "", row_style=Non
     from rich import box
     from rich.table import Table
 
-    table = Table(title=title, caption=caption or None, caption_justify="left", title_justify="left",
-                  header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title=plain(title), caption=plain(caption) if caption else None, caption_justify="left",
+                  title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
     for key, header, kind in columns:
         numeric = kind in ("count", "signed", "float", "ratio", "percent")
         # short text and numbers never wrap; only "long" text (titles, reasons) does
         table.add_column(header, justify="right" if numeric else "left", no_wrap=kind != "long",
                          overflow="fold" if kind == "long" else "ellipsis", min_width=11 if kind == "long" else None)
     for rec in records:
-        table.add_row(*[_cell(rec.get(key), kind) for key, _, kind in columns],
+        table.add_row(*[plain(_cell(rec.get(key), kind)) for key, _, kind in columns],
                       style=row_style(rec) if row_style else None)
     return table
 
@@ -140,15 +171,15 @@ def records_csv(columns, records) -> str:
     w = csv.writer(out, lineterminator="\n")
     w.writerow([header for _, header, _ in columns])
     for rec in records:
-        w.writerow([_py(rec.get(key)) for key, _, _ in columns])
+        w.writerow([csv_cell(rec.get(key)) for key, _, _ in columns])
     return out.getvalue()
 
 
 def records_markdown(title: str, columns, records, caption: str = "") -> str:
-    lines = [f"**{title}**", "", "| " + " | ".join(h for _, h, _ in columns) + " |",
+    lines = [f"**{md_cell(title)}**", "", "| " + " | ".join(h for _, h, _ in columns) + " |",
              "|" + "".join("---:|" if k in ("count", "signed", "float", "ratio", "percent") else "---|" for _, _, k in columns)]
     for rec in records:
-        lines.append("| " + " | ".join(str(_py(rec.get(key))) for key, _, _ in columns) + " |")
+        lines.append("| " + " | ".join(md_cell(rec.get(key)) for key, _, _ in columns) + " |")
     if caption:
         lines += ["", caption]
     return "\n".join(lines) + "\n"

@@ -39,6 +39,7 @@ SWITCHES = ("aux",)  # values of ``when``: rows that exist only when the switch 
 TAIL_FIELDS = ("out", "exp")
 NOT_MODELS = {"conventions", "devices"}
 MAX_REPEATS = 1000
+MAX_EXPANSION = 10_000  # an expansion factor t beyond any network
 MAX_VALUE = 2**31  # widths, kernels, strides, resolutions: beyond any network, and counts stay inside 64 bits
 
 
@@ -115,32 +116,83 @@ def model_names() -> list[str]:
 
 
 def load_table(model: str | Path) -> Table:
-    """A shipped table by name (``"v2"``), or a CSV file by path."""
+    """A shipped table by name (``"v2"``; also the frameworks' names, ``mobilenet_v2``, in any case), or a CSV
+    file by path. A shipped name always means the shipped table, even beside a file of that name: a path
+    says so with a slash or a .csv ending."""
     if isinstance(model, Table):
         return model
+    if not isinstance(model, (str, Path)):
+        raise UnknownModel(f"a model is a table name or a path to a CSV table, got {model!r:.80}")
     text = str(model)
-    if text.endswith(".csv") or "/" in text or Path(text).is_file():
+    name = ALIASES.get(text.lower().replace("-", "_"), text.lower() if text.lower() in model_names() else text)
+    shipped = tables_dir() / f"{name}.csv"
+    looks_like_path = text.endswith(".csv") or "/" in text or "\\" in text
+    if not looks_like_path and name not in NOT_MODELS and _is_file(shipped):
+        return _load(str(shipped), 0.0)
+    try:
         path = Path(text).expanduser()
-        if not path.is_file():
-            raise UnknownModel(f"no table file at {text!r}")
+        found = path.is_file()
+    except (OSError, RuntimeError, ValueError):  # a name too long, ~nosuchuser, a NUL byte
+        found = False
+    if found:
         return _load(str(path.resolve()), path.stat().st_mtime)
-    shipped = tables_dir() / f"{text}.csv"
-    if text in NOT_MODELS or not shipped.is_file():
-        raise UnknownModel(f"unknown model {text!r}; shipped tables: {', '.join(model_names())} (or give a path to a CSV)")
-    return _load(str(shipped), 0.0)
+    if looks_like_path:
+        raise UnknownModel(f"no table file at {text!r:.300}")
+    raise UnknownModel(f"unknown model {text!r:.300}; shipped tables: {', '.join(model_names())} (or give a path to a CSV)")
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+# The frameworks' names for the shipped tables (torchvision, Keras, timm), matched case-insensitively.
+ALIASES = {
+    "mobilenet": "v1", "mobilenet_v1": "v1", "mobilenetv1": "v1", "mobilenetv1_100": "v1",
+    "mobilenet_v2": "v2", "mobilenetv2": "v2", "mobilenetv2_100": "v2",
+    "mobilenet_v3_large": "v3-large", "mobilenetv3large": "v3-large", "mobilenetv3_large_100": "v3-large",
+    "mobilenet_v3_small": "v3-small", "mobilenetv3small": "v3-small", "mobilenetv3_small_100": "v3-small",
+    "mnasnet1_0": "mnasnet-b1", "mnasnet_100": "mnasnet-b1", "mnasnet_b1": "mnasnet-b1",
+    "efficientnet_b0": "efficientnet-b0", "efficientnetb0": "efficientnet-b0",
+    "mobilenetv4_conv_small": "v4-conv-small", "mobilenetv4_conv_medium": "v4-conv-medium",
+    "mobilenetv4_conv_large": "v4-conv-large", "mobilenetv4_hybrid_medium": "v4-hybrid-medium",
+    "mobilenetv4_hybrid_large": "v4-hybrid-large",
+    "lraspp_mobilenet_v3_large": "lraspp-v3-large", "deeplabv3_mobilenet_v3_large": "deeplabv3-v3-large",
+    "ssdlite320_mobilenet_v3_large": "ssdlite-v3-large",
+}
+
+
+MAX_TABLE_BYTES = 4 * 2**20  # a table is text a person can read; anything larger is not one
+_LOADING: set = set()  # tables being read: a backbone chain that comes back to one of them is a cycle
 
 
 @lru_cache(maxsize=64)
 def _load(path: str, mtime: float) -> Table:
+    if path in _LOADING:
+        raise TableError(f"{Path(path).name}: its backbone chain comes back to it (a cycle)")
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_TABLE_BYTES + 1)
+        if len(raw) > MAX_TABLE_BYTES:
+            raise TableError(f"{Path(path).name}: larger than {MAX_TABLE_BYTES // 2**20} MiB: not a table")
+        text = raw.decode("utf-8-sig")  # a BOM (what spreadsheets write) is not part of the table
     except (OSError, UnicodeDecodeError) as e:
-        raise TableError(f"{path}: cannot read: {e}") from None
-    return parse_table(text, path)
+        raise TableError(f"{Path(path).name}: cannot read: {e}") from None
+    _LOADING.add(path)
+    try:
+        return parse_table(text, path)
+    finally:
+        _LOADING.discard(path)
 
 
 def parse_table(text: str, path: str = "<table>") -> Table:
     """Parse and validate a table's text. Every problem found is reported, one line each."""
+    text = text[1:] if text.startswith("\ufeff") else text
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.isprintable() and any(ord(ch) < 32 and ch != "\t" or 127 <= ord(ch) < 160 for ch in line):
+            raise TableError(f"{Path(path).name}, line {number}: a control character, which a table never holds")
     meta: dict[str, list[str]] = {}
     body_lines = []
     first_body_line = None
@@ -185,8 +237,22 @@ def parse_table(text: str, path: str = "<table>") -> Table:
         problems.append(f"{where}: metadata 'output-stride' is for a head table (one with '# backbone:')")
     if first_body_line is None:
         raise TableError(f"{where}: no header row and no rows")
-    reader = csv.DictReader(io.StringIO("\n".join(body_lines)))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader = csv.reader(io.StringIO("\n".join(body_lines)))
+    records = []  # (physical line where the record starts, its fields)
+    try:
+        header = [h.strip() for h in next(reader, [])]
+        end = reader.line_num
+        for fields in reader:
+            start, end = end + 1, reader.line_num
+            while start < end and not body_lines[start - 1].strip():
+                start += 1  # blank lines before the record
+            if fields:
+                records.append((first_body_line + start - 1, fields))
+    except csv.Error as e:
+        raise TableError(f"{where}, line {first_body_line + reader.line_num - 1}: {e}") from None
+    repeated = sorted({h for h in header if h and header.count(h) > 1})
+    if repeated:
+        problems.append(f"{where}: column(s) {', '.join(repeated)} appear more than once in the header")
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise TableError(f"{where}: missing column(s) {', '.join(missing)} (header: {','.join(header)})")
@@ -200,9 +266,12 @@ def parse_table(text: str, path: str = "<table>") -> Table:
         graph.add(row)
     stages = {row.stage: 0 for row in rows}
     width = graph.width  # the running width at paper scale, to check explicit residuals
-    for k, raw in enumerate(reader):
-        line = first_body_line + 1 + k
-        raw = {(key or "").strip(): (v or "").strip() for key, v in raw.items() if key is not None}
+    for line, fields in records:
+        if len(fields) > len(header):
+            problems.append(f"{where}, line {line}: {len(fields)} fields, more than the header's {len(header)} columns")
+            width = None
+            continue
+        raw = {key: v.strip() for key, v in zip(header, fields)}
         if not any(raw.values()):
             continue
         row = _parse_row(raw, where, line, problems, SYMBOLS + tuple(name for name, _ in params))
@@ -463,10 +532,11 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str], symbols=SY
         else:
             try:
                 t = float(raw["t"])
-                if not math.isfinite(t) or t <= 0:
+                if not math.isfinite(t) or t <= 0 or t > MAX_EXPANSION:
                     raise ValueError
             except ValueError:
-                bad("t", "must be a number > 0")
+                t = None
+                bad("t", f"must be a number > 0 and at most {MAX_EXPANSION}")
     if raw.get("exp", ""):
         if op not in EXPANDING_OPS:
             bad("exp", f"an expansion width is only for {_rows_of(EXPANDING_OPS)}")
@@ -481,7 +551,9 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str], symbols=SY
     if op == "mqa" and stride != 1:
         bad("stride", "an mqa row keeps its input's size (its keys and values are downsampled by kv_stride)")
     stage = raw.get("stage", "")
-    if "." in stage or "," in stage:
+    if not stage.isprintable():
+        bad("stage", "a stage name is one line of printable text")
+    elif "." in stage or "," in stage:
         bad("stage", "a stage name cannot contain '.' or ',' (repeated blocks are named stage.1, stage.2, ...)")
     if stage == "input":
         bad("stage", "'input' names the network's input")

@@ -162,3 +162,100 @@ def test_a_table_that_expands_too_far_is_refused(tmp_path, capsys):
         assert main(args) == 1
         err = capsys.readouterr().err
         assert one_line(err) and "more than 10,000 layers" in err
+
+
+# ---- tables: read as written, refused precisely
+
+HEADER = "# family: v2\nstage,op,kernel,t,out,n,stride\n"
+
+
+def table(tmp_path, body, name="t.csv", prefix=HEADER, raw=None):
+    p = tmp_path / name
+    if raw is not None:
+        p.write_bytes(raw)
+    else:
+        p.write_text(prefix + body)
+    return str(p)
+
+
+def test_a_bom_is_accepted(tmp_path):
+    import mnetcost
+
+    p = table(tmp_path, "", raw=("\ufeff" + HEADER + "c,conv,3,,32,1,2\n").encode("utf-8"))
+    assert mnetcost.cost(p).macs == 3 * 3 * 3 * 32 * 112 * 112
+
+
+@pytest.mark.parametrize("body, message", [
+    ("c,conv,3,,32,1,2,extra,more\n", "line 3: 9 fields, more than the header's 7 columns"),
+    ("c,conv,3,,32,1,2\n\n\n\nb,blob,3,,32,1,1\n", "line 7, column op: unknown op"),
+    ('c,conv,3,,32,1,2\n"x\ny\nz",conv,3,,32,1,1\nb,blob,3,,32,1,1\n', "line 4, column stage: a stage name is one line"),
+    ('c,conv,3,,32,1,2,"x\ny"\nb,blob,3,,32,1,1\n', "line 5, column op: unknown op"),
+    ("c,conv,3,,32,1,2\nb,bneck,3,1e308,32,1,1\n", "column t: must be a number > 0 and at most 10000"),
+    ("c\x00x,conv,3,,32,1,2\n", "line 3: a control character"),
+    ("c,conv,3,,32,1,2\nd,conv,3,,32,1,1," + "x" * 200_000 + "\n", "line 4"),
+])
+def test_malformed_tables_are_one_precise_line(tmp_path, capsys, body, message):
+    """One line per problem, each with the file, the line and the column."""
+    assert main(["table", table(tmp_path, body)]) == 1
+    err = capsys.readouterr().err
+    assert all(one_line(line + "\n") for line in err.splitlines()) and message in err, err
+
+
+def test_a_repeated_column_is_an_error(tmp_path, capsys):
+    p = table(tmp_path, "c,conv,3,,32,1,2,5\n", prefix="# family: v2\nstage,op,kernel,t,out,n,stride,kernel\n")
+    assert main(["table", p]) == 1 and "kernel appear more than once" in capsys.readouterr().err
+
+
+def test_a_backbone_cycle_is_an_error(tmp_path, capsys):
+    a = tmp_path / "a.csv"
+    a.write_text("# backbone: b.csv\nstage,op,kernel,out,n,stride\nx,conv,1,8,1,1\n")
+    (tmp_path / "b.csv").write_text("# backbone: a.csv\nstage,op,kernel,out,n,stride\ny,conv,1,8,1,1\n")
+    assert main(["table", str(a)]) == 1
+    err = capsys.readouterr().err
+    assert "cycle" in err and "Traceback" not in err and len(err) < 2000
+
+
+@pytest.mark.parametrize("name", ["[/]", "[bold red]x", "=HYPERLINK(1)", "@SUM(1)", "+cmd", "-fc"])
+def test_names_are_shown_as_written_and_never_run(tmp_path, capsys, name):
+    import csv
+    import io
+
+    p = table(tmp_path, f'"{name}",conv,3,,32,1,2\n', prefix=f"# family: v2\n# name: {name}\nstage,op,kernel,t,out,n,stride\n")
+    assert main(["table", p]) == 0 and name in capsys.readouterr().out  # markup shown, not applied
+    for argv in (["table", p, "-f", "csv"], ["table", p, "--by", "block", "-f", "csv"], ["train", p, "-f", "csv"]):
+        assert main(argv) == 0
+        cells = [c for row in csv.reader(io.StringIO(capsys.readouterr().out)) for c in row]
+        assert not any(c.startswith(("=", "+", "-", "@")) and not c.lstrip("-").replace(".", "").isdigit() for c in cells)
+        assert ("'" + name if name.startswith(("=", "+", "-", "@")) else name) in cells
+
+
+def test_control_characters_in_metadata_never_reach_the_terminal(tmp_path, capsys):
+    p = table(tmp_path, "c,conv,3,,32,1,2\n", prefix="# family: v2\n# title: a\x1b[2Jb\nstage,op,kernel,t,out,n,stride\n")
+    assert main(["table", p]) == 1 and "control character" in capsys.readouterr().err
+
+
+# ---- paths
+
+def test_a_file_named_like_a_shipped_table_does_not_shadow_it(tmp_path, monkeypatch):
+    import mnetcost
+
+    (tmp_path / "v2").write_text(HEADER + "c,conv,3,,32,1,2\n")
+    monkeypatch.chdir(tmp_path)
+    assert mnetcost.cost("v2").macs == 300_774_272
+    assert mnetcost.cost("./v2").macs == 3 * 3 * 3 * 32 * 112 * 112  # a path says so
+
+
+@pytest.mark.parametrize("model", ["a" * 300 + ".csv", "a" * 300, "d/" * 3000 + "x.csv", "~nosuchuser/x.csv",
+                                   "~nosuchuser/x", "no\x00pe"])
+def test_impossible_paths_are_one_line_exit_2(model, capsys):
+    assert main(["table", model]) == 2
+    err = capsys.readouterr().err
+    assert one_line(err) and ("no table file" in err or "unknown model" in err)
+
+
+@pytest.mark.parametrize("alias, table", [("mobilenet_v2", "v2"), ("MobileNet_V3_Large", "v3-large"),
+                                          ("mobilenetv4_conv_small", "v4-conv-small"), ("V2", "v2")])
+def test_frameworks_names_are_aliases(alias, table):
+    import mnetcost
+
+    assert mnetcost.load_table(alias).name == table
