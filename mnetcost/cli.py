@@ -104,7 +104,9 @@ RHO = typer.Option(None, "--rho", parser=_float, metavar="FLOAT", help="Resoluti
 RESOLUTION = typer.Option(None, "--resolution", "-r", parser=_resolution, metavar="PX",
                           help="Input resolution in pixels, or HxW (e.g. 1024x2048); instead of --rho.")
 CONVENTION = typer.Option("paper", "--convention", "-c", metavar="NAME", autocompletion=_complete_conventions,
-                          help="Counting convention: paper, torchvision, keras, tf-slim.")
+                          help="Counting convention: paper, torchvision, keras, tf-slim, timm, timm-fused, or a "
+                               "FLOP counter's (ptflops, ptflops-aten, fvcore, thop, torchinfo); "
+                               "'mnetcost conventions' lists them.")
 CLASSES = typer.Option(None, "--classes", "-k", parser=_int, metavar="K", help="Classifier classes (default: the convention's).")
 SPATIAL = typer.Option(Spatial.exact, "--spatial", help="exact: whole-pixel SAME sizes; continuous: rho x D_F as a real number.")
 FORMAT = typer.Option(Format.table, "--format", "-f", help="table (rich), csv, json or markdown (machine formats: data only).")
@@ -121,12 +123,45 @@ MODEL = typer.Argument(..., metavar="MODEL", autocompletion=_complete_models,
                        help="A shipped table (v1, v2, v3-large, ...; see 'mnetcost models') or a path to a CSV table.")
 
 
+def _version(value: bool):
+    if value:
+        from . import __version__
+
+        typer.echo(f"mnetcost {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback(invoke_without_command=True)
-def _root(ctx: typer.Context):
-    """Analytical costs of the MobileNet family. Example: mnetcost table v2 --alpha 0.75 --rho 0.714"""
+def _root(ctx: typer.Context,
+          version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")):
+    """Analytical costs of the MobileNet family. Example: mnetcost table v2 --alpha 0.75 --rho 0.714
+
+    Exit codes: 0 success, 1 a malformed table, 2 a bad option or argument, 3 the environment (a missing
+    optional dependency, output that cannot be written), 4 verify found a difference, 70 an internal error."""
     if ctx.invoked_subcommand is None:
         typer.echo(ctx.get_help())
         raise typer.Exit(0)
+
+
+@app.command()
+def conventions(fmt: Format = FORMAT):
+    """Every counting convention: the families it has rules for, what it reproduces and its rules.
+
+    Example: mnetcost conventions
+    """
+    from .conventions import get_convention, convention_names
+
+    records = []
+    for name in convention_names():
+        rules = get_convention(name).rules_by_family
+        first = next(iter(rules.values()))
+        records.append({"convention": name, "families": ", ".join(rules), "classes": first.classes,
+                        "batchnorm": first.bn_params, "rules": " | ".join(f"{f}: {r.note}" for f, r in rules.items())})
+    columns = [("convention", "convention", "text"), ("families", "families", "long"), ("rules", "what it reproduces, its rules", "long")]
+    machine = [(k, k, "") for k in ("convention", "families", "classes", "batchnorm", "rules")]
+    _emit(fmt, "Counting conventions (tables/conventions.csv)", columns, machine, records,
+          "batchnorm: values per BatchNorm channel counted as parameters. Use one with --convention NAME.")
 
 
 MIN_WIDTH = 60
@@ -141,6 +176,12 @@ def _width():
     if text.strip().isdigit() and int(text) < MIN_WIDTH:
         return MIN_WIDTH
     return None
+
+
+def _terminal_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((80, 24)).columns
 
 
 def _print(fmt: Format, table_fn, csv_fn, json_fn, md_fn) -> None:
@@ -203,8 +244,8 @@ def table(
     """Per-layer mult-adds and parameters of MODEL, with totals, or their breakdown by op type or block.
 
     Example: mnetcost table v2 --alpha 0.75 --rho 0.714
-    Example: mnetcost table v1 --by op          (V1 Table 2: share of mult-adds and params per op type)
-    Example: mnetcost table v1 -c keras --head 320,320 -k 2   (a new head for 2 classes)
+    Example: mnetcost table v1 --by op    (V1 Table 2: shares per op type)
+    Example: mnetcost table v1 -c keras --head 320,320 -k 2   (a 2-class head)
     """
     from . import render
     from .engine import cost
@@ -262,16 +303,20 @@ def models(unit: Unit = UNIT, fmt: Format = FORMAT):
     """
     from .explore import models as catalogue
 
-    records = catalogue()
+    records = catalogue().to_dict("records")
     for rec in records:
         rec["count"] = rec["macs"] * _unit_factor(unit)
-    columns = [("name", "model", "text"), ("title", "what", "long"), ("ref", "source", "long"),
-               ("layers", "layers", "float"), ("count", _unit_label(unit), "count"), ("params", "params", "count")]
-    machine = [("name", "name", ""), ("title", "title", ""), ("ref", "ref", ""), ("layers", "layers", ""),
-               ("macs", "macs", "")] + ([("count", "flops", "")] if unit is Unit.flops else []) + [
+        rec["resolution"] = int(rec["resolution"]) if not isinstance(rec["resolution"], tuple) else rec["resolution"]
+    wide = (_width() or _terminal_width()) >= 110  # the source column only where it fits without breaking words
+    columns = [("name", "model", "text"), ("title", "what", "long")] + ([("ref", "source", "long")] if wide else []) + [
+               ("resolution", "px", "float"), ("layers", "layers", "float"), ("count", _unit_label(unit), "count"),
+               ("params", "params", "count")]
+    machine = [("name", "name", ""), ("title", "title", ""), ("ref", "ref", ""), ("resolution", "resolution", ""),
+               ("layers", "layers", ""), ("macs", "macs", "")] + ([("count", "flops", "")] if unit is Unit.flops else []) + [
                ("params", "params", ""), ("family", "family", ""), ("source", "source", "")]
-    caption = ("Layers: conv, depthwise, pointwise and FC layers. Totals at alpha 1, 224 px, paper convention, "
-               f"1000 classes. Full citations: --format csv or json. {UNIT_NOTE[unit]}")
+    caption = ("Layers: conv, depthwise, pointwise and FC layers. Totals at alpha 1 and each table's resolution, paper "
+               f"convention, the table's classes. Sources: a terminal of 110 columns or more; full citations: "
+               f"--format csv or json. {UNIT_NOTE[unit]}")
     _emit(fmt, "mnetcost tables", columns, machine, records, caption, document=lambda rows: {"models": rows})
 
 
@@ -324,7 +369,7 @@ def compare(
     Example: mnetcost compare v2 --convention paper,torchvision,keras,tf-slim
     """
     from . import render
-    from .explore import compare as run_compare, explain
+    from .explore import costs as run_compare, explain
 
     alphas = _list(alpha, "--alpha") or [1.0]
     resolutions = _list(resolution, "--resolution", int) or [None]
@@ -548,23 +593,22 @@ def sweep(
     for rec in records:
         rec["flops"] = 2 * rec["macs"]
 
-    def rich():
-        grid = [{"alpha": a, **{str(res): None for res in resolutions}} for a in dict.fromkeys(frame["alpha"])]
-        by_alpha = {row["alpha"]: row for row in grid}
-        params = {}
-        for rec in records:
-            by_alpha[rec["alpha"]][str(rec["resolution"])] = rec["macs"] * k
-            params[rec["alpha"]] = rec["params"]
-        for row in grid:
-            row["params"] = params[row["alpha"]]
-        columns = [("alpha", "alpha", "float")] + [(str(r), f"{r} px", "count") for r in resolutions] + [("params", "params", "count")]
-        return [render.records_table(f"{model}: {label} by alpha (rows) and resolution (columns) · convention {convention}",
-                                     columns, grid, f"Params do not depend on the resolution. {UNIT_NOTE[unit]}")]
+    grid = [{"alpha": a, **{str(res): None for res in resolutions}} for a in dict.fromkeys(frame["alpha"])]
+    by_alpha = {row["alpha"]: row for row in grid}
+    params = {}
+    for rec in records:
+        by_alpha[rec["alpha"]][str(rec["resolution"])] = rec["macs"] * k
+        params[rec["alpha"]] = rec["params"]
+    for row in grid:
+        row["params"] = params[row["alpha"]]
+    columns = [("alpha", "alpha", "float")] + [(str(r), f"{r} px", "count") for r in resolutions] + [("params", "params", "count")]
+    title = f"{model}: {label} by alpha (rows) and resolution (columns) · convention {convention}"
+    caption = f"Params do not depend on the resolution. {UNIT_NOTE[unit]}"
 
-    _print(fmt, rich, lambda: render.records_csv(machine, records),
+    _print(fmt, lambda: [render.records_table(title, columns, grid, caption)], lambda: render.records_csv(machine, records),
            lambda: render.to_json_document({"model": model, "convention": convention, "spatial": spatial.value,
                                             "rows": render.records_dicts(machine, records)}),
-           lambda: render.records_markdown(f"{model} sweep ({convention})", machine, records))
+           lambda: render.records_markdown(title, [(key, header, "") for key, header, _ in columns], grid, caption))
 
 
 @app.command()
@@ -684,7 +728,9 @@ def reference(
 
         footnotes = "\n".join(f"[{n}] {reason}" for reason, n in notes.items())
         sources = "\n".join(f"{src}: {cite}" for src, cite in citations)
-        return [render.records_table(title, columns, records, caption), Text(footnotes), Text("Sources:\n" + sources)]
+        # citations are long unbreakable words (URLs, commit hashes): printed whole, each on its own line
+        return [render.records_table(title, columns, records, caption), Text(footnotes),
+                Text("Sources:\n" + sources, no_wrap=True, overflow="ignore")]
 
     _print(fmt, rich,
            lambda: render.records_csv(machine, records),
@@ -1013,6 +1059,22 @@ def _error(message: str) -> None:
 def _printable(text: str) -> str:
     """Control characters never reach the terminal."""
     return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
+
+
+def _keep_examples_apart() -> None:
+    """Each command's examples on lines of their own in --help (click would run them into one paragraph)."""
+    import inspect
+
+    for info in app.registered_commands:
+        doc = inspect.cleandoc(info.callback.__doc__ or "")
+        paragraphs = doc.split("\n\n")
+        examples = [line for p in paragraphs if p.lstrip().startswith("Example") for line in p.splitlines()]
+        if examples:
+            kept = [p for p in paragraphs if not p.lstrip().startswith("Example")]
+            info.callback.__doc__ = "\n\n".join(kept + ["\b\n" + "\n".join(line.strip() for line in examples)])
+
+
+_keep_examples_apart()
 
 
 # What a terminal without UTF-8 gets instead of the symbols mnetcost prints.

@@ -96,6 +96,11 @@ class Cost:
         """MACs and params per stage (each table row, repeats summed)."""
         return self._group("stage")
 
+    def __repr__(self):
+        res = self.resolution if not isinstance(self.resolution, tuple) else "x".join(map(str, self.resolution))
+        return (f"Cost({self.model!r}, alpha={self.alpha:g}, resolution={res}, convention={self.convention!r}, "
+                f"classes={self.classes}: {self.macs:,} MACs, {self.params:,} params, {len(self.columns['name'])} layers)")
+
     def by_part(self):
         """MACs and params of a head table's backbone and of its head ("head" is the whole network
         of a table without a backbone)."""

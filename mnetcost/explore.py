@@ -14,16 +14,20 @@ from .errors import UsageError
 from .tables import load_table, model_names
 
 
-def models() -> list[dict]:
-    """Every shipped table: name, title, family, source, primitive-layer count, totals at alpha 1, 224 px."""
+def models():
+    """Every shipped table as a DataFrame: name, title, family, short and full source, primitive-layer count
+    (conv, depthwise, pointwise, FC), and totals at alpha 1 at the table's own resolution (paper convention)."""
+    import pandas as pd
+
     out = []
     for name in model_names():
         t = load_table(name)
         r = cost(name)
         out.append({"name": name, "title": t.title, "family": t.family, "ref": t.ref, "source": t.source,
+                    "resolution": r.resolution,
                     "layers": int(sum(op in ("conv", "dw", "pw", "fc") for op in r.columns["op"])),
                     "macs": r.macs, "params": r.params})
-    return out
+    return pd.DataFrame(out)
 
 
 def sweep(model, alphas, resolutions, *, convention="paper", spatial: str = "exact", classes=None, top=True, head=None,
@@ -78,8 +82,21 @@ def stage_sweep(model, stage_alpha, resolution=None, *, convention="paper", spat
 
 
 def compare(models, alphas=(1.0,), resolutions=(None,), conventions=("paper",), classes=None,
-            spatial: str = "exact", top=True, head=None, aux=False, reduced_tail=False, symbols=None) -> list:
-    """Costs of every combination of the given models, alphas, resolutions and conventions."""
+            spatial: str = "exact", top=True, head=None, aux=False, reduced_tail=False, symbols=None):
+    """Every combination of the given models, alphas, resolutions and conventions, side by side: a
+    DataFrame (model, alpha, resolution, convention, classes, macs, params, trainable), one row each, with
+    each row's full result (a ``Cost``, its layers included) in the column ``result``."""
+    import pandas as pd
+
+    results = costs(models, alphas, resolutions, conventions, classes, spatial, top, head, aux, reduced_tail, symbols)
+    return pd.DataFrame([{"model": r.model, "alpha": r.alpha, "resolution": r.resolution, "convention": r.convention,
+                          "classes": r.classes, "macs": r.macs, "params": r.params, "trainable": r.trainable,
+                          "result": r} for r in results])
+
+
+def costs(models, alphas=(1.0,), resolutions=(None,), conventions=("paper",), classes=None,
+          spatial: str = "exact", top=True, head=None, aux=False, reduced_tail=False, symbols=None) -> list:
+    """``compare``'s results as a list of ``Cost``."""
     lists = [models, alphas, resolutions, conventions]
     if any(isinstance(x, (str, bytes, int, float)) or not hasattr(x, "__len__") for x in lists):
         raise UsageError("compare takes lists: models, alphas, resolutions and conventions")

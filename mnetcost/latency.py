@@ -76,6 +76,10 @@ class Roofline:
     dtype: str
     columns: dict
 
+    def __repr__(self):
+        return (f"Roofline(device={self.device.name!r}, dtype={self.dtype!r}: {self.latency_s * 1e3:.4g} ms over "
+                f"{len(self.columns['name'])} layers)")
+
     @property
     def latency_s(self) -> float:
         return float(self.columns["time_s"].sum())
@@ -136,7 +140,15 @@ def calibrate(fit_sources=("tf_slim",), fit_models=("v2",), dtype: str = "float3
     import pandas as pd
 
     rows = _latencies()
-    fitted = [r["source"] in fit_sources and r["model"] in fit_models for r in rows]
+    known = sorted({r["source"] for r in rows})
+    if isinstance(fit_sources, str) or isinstance(fit_models, str):
+        raise UsageError("fit_sources and fit_models are lists of names")
+    sources = {str(x).replace("-", "_").lower() for x in fit_sources}  # tf-slim and tf_slim alike
+    unknown = sorted(sources - set(known))
+    if unknown:
+        raise UsageError(f"unknown latency source(s) {', '.join(unknown)}; the sources: "
+                         f"{', '.join(k.replace('_', '-') for k in known)}")
+    fitted = [r["source"] in sources and r["model"] in fit_models for r in rows]
     if not any(fitted):
         raise UsageError(f"no latency measurements from sources {', '.join(fit_sources)} for models {', '.join(fit_models)}")
     layers = []

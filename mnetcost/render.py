@@ -10,7 +10,8 @@ import json
 from .engine import LAYER_COLUMNS, Cost, _py
 
 UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k"))
-FORMULA_START = ("=", "+", "-", "@")  # a spreadsheet would run a cell starting so
+FORMULA_START = ("=", "+", "-", "@")
+LONGEST_WORD = 14  # a word up to this long keeps its column wide enough; a longer one (an identifier, a URL) may fold  # a spreadsheet would run a cell starting so
 
 
 def safe(text) -> str:
@@ -122,11 +123,17 @@ def to_json(result: Cost) -> str:
 
 
 def to_markdown(result: Cost) -> str:
+    """The rich table's columns, with exact counts (the CSV and JSON formats carry every column)."""
     cols = result.columns
     lines = [f"**{md_cell(describe(result).replace(chr(10), ' — '))}**", "",
-             "| " + " | ".join(LAYER_COLUMNS) + " |", "|" + "---|" * len(LAYER_COLUMNS)]
+             "| layer | op | k/s | input | output | MACs | params |", "|---|---|---|---:|---:|---:|---:|"]
     for i in range(len(cols["name"])):
-        lines.append("| " + " | ".join(md_cell(cols[c][i]) for c in LAYER_COLUMNS) + " |")
+        op = cols["op"][i]
+        ks = f"{cols['kernel'][i]}/{cols['stride'][i]}" if op in ("conv", "dw", "pw") else ""
+        cells = [md_cell(cols["name"][i]), op, ks, _size(cols["h_in"][i], cols["w_in"][i], cols["c_in"][i]),
+                 _size(cols["h_out"][i], cols["w_out"][i], cols["c_out"][i]), md_cell(cols["macs"][i]),
+                 md_cell(cols["params"][i])]
+        lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Total: {result.macs} MACs, {result.params} params ({result.trainable} trainable).", "", MAC_NOTE]
     return "\n".join(lines) + "\n"
 
@@ -141,9 +148,12 @@ def records_table(title: str, columns, records, caption: str = "", row_style=Non
                   title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
     for key, header, kind in columns:
         numeric = kind in ("count", "signed", "float", "ratio", "percent")
-        # short text and numbers never wrap; only "long" text (titles, reasons) does
+        # short text and numbers never wrap; only "long" text (titles, reasons) does, between words: the column
+        # is at least as wide as its longest word (up to LONGEST_WORD)
+        words = [len(w) for rec in records for w in str(rec.get(key) or "").split()] + [len(header), 11]
         table.add_column(header, justify="right" if numeric else "left", no_wrap=kind != "long",
-                         overflow="fold" if kind == "long" else "ellipsis", min_width=11 if kind == "long" else None)
+                         overflow="fold" if kind == "long" else "ellipsis",
+                         min_width=min(max(words), LONGEST_WORD) if kind == "long" else len(header))
     for rec in records:
         table.add_row(*[plain(_cell(rec.get(key), kind)) for key, _, kind in columns],
                       style=row_style(rec) if row_style else None)

@@ -49,6 +49,10 @@ class Memory:
     peak_bytes: int
     peak_layer: str
 
+    def __repr__(self):
+        return (f"Memory({self.cost.model!r}, alpha={self.cost.alpha:g}, resolution={self.cost.resolution}, "
+                f"dtype={self.dtype!r}, schedule={self.schedule!r}: peak {self.peak_bytes:,} bytes at {self.peak_layer})")
+
     @property
     def layers(self):
         import pandas as pd

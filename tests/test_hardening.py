@@ -259,3 +259,41 @@ def test_frameworks_names_are_aliases(alias, table):
     import mnetcost
 
     assert mnetcost.load_table(alias).name == table
+
+
+# ---- the newcomer's papercuts
+
+def test_version_conventions_and_help(capsys):
+    import mnetcost
+
+    assert main(["--version"]) == 0 and capsys.readouterr().out.strip() == f"mnetcost {mnetcost.__version__}"
+    assert main(["conventions", "-f", "json"]) == 0
+    import json
+
+    names = [r["convention"] for r in json.loads(capsys.readouterr().out)["rows"]]
+    assert names == mnetcost.convention_names() and "timm" in names
+    assert main(["table", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    examples = [line for line in help_text.splitlines() if line.strip().startswith("Example:")]
+    assert len(examples) == 3 and all(line.count("Example:") == 1 for line in examples)  # one example a line
+    assert "timm-fused" in help_text and "mnetcost conventions" in help_text
+
+
+def test_library_results_read_well():
+    import mnetcost
+
+    assert repr(mnetcost.cost("v2")).startswith("Cost('v2', alpha=1, resolution=224") and len(repr(mnetcost.cost("v2"))) < 200
+    assert len(repr(mnetcost.memory("v2"))) < 200 and len(repr(mnetcost.roofline("v2", device="pixel1-big-core"))) < 200
+    frame = mnetcost.explore.models()
+    assert list(frame["name"]) == mnetcost.model_names() and {"macs", "params", "resolution"} <= set(frame.columns)
+    compared = mnetcost.compare(["v2"], alphas=[0.5, 1.0])
+    assert list(compared["macs"]) == [97_131_840, 300_774_272]
+    assert len(mnetcost.explore.fit("v2", max_macs=150e6))  # the CLI's default grid
+
+
+def test_calibrate_takes_the_sources_documented_names(capsys):
+    assert main(["calibrate", "--fit-source", "tf-slim", "-f", "json"]) == 0
+    capsys.readouterr()
+    assert main(["calibrate", "--fit-source", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert one_line(err) and "tf-slim" in err
