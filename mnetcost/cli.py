@@ -435,8 +435,9 @@ def _pair(text: Optional[str], name: str, kind=float, default=None):
     if text is None:
         return (default, default)
     parts = [p.strip() for p in str(text).split(",")]
-    if len(parts) > 2 or not all(parts):
-        raise UsageError(f"{name}: one value for both sides or two separated by a comma, got {text!r}")
+    if len(parts) > 2 or not all(parts) or any(":" in p for p in parts):  # a range is not a pair
+        raise UsageError(f"{name}: one value for both sides or two separated by a comma (diff compares two "
+                         f"configurations), got {text!r}")
     if kind is str:
         return (parts[0], parts[-1])
     values = _list(",".join(parts), name, kind)

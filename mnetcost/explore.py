@@ -208,6 +208,15 @@ def _number(text: str, name: str, kind):
         raise UsageError(f"{name}: {text.strip()!r} is not a number") from None
 
 
+def _pair(value, name: str) -> tuple:
+    """An (A, B) pair: one value for both sides, or a pair."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise UsageError(f"{name} is one value for both sides or an (A, B) pair, got {value!r}")
+        return tuple(value)
+    return (value, value)
+
+
 def diff(a, b=None, *, alpha=(1.0, 1.0), resolution=(None, None), convention=("paper", "paper"), classes=None,
          spatial: str = "exact", top=True, head=None, aux=False, reduced_tail=False, symbols=None):
     """What changes from configuration A to configuration B: per layer (aligned by name; a layer only
@@ -220,7 +229,9 @@ def diff(a, b=None, *, alpha=(1.0, 1.0), resolution=(None, None), convention=("p
 
     import pandas as pd
 
-    aux, reduced_tail = (x if isinstance(x, (tuple, list)) and len(x) == 2 else (x, x) for x in (aux, reduced_tail))
+    alpha, resolution, convention, aux, reduced_tail = (
+        _pair(x, name) for x, name in ((alpha, "alpha"), (resolution, "resolution"), (convention, "convention"),
+                                       (aux, "aux"), (reduced_tail, "reduced_tail")))
     ra = cost(a, alpha=alpha[0], resolution=resolution[0], convention=convention[0], classes=classes,
               spatial=spatial, top=top, head=head, aux=aux[0], reduced_tail=reduced_tail[0], symbols=symbols)
     rb = cost(b if b is not None else a, alpha=alpha[1], resolution=resolution[1], convention=convention[1],

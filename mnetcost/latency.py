@@ -62,7 +62,7 @@ def get_device(device=None, peak_macs=None, bandwidth=None) -> Device:
     if device is not None:
         try:
             return devices()[device]
-        except KeyError:
+        except (KeyError, TypeError):
             raise UsageError(f"unknown device {device!r}; choose one of {', '.join(devices())} "
                              "or give --peak-macs and --bandwidth") from None
     if peak_macs is None or bandwidth is None:

@@ -123,6 +123,7 @@ def test_bad_sweep_arguments_are_library_errors(call):
     "ratio --kernel 3 --in 512 --out 512 --size 14 --alpha 1e308 -f json", "ratio --kernel " + "9" * 400 + " --in 8 --out 8 --size 7",
     "roofline v2 --peak-macs 1e-300 --bandwidth 1e-300 -f json", "roofline v2 --peak-macs 1e-300 --bandwidth 1e-300",
     "table v2 --classes 9223372036854775808", "train v2 --batch 0", "train v2 --freeze 99",
+    "diff v2 --alpha 0.5:1:0.1", "diff v2 --alpha 0.5,0.75,1",
 ])
 def test_extreme_numbers_are_one_line_exit_2(argv, capsys):
     assert main(argv.split()) == 2
@@ -297,3 +298,18 @@ def test_calibrate_takes_the_sources_documented_names(capsys):
     assert main(["calibrate", "--fit-source", "nope"]) == 2
     err = capsys.readouterr().err
     assert one_line(err) and "tf-slim" in err
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.sweep("v2", 0.5, 224), lambda m: m.sweep("v2", None, None), lambda m: m.sweep("v2", [0.5], ["224x224"]),
+    lambda m: m.fit("v2", max_macs="150M"), lambda m: m.fit("v2", max_macs=10 ** 400), lambda m: m.fit("v2", max_macs=True),
+    lambda m: m.roofline("v2", device=["pixel1-big-core"]), lambda m: m.compare(["v2"], alphas=0.5),
+    lambda m: m.compare(["v2"], resolutions=224), lambda m: m.diff("v2", alpha=(0.5,)),
+    lambda m: m.diff("v2", alpha=(0.5, 1, 2)), lambda m: m.cost(["v2"]), lambda m: m.cost(None),
+    lambda m: m.memory("v2", dtype=None), lambda m: m.cost("v2", convention=None),
+])
+def test_the_library_raises_only_its_own_errors(call):
+    import mnetcost
+
+    with pytest.raises(mnetcost.MnetcostError):
+        call(mnetcost)
