@@ -982,7 +982,7 @@ def calibrate(
                ("predicted_ms", "predicted ms", "float"), ("error_pct", "error %", "float"), ("fit", "", "text")]
     machine = [(k, k, "") for k in ("source", "model", "alpha", "resolution", "measured_ms", "predicted_ms", "error", "fitted")]
     caption = (f"Fitted: {c.device.peak_macs / 1e9:.2f} GMAC/s, {c.device.bandwidth / 1e9:.2f} GB/s ({c.device.source}). "
-               f"Mean absolute error: {100 * c.train_error:.1f}% on the fitted rows, {100 * c.test_error:.1f}% on the others. "
+               f"Mean absolute error: {100 * c.train_error:.1f}% on the fitted rows, {'none held out' if c.test_error is None else f'{100 * c.test_error:.1f}% on the others'}. "
                "Latencies: tables/reference/latency.csv (TF-slim READMEs, V2 Table 4, V3 Table 3; Pixel 1, float).")
     _emit(fmt, "roofline calibration (Pixel 1)", columns, machine, records, caption,
           document=lambda rows: {"device": {"peak_macs": c.device.peak_macs, "bandwidth": c.device.bandwidth,

@@ -125,7 +125,7 @@ class Calibration:
     device: Device
     table: object  # DataFrame: source, model, alpha, resolution, measured_ms, predicted_ms, error, fitted
     train_error: float  # mean absolute relative error on the measurements used to fit
-    test_error: float  # ... on the others
+    test_error: float | None  # ... on the others (None when every measurement was fitted)
 
 
 def _latencies():
@@ -185,8 +185,8 @@ def calibrate(fit_sources=("tf_slim",), fit_models=("v2",), dtype: str = "float3
                           "alpha": [float(r["alpha"]) for r in rows], "resolution": [int(r["resolution"]) for r in rows],
                           "measured_ms": measured * 1e3, "predicted_ms": pred * 1e3, "error": err, "fitted": fitted})
     fitted_mask = np.array(fitted)
-    test = np.abs(err[~fitted_mask]).mean() if (~fitted_mask).any() else float("nan")
-    return Calibration(dev, table, float(np.abs(err[fitted_mask]).mean()), float(test))
+    test = float(np.abs(err[~fitted_mask]).mean()) if (~fitted_mask).any() else None  # None: nothing held out
+    return Calibration(dev, table, float(np.abs(err[fitted_mask]).mean()), test)
 
 
 def attainable(intensity, device: Device):

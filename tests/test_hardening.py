@@ -313,3 +313,14 @@ def test_the_library_raises_only_its_own_errors(call):
 
     with pytest.raises(mnetcost.MnetcostError):
         call(mnetcost)
+
+
+def test_json_is_json_when_nothing_is_held_out(capsys):
+    """calibrate fitted to every measurement: its held-out error is null, not NaN."""
+    import json
+
+    args = ["calibrate", "--fit-source", "tf-slim,paper-v2-v4,paper-v3-final", "--fit-model",
+            "v1,v2,v3-large,v3-small,v3-large-min,v3-small-min,v3-small-early", "-f", "json"]
+    assert main(args) == 0
+    d = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(c))
+    assert d["test_error"] is None and d["train_error"] > 0
