@@ -194,6 +194,9 @@ def _print(fmt: Format, table_fn, csv_fn, json_fn, md_fn) -> None:
                 raise BrokenPipeError
 
         console = _Console(width=_width())
+        from . import render
+
+        render.WIDTH = console.width
         for item in table_fn():
             console.print(item)
     else:

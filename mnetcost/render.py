@@ -11,7 +11,8 @@ from .engine import LAYER_COLUMNS, Cost, _py
 
 UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k"))
 FORMULA_START = ("=", "+", "-", "@")
-LONGEST_WORD = 14  # a word up to this long keeps its column wide enough; a longer one (an identifier, a URL) may fold  # a spreadsheet would run a cell starting so
+LONGEST_WORD = 14  # a word up to this long keeps its column wide enough; a longer one (an identifier, a URL) may fold
+WIDTH = None  # the terminal's width, set by the CLI before it draws a table  # a spreadsheet would run a cell starting so
 
 
 def safe(text) -> str:
@@ -146,14 +147,21 @@ def records_table(title: str, columns, records, caption: str = "", row_style=Non
 
     table = Table(title=plain(title), caption=plain(caption) if caption else None, caption_justify="left",
                   title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    # short text and numbers never wrap; only "long" text (titles, reasons) does, between words: such a column is
+    # at least as wide as its longest word (up to LONGEST_WORD), a number column as its header -- as far as the
+    # terminal allows (rich would crop a table wider than the terminal)
+    wanted = []
     for key, header, kind in columns:
-        numeric = kind in ("count", "signed", "float", "ratio", "percent")
-        # short text and numbers never wrap; only "long" text (titles, reasons) does, between words: the column
-        # is at least as wide as its longest word (up to LONGEST_WORD)
         words = [len(w) for rec in records for w in str(rec.get(key) or "").split()] + [len(header), 11]
+        wanted.append(min(max(words), LONGEST_WORD) if kind == "long" else len(header))
+    for fallback in ("long", "all"):
+        if WIDTH is None or sum(wanted) + 3 * len(columns) <= WIDTH:
+            break
+        wanted = [11 if kind == "long" else (w if fallback == "long" else None) for w, (_, _, kind) in zip(wanted, columns)]
+    for (key, header, kind), minimum in zip(columns, wanted):
+        numeric = kind in ("count", "signed", "float", "ratio", "percent")
         table.add_column(header, justify="right" if numeric else "left", no_wrap=kind != "long",
-                         overflow="fold" if kind == "long" else "ellipsis",
-                         min_width=min(max(words), LONGEST_WORD) if kind == "long" else len(header))
+                         overflow="fold" if kind == "long" else "ellipsis", min_width=minimum)
     for rec in records:
         table.add_row(*[plain(_cell(rec.get(key), kind)) for key, _, kind in columns],
                       style=row_style(rec) if row_style else None)
