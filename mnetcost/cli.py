@@ -312,13 +312,13 @@ def models(unit: Unit = UNIT, fmt: Format = FORMAT):
         rec["resolution"] = int(rec["resolution"]) if not isinstance(rec["resolution"], tuple) else rec["resolution"]
     wide = (_width() or _terminal_width()) >= 110  # the source column only where it fits without breaking words
     columns = [("name", "model", "text"), ("title", "what", "long")] + ([("ref", "source", "long")] if wide else []) + [
-               ("resolution", "px", "float"), ("layers", "layers", "float"), ("count", _unit_label(unit), "count"),
-               ("params", "params", "count")]
+               ("resolution", "px", "float")] + ([("layers", "layers", "float")] if wide else []) + [
+               ("count", _unit_label(unit), "count"), ("params", "params", "count")]
     machine = [("name", "name", ""), ("title", "title", ""), ("ref", "ref", ""), ("resolution", "resolution", ""),
                ("layers", "layers", ""), ("macs", "macs", "")] + ([("count", "flops", "")] if unit is Unit.flops else []) + [
                ("params", "params", ""), ("family", "family", ""), ("source", "source", "")]
     caption = ("Layers: conv, depthwise, pointwise and FC layers. Totals at alpha 1 and each table's resolution, paper "
-               f"convention, the table's classes. Sources: a terminal of 110 columns or more; full citations: "
+               f"convention, the table's classes. Sources and layer counts: a terminal of 110 columns or more; full citations: "
                f"--format csv or json. {UNIT_NOTE[unit]}")
     _emit(fmt, "mnetcost tables", columns, machine, records, caption, document=lambda rows: {"models": rows})
 
