@@ -197,8 +197,8 @@ def _print(fmt: Format, table_fn, csv_fn, json_fn, md_fn) -> None:
         from . import render
 
         render.WIDTH = console.width
-        for item in table_fn():
-            console.print(item)
+        for item in table_fn():  # a no-wrap text (citations) is printed whole, whatever the width
+            console.print(item, soft_wrap=bool(getattr(item, "no_wrap", False)))
     else:
         sys.stdout.write({Format.csv: csv_fn, Format.json: json_fn, Format.markdown: md_fn}[fmt]())
 
@@ -712,15 +712,17 @@ def reference(
                                            f.variant.replace("layer:MobilenetV1/", "")) if x),
         })
     notes: dict[str, int] = {}
-    for rec in records:
-        rec["note_ref"] = f"{rec['verdict']} [{notes.setdefault(rec['reason'], len(notes) + 1)}]" if rec["reason"] else rec["verdict"]
-    columns = [("label", "source", "text"), ("config", "table α px", "long"), ("shown", "published", "text"), ("mnetcost", "mnetcost", "text"), ("difference", "Δ", "signed"),
-               ("note_ref", "verdict", "long")]
+    for rec in records:  # for people: identifiers' underscores as spaces, so that a narrow terminal wraps between words
+        verdict = rec["verdict"].replace("_", " ")
+        rec["note_ref"] = f"{verdict} [{notes.setdefault(rec['reason'], len(notes) + 1)}]" if rec["reason"] else verdict
+        rec["config_view"] = rec["config"].replace("_", " ")
+    columns = [("label", "source", "long"), ("config_view", "table α px", "long"), ("shown", "published", "long"),
+               ("mnetcost", "mnetcost", "text"), ("difference", "Δ", "signed"), ("note_ref", "verdict", "long")]
     machine = [(key, key, "") for key in ("row", "source", "model", "alpha", "resolution", "variant", "quantity",
                                             "published", "mnetcost", "computed", "difference", "table", "convention",
                                             "rounding", "verdict", "expected", "reason", "citation")]
     counts = {v: sum(r["verdict"] == v for r in records) for v in ("match", "erratum", "unexplained", "not_computed")}
-    caption = (f"{len(records)} figures: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    caption = (f"{len(records)} figures: " + ", ".join(f"{n} {v.replace('_', ' ')}" for v, n in counts.items() if n)
                + ". mnetcost's value is printed as the source prints (millions, same decimals, its rounding);"
                " Δ = exact count minus the published figure."
                + ("" if per_layer else " The TF-slim docstring's per-layer rows: --per-layer."))

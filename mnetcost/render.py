@@ -154,10 +154,13 @@ def records_table(title: str, columns, records, caption: str = "", row_style=Non
     for key, header, kind in columns:
         words = [len(w) for rec in records for w in str(rec.get(key) or "").split()] + [len(header), 11]
         wanted.append(min(max(words), LONGEST_WORD) if kind == "long" else len(header))
-    for fallback in ("long", "all"):
-        if WIDTH is None or sum(wanted) + 3 * len(columns) <= WIDTH:
-            break
-        wanted = [11 if kind == "long" else (w if fallback == "long" else None) for w, (_, _, kind) in zip(wanted, columns)]
+    long = [i for i, (_, _, kind) in enumerate(columns) if kind == "long"]
+    if WIDTH is not None and long and sum(wanted) + 2 * len(columns) > WIDTH:
+        # share what the other columns leave among the wrapping ones, never below 11
+        share = max(11, (WIDTH - 2 * len(columns) - sum(w for i, w in enumerate(wanted) if i not in long)) // len(long))
+        wanted = [min(w, share) if i in long else w for i, w in enumerate(wanted)]
+    if WIDTH is not None and sum(wanted) + 2 * len(columns) > WIDTH:
+        wanted = [11 if i in long else None for i in range(len(wanted))]
     for (key, header, kind), minimum in zip(columns, wanted):
         numeric = kind in ("count", "signed", "float", "ratio", "percent")
         table.add_column(header, justify="right" if numeric else "left", no_wrap=kind != "long",

@@ -224,8 +224,7 @@ def test_output_fits_80_columns(args):
     words = set(re.findall(r"[^\s│┃|]+", wide))
     broken = [w for w in re.findall(r"[^\s│┃|]+", narrow) if w not in words and sum(c.isalpha() for c in w) > 2]
     long_words = [w for w in broken if any(w in v and len(v) > 14 for v in words)]
-    if args[0] != "reference":  # its verdict and variant columns still fold long identifiers at 80 columns
-        assert not set(broken) - set(long_words), sorted(set(broken) - set(long_words))[:5]
+    assert not set(broken) - set(long_words), sorted(set(broken) - set(long_words))[:5]
 
 
 def test_completion_is_offered(capsys):
