@@ -983,7 +983,7 @@ def calibrate(
         rec["config"] = f"{rec['model']} {rec['alpha']:g} {rec['resolution']}"
         rec["error_pct"] = round(100 * rec["error"], 1)
         rec["predicted_ms"] = round(rec["predicted_ms"], 1)
-    columns = [("label", "source", "text"), ("config", "model α px", "text"), ("measured_ms", "measured ms", "float"),
+    columns = [("label", "source", "long"), ("config", "model α px", "long"), ("measured_ms", "measured ms", "float"),
                ("predicted_ms", "predicted ms", "float"), ("error_pct", "error %", "float"), ("fit", "", "text")]
     machine = [(k, k, "") for k in ("source", "model", "alpha", "resolution", "measured_ms", "predicted_ms", "error", "fitted")]
     caption = (f"Fitted: {c.device.peak_macs / 1e9:.2f} GMAC/s, {c.device.bandwidth / 1e9:.2f} GB/s ({c.device.source}). "

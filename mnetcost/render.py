@@ -30,6 +30,14 @@ def plain(text):
     return Text(safe(text))
 
 
+def markup_safe(text) -> str:
+    """A title or caption for rich: markup escaped, control characters too (rich wraps a string caption between
+    words reliably; a Text one can lose a letter at the line's end)."""
+    from rich.markup import escape
+
+    return escape(safe(text))
+
+
 def csv_cell(value):
     """A CSV cell: numbers as they are; text with control characters escaped, and a leading quote where a
     spreadsheet would read a formula."""
@@ -84,7 +92,7 @@ def rich_table(result: Cost, convention_note: str = "", unit_factor: int = 1, un
     exact = (f"Total: {total:,} {unit_label} · {result.params:,} params ({result.trainable:,} trainable)"
              if result.spatial == "exact" else
              f"Total: {total:,.1f} {unit_label} · {result.params:,} params ({result.trainable:,} trainable)")
-    table = Table(title=plain(describe(result)), caption=plain(f"{exact}\n{convention_note}\n{unit_note}".strip()),
+    table = Table(title=markup_safe(describe(result)), caption=markup_safe(f"{exact}\n{convention_note}\n{unit_note}".strip()),
                   caption_justify="left", show_footer=True, header_style="bold", title_justify="left")
     table.add_column("layer", footer="total", no_wrap=True, overflow="ellipsis", max_width=16)
     table.add_column("op")
@@ -145,7 +153,7 @@ def records_table(title: str, columns, records, caption: str = "", row_style=Non
     from rich import box
     from rich.table import Table
 
-    table = Table(title=plain(title), caption=plain(caption) if caption else None, caption_justify="left",
+    table = Table(title=markup_safe(title), caption=markup_safe(caption) if caption else None, caption_justify="left",
                   title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
     # short text and numbers never wrap; only "long" text (titles, reasons) does, between words: such a column is
     # at least as wide as its longest word (up to LONGEST_WORD), a number column as its header -- as far as the
