@@ -11,7 +11,7 @@ import numpy as np
 from .conventions import Rules, get_convention
 from .errors import UsageError
 from .expand import Layer, expand, single
-from .ops import REGISTRY, Terms, op_cost
+from .ops import Terms, op_cost
 from .scaling import check_alpha
 from .expand import MAX_CHANNELS
 from .tables import Table, load_table

@@ -20,7 +20,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from .conventions import get_convention
 from .engine import cost, hw, setup
 from .errors import UsageError
 from .expand import single

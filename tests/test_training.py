@@ -4,7 +4,6 @@ structure (linearity in the batch, what freezing removes) and bad input."""
 
 import json
 
-import numpy as np
 import pytest
 
 import mnetcost
