@@ -14,7 +14,7 @@ from .expand import Layer, expand, single
 from .ops import Terms, op_cost
 from .scaling import check_alpha
 from .expand import MAX_CHANNELS
-from .tables import Table, load_table
+from .tables import MAX_VALUE, Table, load_table
 
 SPATIAL_MODES = ("exact", "continuous")
 LAYER_COLUMNS = (
@@ -108,13 +108,13 @@ class Cost:
 
     def by_map(self):
         """MACs and params per part and feature-map size (the output H x W a layer writes): where a
-        detector's work goes, map by map."""
+        detector's work goes, map by map, the largest map first within each part."""
         df = self.layers
-        g = self._group(["part", df["h_out"].astype(str) + "x" + df["w_out"].astype(str)], names=["part", "map"])
-        area = [int(h) * int(w) for h, w in (m.split("x") for m in g.index.get_level_values("map"))]
+        maps = df["h_out"].astype(str) + "x" + df["w_out"].astype(str)
+        area = dict(zip(maps, df["h_out"] * df["w_out"]))
+        g = self._group(["part", maps], names=["part", "map"])
         parts = list(dict.fromkeys(g.index.get_level_values("part")))
-        order = sorted(range(len(g)), key=lambda i: (parts.index(g.index[i][0]), -area[i]))
-        return g.iloc[order]
+        return g.iloc[sorted(range(len(g)), key=lambda i: (parts.index(g.index[i][0]), -area[g.index[i][1]]))]
 
     def _group(self, key, names=None):
         df = self.layers
@@ -124,9 +124,8 @@ class Cost:
                           sort=False).sum()
         if names:
             g.index.names = names
+        g = narrow_ints(g, counts)
         for c in counts:
-            if exact[c].dtype == object and all(abs(v) < INT_LIMIT for v in g[c].tolist()):
-                g[c] = g[c].astype(np.int64)  # int64 where it is exact; Python ints beyond
             total = sum(g[c].tolist())
             g[f"{c}_share"] = [float(v) / float(total) if total else 0.0 for v in g[c].tolist()]
         return g
@@ -162,6 +161,13 @@ class Cost:
         }
 
 
+def narrow_ints(frame, columns):
+    """``frame`` with each of ``columns`` that holds Python ints as int64 where every value fits (the usual
+    case), left as Python ints where int64 could wrap."""
+    fits = [c for c in columns if frame[c].dtype == object and all(abs(int(v)) < INT_LIMIT for v in frame[c].tolist())]
+    return frame.astype({c: np.int64 for c in fits})
+
+
 def _total(values):
     """A column's sum in Python arithmetic (int64 sums could wrap)."""
     return float(sum(values.tolist())) if values.dtype.kind == "f" else sum(int(v) for v in values.tolist())
@@ -172,7 +178,7 @@ def _py(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
-MAX_PIXELS = 2**31  # beyond any image: every count then stays within exact arithmetic's reach
+MAX_PIXELS = MAX_VALUE  # beyond any image: every count then stays within exact arithmetic's reach
 
 
 def _pixels(value, what="resolution") -> int:

@@ -11,7 +11,7 @@ import numpy as np
 from .conventions import get_convention
 from .engine import cost, grid
 from .errors import UsageError
-from .tables import load_table, model_names
+from .tables import MAX_VALUE, load_table, model_names
 
 
 def models():
@@ -198,7 +198,7 @@ def parse_values(text: str, name: str, kind=float) -> list:
     return values
 
 
-LIMIT = 2**31  # the largest value a list or range may hold: widths, resolutions and multipliers far beyond any network
+LIMIT = MAX_VALUE  # the largest value a list or range may hold: widths, resolutions and multipliers far beyond any network
 
 
 def _number(text: str, name: str, kind):

@@ -211,7 +211,9 @@ def register_op(name: str, cost: Callable, *, label: str | None = None) -> None:
     its ``out`` width (or its input's), its kernel and stride. Built-in ops cannot be replaced."""
     if not isinstance(name, str) or not name.isidentifier():
         raise UsageError(f"an op name is an identifier, got {name!r}")
-    if name in BUILTIN or name in ("dwsep", "bneck", "fused", "uib", "mqa"):
+    from .tables import ROW_OPS
+
+    if name in BUILTIN or name in ROW_OPS:
         raise UsageError(f"op {name!r} is built in and cannot be replaced")
     if not callable(cost):
         raise UsageError(f"the cost function of op {name!r} must be callable")

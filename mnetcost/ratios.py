@@ -12,8 +12,7 @@ import numpy as np
 
 from .errors import UsageError
 from .scaling import check_alpha
-
-LIMIT = 2**31  # kernels, widths and sizes beyond any layer
+from .tables import MAX_VALUE as LIMIT  # kernels, widths and sizes beyond any layer
 
 
 def _counts(op: str, k, c_in, c_out, d):

@@ -10,9 +10,9 @@ import json
 from .engine import LAYER_COLUMNS, Cost, _py
 
 UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k"))
-FORMULA_START = ("=", "+", "-", "@")
+FORMULA_START = ("=", "+", "-", "@")  # a spreadsheet would run a cell starting so
 LONGEST_WORD = 26  # a word up to this long keeps its column wide enough; a longer one (an identifier, a URL) may fold
-WIDTH = None  # the terminal's width, set by the CLI before it draws a table  # a spreadsheet would run a cell starting so
+WIDTH = None  # the terminal's width, set by the CLI before it draws a table
 
 
 def safe(text) -> str:

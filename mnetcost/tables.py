@@ -26,12 +26,14 @@ FAMILIES = ("v1", "v2", "v3", "mnasnet", "efficientnet", "v4")
 ROW_OPS = ("conv", "dw", "dwsep", "bneck", "fused", "uib", "mqa", "pool", "fc", "concat", "add", "mul", "upsample")
 BLOCK_OPS = ("bneck", "fused", "uib", "mqa")  # rows that expand into several layers, with a residual
 EXPANDING_OPS = ("bneck", "fused", "uib")  # rows with an expansion (t or exp)
+LAYER_SCALE_OPS = ("fused", "uib", "mqa")  # rows whose output may pass a layer scale
 MQA_ARGS = {"heads": None, "key_dim": None, "value_dim": "key_dim", "kv_stride": 1}  # name -> default
 MERGE_OPS = ("concat", "add", "mul")  # rows that read two or more tensors
 SHAPE_OPS = ("dw", "pool", "upsample") + MERGE_OPS  # rows whose width follows their input(s)
 ROLES = ("stem", "block", "last", "head", "extra", "classes", "fixed")
 SYMBOLS = ("k", "a", "a1")  # in ``out``: the classes, the anchors per location, those of the first (lowest) map
 ACTIVATIONS = ("RE", "RE6", "HS", "SW", "SIG", "HSIG", "GE", "-", "")
+OUT_OF_PLACE = ("SIG", "GE")  # activations the PyTorch modules apply out of place (the others in place)
 REQUIRED = ("stage", "op", "kernel", "out", "n", "stride")
 OPTIONAL = ("input", "operator", "start", "t", "exp", "se", "nl", "bn", "bias", "width", "residual", "layer_scale", "from",
             "size", "dilation", "when", "args", "source", "note")
@@ -124,7 +126,7 @@ def load_table(model: str | Path) -> Table:
     if not isinstance(model, (str, Path)):
         raise UnknownModel(f"a model is a table name or a path to a CSV table, got {model!r:.80}")
     text = str(model)
-    name = ALIASES.get(text.lower().replace("-", "_"), text.lower() if text.lower() in model_names() else text)
+    name = ALIASES.get(text.lower().replace("-", "_"), text.lower())  # shipped names are lower case
     shipped = tables_dir() / f"{name}.csv"
     looks_like_path = text.endswith(".csv") or "/" in text or "\\" in text
     if not looks_like_path and name not in NOT_MODELS and _is_file(shipped):
@@ -573,8 +575,8 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str], symbols=SY
         bad("bias", "an explicit bias is only for a conv, dw or fc row")
     if flags.get("residual") is not None and op not in BLOCK_OPS:
         bad("residual", f"a residual connection is only for {_rows_of(BLOCK_OPS)}")
-    if flags.get("layer_scale") and op not in ("fused", "uib", "mqa"):
-        bad("layer_scale", "a layer scale is only for a fused, uib or mqa row")
+    if flags.get("layer_scale") and op not in LAYER_SCALE_OPS:
+        bad("layer_scale", f"a layer scale is only for {_rows_of(LAYER_SCALE_OPS)}")
     nl = raw.get("nl", "")
     if nl not in ACTIVATIONS:
         bad("nl", f"unknown activation (allowed: {', '.join(a for a in ACTIVATIONS if a)})")

@@ -23,6 +23,7 @@ from torch import nn
 from .engine import cost, hw, setup
 from .errors import UsageError
 from .expand import single
+from .tables import OUT_OF_PLACE
 
 ACTIVATIONS = {"RE": nn.ReLU, "RE6": nn.ReLU6, "HS": nn.Hardswish, "SW": nn.SiLU, "SIG": nn.Sigmoid, "HSIG": nn.Hardsigmoid, "GE": nn.GELU}
 
@@ -30,7 +31,7 @@ ACTIVATIONS = {"RE": nn.ReLU, "RE6": nn.ReLU6, "HS": nn.Hardswish, "SW": nn.SiLU
 def _act(name: str) -> nn.Module:
     if name not in ACTIVATIONS:
         return nn.Identity()
-    return ACTIVATIONS[name]() if name in ("SIG", "GE") else ACTIVATIONS[name](inplace=True)
+    return ACTIVATIONS[name]() if name in OUT_OF_PLACE else ACTIVATIONS[name](inplace=True)
 
 
 class ConvLayer(nn.Sequential):

@@ -33,9 +33,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import Cost, cost_layers, setup
+from .engine import Cost, cost_layers, narrow_ints, setup
 from .errors import UsageError
 from .expand import top_start
+from .tables import MAX_VALUE, OUT_OF_PLACE
 from .traffic import dtype_bytes
 
 OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}  # values kept per trainable parameter
@@ -72,14 +73,14 @@ def frozen_blocks(s, blocks: list, freeze) -> set:
 
 
 def check_batch(batch):
-    if isinstance(batch, (bool, np.bool_)) or not isinstance(batch, (int, np.integer)) or not 1 <= batch <= 2**31:
-        raise UsageError(f"batch must be a whole number from 1 to {2**31}, got {batch!r}")
+    if isinstance(batch, (bool, np.bool_)) or not isinstance(batch, (int, np.integer)) or not 1 <= batch <= MAX_VALUE:
+        raise UsageError(f"batch must be a whole number from 1 to {MAX_VALUE}, got {batch!r}")
     return int(batch)
 
 
-def step_factors(layers, frozen: set, present=None):
-    """Per layer: (input requires grad, weights trainable, torch's weight-gradient factor), as arrays over
-    configurations where layers exist only in some (``present``)."""
+def step_factors(layers, frozen: set):
+    """Per layer: (input requires grad, weights trainable, the convolution's groups), the first as an array over
+    configurations where upstream layers exist only in some (their ``present`` mask)."""
     rg = {"input": False}
     out = []
     for l in layers:
@@ -129,8 +130,7 @@ class Training:
         """The columns summed per block (the units ``freeze=N`` counts), in network order."""
         df = self.layers.drop(columns=["name", "op"])
         g = df.groupby("block", sort=False).agg({c: ("all" if c == "frozen" else "sum") for c in df.columns if c != "block"})
-        small = [c for c in g.columns if c != "frozen" and all(abs(int(v)) < 2**62 for v in g[c].tolist())]
-        return g.astype({c: "int64" for c in small})  # Python ints where int64 could wrap
+        return narrow_ints(g, [c for c in g.columns if c != "frozen"])
 
     def __repr__(self):
         t = self.totals
@@ -153,14 +153,12 @@ def training(model, *, alpha: float = 1.0, rho=None, resolution=None, convention
                                classes=classes, top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
     frozen = frozen_blocks(s, [(l.block, l.part) for l in layers], freeze)
     c = r.columns
-    n = len(layers)
-    fwd = np.array([int(m) * batch for m in c["mult_adds"]], dtype=object)
-    parts = [backward_parts(l, *f) for l, f in zip(layers, step_factors(layers, frozen))]
-    b_in = np.array([int(round(float(p[0]) * int(m))) * batch for p, m in zip(parts, c["mult_adds"])], dtype=object)
-    b_w = np.array([int(round(float(p[1]) * int(m))) * batch for p, m in zip(parts, c["mult_adds"])], dtype=object)
-    b_wt = np.array([int(round(float(p[2]) * int(m))) * batch for p, m in zip(parts, c["mult_adds"])], dtype=object)
-    trainable = np.array([int(c["trainable"][i]) if layers[i].block not in frozen else 0 for i in range(n)], dtype=object)
-    saved = SavedBytes(r, layers, frozen, batch, size).run()
+    factors = step_factors(layers, frozen)
+    parts = [backward_parts(l, *f) for l, f in zip(layers, factors)]
+    fwd, b_in, b_w, b_wt = (np.array([_times(p, m) * batch for p, m in zip(column, c["mult_adds"])], dtype=object)
+                            for column in ([1] * len(parts), *zip(*parts)))
+    trainable = np.array([0 if l.block in frozen else int(t) for l, t in zip(layers, c["trainable"])], dtype=object)
+    saved = SavedBytes(r, layers, factors, frozen, batch, size).run()
     params, n_trainable = int(sum(c["params"])), int(sum(trainable))
     weights_bytes = (params + saved.buffer_elements) * size
     grads = n_trainable * size
@@ -181,6 +179,12 @@ def training(model, *, alpha: float = 1.0, rho=None, resolution=None, convention
                "backward_weight_macs_torch": b_wt, "params": c["params"], "trainable": trainable,
                "saved_bytes": np.array(saved.by_layer, dtype=object)}
     return Training(r, batch, freeze, optimizer, dtype, columns, totals)
+
+
+def _times(factor, macs) -> int:
+    """``factor`` x ``macs`` in exact integers: every backward factor is a whole number of halves (SE's two
+    convolutions, torch's groups), and a float product would lose the last digits of a count past 2^53."""
+    return int(round(2 * float(factor))) * int(macs) // 2
 
 
 def _n(x) -> int:
@@ -211,16 +215,15 @@ def training_sweep(model, alphas, resolutions, *, convention="torchvision", clas
                         int(l.block not in frozen)))
         return out
 
-    macs, trainable = grid(model, alphas, resolutions, convention=convention, classes=classes, top=top, head=head,
+    res = check_resolutions(s.table, resolutions, "exact")
+    macs, trainable = grid(model, alphas, res, convention=convention, classes=classes, top=top, head=head,
                            aux=aux, reduced_tail=reduced_tail, symbols=symbols, weigh=weigh)
     if s.rules.bn_trainable != s.rules.bn_params:  # Keras: the moving statistics are parameters, never trainable
         import dataclasses
 
         rules = dataclasses.replace(s.rules, bn_params=s.rules.bn_trainable)
-        trainable = grid(model, alphas, [int(check_resolutions(s.table, resolutions, "exact")[0])], convention=rules,
-                         classes=classes, top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols,
-                         weigh=weigh)[1]
-    res = check_resolutions(s.table, resolutions, "exact")
+        trainable = grid(model, alphas, res[:1], convention=rules, classes=classes, top=top, head=head, aux=aux,
+                         reduced_tail=reduced_tail, symbols=symbols, weigh=weigh)[1]
     a = np.repeat(np.atleast_1d(np.asarray(alphas, dtype=float)), len(res))
     return pd.DataFrame({"alpha": a, "resolution": np.tile(res, macs.shape[0]), "training_macs": macs.ravel(),
                          "trainable": np.repeat(trainable, len(res))})
@@ -229,8 +232,8 @@ def training_sweep(model, alphas, resolutions, *, convention="torchvision", clas
 class SavedBytes:
     """What autograd keeps for the backward pass, storage by storage (see the module docstring)."""
 
-    def __init__(self, r: Cost, layers, frozen: set, batch: int, size: int):
-        self.r, self.layers, self.frozen, self.batch, self.size = r, layers, frozen, batch, size
+    def __init__(self, r: Cost, layers, factors, frozen: set, batch: int, size: int):
+        self.r, self.layers, self.factors, self.frozen, self.batch, self.size = r, layers, factors, frozen, batch, size
         self.saved: dict = {}  # storage key -> (bytes, category, index of the layer that saved it first)
         self.store = {"input": "input"}  # tensor name -> storage key
         self.elements = {"input": r.channels * int(r.columns["h_in"][0]) * int(r.columns["w_in"][0]) if layers else 0}
@@ -251,7 +254,7 @@ class SavedBytes:
     def act(self, i, l, key, elements):
         """The layer's activation on its output storage ``key``; returns the output's storage."""
         saves = ACT_SAVES.get(l.act)
-        inplace = l.act not in ("SIG", "GE")
+        inplace = l.act not in OUT_OF_PLACE
         if saves == "result" and inplace:
             self.keep(i, key, elements)
             return key
@@ -276,9 +279,8 @@ class SavedBytes:
     def run(self):
         r, rules = self.r, self.r.rules
         weights = r.columns["weights"]
-        factors = step_factors(self.layers, self.frozen)
         last_fc = max((i for i, l in enumerate(self.layers) if l.op == "fc"), default=None)
-        for i, (l, (x_rg, trainable, _)) in enumerate(zip(self.layers, factors)):
+        for i, (l, (x_rg, trainable, _)) in enumerate(zip(self.layers, self.factors)):
             frozen = l.block in self.frozen
             ins = [self.store.get(t, t) for t in l.inputs]
             out_elements = _n(l.c_out) * _n(l.h_out) * _n(l.w_out)
@@ -312,8 +314,7 @@ class SavedBytes:
                 self.keep(i, f"{l.name}:pooled", c)
                 w1 = w2 = weights[i] // 2
                 self.keep(i, f"{l.name}:w1", w1, "param")
-                inner = "RE" if rules.se_act == "RE" else rules.se_act
-                if inner == "RE":
+                if rules.se_act == "RE":
                     self.keep(i, f"{l.name}:squeezed", mid)  # ReLU, out of place: its result, fc2's input
                 else:
                     self.keep(i, f"{l.name}:fc1", mid)  # SiLU, out of place: its input

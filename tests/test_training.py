@@ -135,3 +135,14 @@ def test_every_shipped_table_trains(model):
     assert t["trainable"] == t["params"] and t["saved_activation_bytes"] > 0
     frozen = training(model, convention=convention, freeze="backbone", batch=2).totals
     assert frozen["trainable"] < t["trainable"] and frozen["backward_macs"] < t["backward_macs"]
+
+
+def test_backward_counts_stay_exact_past_float_precision():
+    """At 123,456,789 px a layer's count passes 2^53: every backward part is still an exact integer."""
+    r = mnetcost.cost("v3-large", resolution=123_456_789, convention="torchvision")
+    t = training("v3-large", resolution=123_456_789, batch=3).totals
+    weighted = [int(m) for m, op in zip(r.columns["mult_adds"], r.columns["op"]) if op in ("conv", "pw", "dw", "fc", "se")]
+    assert max(weighted) > 2 ** 53
+    assert t["backward_weight_macs"] == 3 * sum(weighted) and t["forward_macs"] == 3 * r.mult_adds
+    stem = int(r.columns["mult_adds"][0])
+    assert t["backward_macs"] == 2 * t["forward_macs"] - 3 * stem
