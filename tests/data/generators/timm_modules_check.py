@@ -1,10 +1,11 @@
 """On-demand check (not a test, writes nothing): mnetcost.torch.build(..., convention="timm") gives the
 same PyTorch module, parameter for parameter, as timm's own MobileNets.
 
-Usage (torch 2.14.1, timm 1.0.31, numpy, pandas, typer, rich; CPU, no weights are downloaded -- every
-download entry point of torch.hub / timm is replaced by a function that raises):
-    /work/venv-timm/bin/pip install typer rich   # mnetcost's own dependencies, next to timm's
-    PYTHONPATH=/work/main /work/venv-timm/bin/python tests/data/generators/timm_modules_check.py
+Usage (torch 2.14.1, timm 1.0.31, numpy, pandas, typer, rich; CPU, no weights are downloaded -- importing
+timm_truth beside this script replaces every download entry point of torch.hub / timm by one that raises),
+in the environment of timm_truth.py:
+    .venv-timm/bin/pip install typer rich   # mnetcost's own dependencies, next to timm's
+    PYTHONPATH=. .venv-timm/bin/python tests/data/generators/timm_modules_check.py
 Prints one PASS/FAIL line per configuration and a summary line; exit code 1 on any FAIL.
 
 For each (timm model, mnetcost table, alpha) of CASES, each resolution R of RESOLUTIONS and each class
@@ -37,10 +38,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import timm  # noqa: E402
 import timm.layers  # noqa: E402
-import timm.models._builder  # noqa: E402
-import timm.models._hub  # noqa: E402
 import torch  # noqa: E402
-import torch.hub  # noqa: E402
 from timm.layers import Attention2d, MultiQueryAttention2d, set_fused_attn, use_fused_attn  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
@@ -67,22 +65,8 @@ NUM_CLASSES = [1000, 10]
 ATTN_TYPES = (MultiQueryAttention2d, Attention2d)
 
 
-def _no_download(*a, **k):
-    raise RuntimeError("this script must not download weights")
-
-
-for _mod, _names in [(torch.hub, ["load_state_dict_from_url", "download_url_to_file"]),
-                     (timm.models._builder, ["load_state_dict_from_url", "download_cached_file",
-                                             "load_state_dict_from_hf", "load_pretrained"]),
-                     (timm.models._hub, ["download_cached_file", "load_state_dict_from_hf",
-                                         "hf_hub_download"])]:
-    for _n in _names:
-        if hasattr(_mod, _n):
-            setattr(_mod, _n, _no_download)
-
-
-def n_params(m):
-    return sum(p.numel() for p in m.parameters())
+# timm_truth (beside this script) blocks every weight download when it is imported, and counts parameters
+from timm_truth import n_params  # noqa: E402
 
 
 def shapes(m):

@@ -1,9 +1,9 @@
 """Ground-truth params / MACs for timm's MobileNet family (MobileNetV4 conv + hybrid, V1, V2, V3, MnasNet, EfficientNet-B0).
 
 Usage (torch 2.14.1, torchvision 0.29.1, timm 1.0.31, pandas; CPU, no weights are downloaded):
-    python3 -m venv /work/venv-timm
-    /work/venv-timm/bin/pip install torch==2.14.1 torchvision==0.29.1 timm==1.0.31 pandas
-    /work/venv-timm/bin/python tests/data/generators/timm_truth.py
+    python3 -m venv .venv-timm
+    .venv-timm/bin/pip install torch==2.14.1 torchvision==0.29.1 timm==1.0.31 pandas
+    .venv-timm/bin/python tests/data/generators/timm_truth.py
 Writes timm_totals.csv and timm_layers.csv into tests/data (about 5 minutes on 2 CPU threads).
 
 params = sum(p.numel() for p in model.parameters()) of timm.create_model(name, pretrained=False,
