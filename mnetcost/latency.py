@@ -1,10 +1,15 @@
-"""A roofline latency estimate: each layer takes max(MACs / peak MAC rate, bytes moved / bandwidth),
-and the network takes the sum. A layer is memory-bound when its bytes take longer than its MACs.
+"""Latency from a device model. Per layer, the roofline of MobileNetV4's Eq. 1,
+max(MACs / rate, bytes moved / bandwidth), plus the terms that measured latencies show a runtime
+needs: a MAC rate per layer class (dense, depthwise, pointwise, fully connected, attention), a fixed
+cost per layer, and a cost per element for each element-wise operator that runs as its own kernel
+(activations such as ReLU6 or Hardswish, squeeze-excite's rescaling, residual additions, pooling).
+The network takes the sum. A plain roofline profile -- a peak MAC rate and a bandwidth -- is the case
+of one rate and no other terms.
 
 Assumptions: one core, no overlap between layers, every layer reads its input and weights and writes
-its output once (no cache reuse across layers), activations and weights at one dtype, no cost for
-activations, BatchNorm (folded) or pooling beyond their bytes. Device profiles live in
-``tables/devices.csv``; ``calibrate`` fits a profile's two numbers to measured latencies.
+its output once (no cache reuse across layers), activations and weights at one dtype. Device profiles
+live in ``tables/devices.csv`` (format: docs/latency.md); ``mnetcost.calibrate`` fits one to measured
+latencies.
 """
 
 from __future__ import annotations
@@ -16,27 +21,92 @@ from functools import lru_cache
 
 import numpy as np
 
-from .errors import UsageError
-from .traffic import memory
+from .errors import TableError, UsageError
 from .tables import tables_dir
 
 SUFFIXES = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+
+# the terms of a device model: MAC classes (a rate in MAC/s), per-item and per-element costs (seconds)
+MAC_CLASSES = {"conv": "dense convolutions (and ops without a class of their own)", "dw": "depthwise convolutions",
+               "pw": "pointwise (1x1) convolutions", "fc": "fully connected layers and squeeze-excite's 1x1s",
+               "attn": "attention matmuls"}
+ITEM_TERMS = {"layer": "fixed cost of every layer (a kernel's launch and the runtime's overhead)",
+              "se_block": "fixed cost of a squeeze-excite block beyond its layer (its small ops and layout changes)",
+              "attn_block": "fixed cost of an attention layer beyond its layer (its reshapes, transposes and softmax launch)"}
+ELEMENT_TERMS = {"relu": "ReLU", "relu6": "ReLU6 (a clip)", "hswish": "Hardswish", "silu": "SiLU (swish)",
+                 "gelu": "GELU", "sigmoid": "sigmoid", "hsigmoid": "hard sigmoid",
+                 "se": "squeeze-excite's pooling and rescaling", "add": "element-wise sums (residuals)",
+                 "mul": "element-wise products", "concat": "concatenation", "pool": "pooling (per input element)",
+                 "upsample": "upsampling", "norm": "a BatchNorm on its own", "scale": "layer scale",
+                 "softmax": "attention's softmax (per attention score)",
+                 "conv_out": "dense convolutions' outputs (activation traffic beside the MACs)",
+                 "pw_out": "pointwise convolutions' outputs (activation traffic beside the MACs)",
+                 "dw_out": "depthwise convolutions' outputs (activation traffic beside the MACs)",
+                 "weights": "weights read (per weight of every layer, each call: weight traffic beside the MACs)",
+                 "unaligned_dw": "depthwise convolutions whose channels are not a multiple of 8 (a SIMD register of "
+                                 "8 floats): they miss the blocked kernels and run channel by channel"}
+MAC_TERMS = {}
+ALIGN = 8
+ACT_TERMS = {"RE": "relu", "RE6": "relu6", "HS": "hswish", "SW": "silu", "GE": "gelu", "SIG": "sigmoid",
+             "HSIG": "hsigmoid"}
+OP_TERMS = ("se", "add", "mul", "concat", "pool", "upsample", "norm", "scale")
+TERMS = tuple(MAC_CLASSES) + tuple(ITEM_TERMS) + tuple(MAC_TERMS) + tuple(ELEMENT_TERMS)
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """How well a fitted profile predicts latencies it was not fitted to."""
+
+    method: str  # e.g. "leave one network out (model and alpha)"
+    n: int  # held-out predictions
+    within_10: float  # fraction within +-10%
+    mean_error: float  # mean |relative error|
+    proxy_within_10: float  # the same for the MACs-only proxy (t = a x MACs + b) under the same split
+    proxy_mean_error: float
+
+    def __str__(self):
+        return (f"{self.method}: {100 * self.within_10:.0f}% of {self.n} within ±10%, mean |error| "
+                f"{100 * self.mean_error:.1f}% (MACs-only proxy: {100 * self.proxy_within_10:.0f}%, "
+                f"{100 * self.proxy_mean_error:.1f}%)")
 
 
 @dataclass(frozen=True)
 class Device:
     name: str
-    peak_macs: float  # MAC/s
-    bandwidth: float  # bytes/s
+    peak_macs: float  # MAC/s: the rate of every class not in ``rates``
+    bandwidth: float  # bytes/s (inf: memory never bounds a layer)
     dtype: str = "float32"
     source: str = ""
+    rates: tuple = ()  # (class, MAC/s) pairs
+    costs: tuple = ()  # (term, seconds per item or per element) pairs
+    held_out: HeldOut | None = None
 
+    def rate(self, mac_class: str) -> float:
+        return dict(self.rates).get(mac_class, self.peak_macs)
 
-@lru_cache(maxsize=1)
-def devices() -> dict[str, Device]:
-    with open(tables_dir() / "devices.csv", encoding="utf-8", newline="") as f:
-        return {r["name"]: Device(r["name"], float(r["peak_macs"]), float(r["bandwidth"]), r["dtype"], r["source"])
-                for r in csv.DictReader(f)}
+    def cost(self, term: str) -> float:
+        return dict(self.costs).get(term, 0.0)
+
+    @property
+    def ridge_point(self) -> float:
+        """MACs per byte at which a layer at peak rate turns memory-bound."""
+        return self.peak_macs / self.bandwidth
+
+    @property
+    def parameters(self):
+        """Each parameter with its value, unit and meaning (a DataFrame)."""
+        import pandas as pd
+
+        rows = [("peak_macs", self.peak_macs, "MAC/s", "the MAC rate of every class not listed below"),
+                ("bandwidth", self.bandwidth, "B/s", "memory bandwidth: a layer takes at least bytes moved / bandwidth")]
+        rows += [(c, r, "MAC/s", f"MAC rate of {MAC_CLASSES[c]}") for c, r in self.rates]
+        rows += [(t, v, "s", ITEM_TERMS[t]) if t in ITEM_TERMS else (t, v, "s/MAC", MAC_TERMS[t]) if t in MAC_TERMS
+                 else (t, v, "s/element", f"{ELEMENT_TERMS[t]}, per element") for t, v in self.costs]
+        return pd.DataFrame(rows, columns=["parameter", "value", "unit", "meaning"])
+
+    def terms_text(self) -> str:
+        """The ``terms`` cell of a device file: ``class=MAC/s`` and ``term=seconds``, separated by ';'."""
+        return "; ".join(f"{k}={v:.6g}" for k, v in self.rates + self.costs)
 
 
 def parse_rate(value, name: str) -> float:
@@ -54,21 +124,227 @@ def parse_rate(value, name: str) -> float:
     return rate
 
 
-def get_device(device=None, peak_macs=None, bandwidth=None) -> Device:
+DEVICE_COLUMNS = ("name", "peak_macs", "bandwidth")
+DEVICE_OPTIONAL = ("dtype", "terms", "holdout", "n", "within_10", "mean_error", "proxy_within_10", "proxy_mean_error",
+                   "source")
+
+
+def read_devices(path) -> dict[str, Device]:
+    """The device profiles of a CSV file (the format of tables/devices.csv, docs/latency.md)."""
+    from .records import number, read_records
+    from .traffic import DTYPE_BYTES
+
+    out = {}
+    for line, r in read_records(path, DEVICE_COLUMNS, DEVICE_OPTIONAL, "device"):
+        where = f"{_base(path)}, line {line}"
+        name = r["name"]
+        if not name or len(name) > 80:
+            raise TableError(f"{where}, column name: a device needs a name of 1 to 80 characters")
+        if name in out:
+            raise TableError(f"{where}, column name: device {name!r} appears twice")
+        dtype = r.get("dtype") or "float32"
+        if dtype not in DTYPE_BYTES:
+            raise TableError(f"{where}, column dtype: one of {', '.join(DTYPE_BYTES)}, got {dtype!r:.40}")
+        rates, costs = _parse_terms(r.get("terms", ""), where)
+        held = None
+        if r.get("holdout"):
+            stats = [number(r.get(k, ""), where, k, positive=False)
+                     for k in ("n", "within_10", "mean_error", "proxy_within_10", "proxy_mean_error")]
+            held = HeldOut(r["holdout"], int(stats[0]), *stats[1:])
+        out[name] = Device(name, number(r["peak_macs"], where, "peak_macs", allow_inf=True),
+                           number(r["bandwidth"], where, "bandwidth", allow_inf=True), dtype, r.get("source", ""),
+                           rates, costs, held)
+    return out
+
+
+def _base(path) -> str:
+    from pathlib import Path
+
+    return Path(str(path)).name
+
+
+def _parse_terms(text: str, where: str) -> tuple[tuple, tuple]:
+    from .records import number
+
+    rates, costs = [], []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or key not in TERMS:
+            raise TableError(f"{where}, column terms: each term is NAME=VALUE with NAME one of {', '.join(TERMS)}, "
+                             f"got {part!r:.60}")
+        if key in MAC_CLASSES:
+            rates.append((key, number(value.strip(), where, f"terms ({key})", allow_inf=True)))
+        else:
+            costs.append((key, number(value.strip(), where, f"terms ({key})", positive=False)))
+    if len({k for k, _ in rates + costs}) < len(rates) + len(costs):
+        raise TableError(f"{where}, column terms: a term appears twice")
+    return tuple(rates), tuple(costs)
+
+
+def write_device(device: Device, path) -> None:
+    """Add ``device`` to the device file at ``path`` (created with its header if absent; a profile of
+    the same name is replaced)."""
+    from pathlib import Path
+
+    from .errors import EnvironmentProblem
+
+    p = Path(str(path)).expanduser()
+    existing = read_devices(p) if p.is_file() else {}
+    existing[device.name] = device
+    rows = [_device_row(d) for d in existing.values()]
+    try:
+        with open(p, "w", encoding="utf-8", newline="") as f:
+            w = csv.DictWriter(f, DEVICE_COLUMNS + DEVICE_OPTIONAL, lineterminator="\n")
+            w.writeheader()
+            w.writerows(rows)
+    except OSError as e:
+        raise EnvironmentProblem(f"cannot write the device file {str(path)!r:.300}: {e.strerror or e}") from None
+
+
+def _device_row(d: Device) -> dict:
+    h = d.held_out
+    row = {"name": d.name, "peak_macs": f"{d.peak_macs:.6g}", "bandwidth": f"{d.bandwidth:.6g}", "dtype": d.dtype,
+           "terms": d.terms_text(), "source": d.source}
+    if h is not None:
+        row.update(holdout=h.method, n=h.n, within_10=f"{h.within_10:.4f}", mean_error=f"{h.mean_error:.4f}",
+                   proxy_within_10=f"{h.proxy_within_10:.4f}", proxy_mean_error=f"{h.proxy_mean_error:.4f}")
+    return row
+
+
+@lru_cache(maxsize=1)
+def devices() -> dict[str, Device]:
+    """The shipped device profiles (tables/devices.csv)."""
+    return read_devices(tables_dir() / "devices.csv")
+
+
+def get_device(device=None, peak_macs=None, bandwidth=None, device_file=None) -> Device:
+    """A Device: given, by name (shipped, or in ``device_file``), the one profile of ``device_file``,
+    or an inline roofline profile."""
     if isinstance(device, Device):
         return device
-    if device is not None and (peak_macs is not None or bandwidth is not None):
-        raise UsageError("give a device name or --peak-macs and --bandwidth, not both")
+    if (device is not None or device_file is not None) and (peak_macs is not None or bandwidth is not None):
+        raise UsageError("give a device (a name or a device file) or --peak-macs and --bandwidth, not both")
+    if device_file is not None:
+        found = read_devices(device_file)
+        if device is None:
+            if len(found) > 1:
+                raise UsageError(f"{_base(device_file)} holds {len(found)} devices; name one with --device: "
+                                 f"{', '.join(found)}")
+            return next(iter(found.values()))
+        if device not in found:
+            raise UsageError(f"no device {device!r:.80} in {_base(device_file)}; it holds {', '.join(found)}")
+        return found[device]
     if device is not None:
         try:
             return devices()[device]
         except (KeyError, TypeError):
-            raise UsageError(f"unknown device {device!r}; choose one of {', '.join(devices())} "
-                             "or give --peak-macs and --bandwidth") from None
+            raise UsageError(f"unknown device {device!r:.80}; choose one of {', '.join(devices())}, "
+                             "give a device file, or give --peak-macs and --bandwidth") from None
     if peak_macs is None or bandwidth is None:
-        raise UsageError("a roofline needs a device: a name, or both a peak MAC rate and a bandwidth")
-    return Device("custom", parse_rate(peak_macs, "peak MAC rate"), parse_rate(bandwidth, "bandwidth"), source="given inline")
+        raise UsageError("a latency needs a device: a name, a device file, or both a peak MAC rate and a bandwidth")
+    return Device("custom", parse_rate(peak_macs, "peak MAC rate"), parse_rate(bandwidth, "bandwidth"),
+                  source="given inline")
 
+
+# ---- the per-layer terms, for one configuration or a grid ---------------------------------------------------
+
+def mac_class(op: str, kernel: int, groups: int, c_in: int) -> str:
+    if op in ("dw", "pw", "fc", "attn"):
+        return op
+    if op == "se":
+        return "fc"
+    if op == "conv" and groups > 1 and groups == c_in:
+        return "dw"
+    return "pw" if op == "conv" and kernel == 1 else "conv"
+
+
+@dataclass
+class LayerTerms:
+    """One configuration's layers at one or more resolutions (arrays: layers x resolutions)."""
+
+    names: list
+    ops: list
+    classes: list  # MAC class of each layer ("" for a layer without MACs)
+    macs: np.ndarray
+    moved: np.ndarray  # bytes moved
+    intensity: np.ndarray
+    counts: dict  # term -> layers x resolutions: items (layer, se_block) or elements
+
+    def totals(self) -> dict:
+        """Per MAC class its MACs, per other term its count, summed over layers (arrays over resolutions)."""
+        out = {c: self.macs[[k == c for k in self.classes]].sum(axis=0) for c in MAC_CLASSES}
+        out.update((t, v.sum(axis=0)) for t, v in self.counts.items())
+        return out
+
+
+def layer_terms(s, alpha: float, h, w, dtype: str) -> LayerTerms:
+    """The terms of a device model for configuration ``alpha`` of setup ``s`` at heights ``h`` and
+    widths ``w`` (arrays of resolutions)."""
+    from .expand import single
+    from .ops import op_cost
+    from .traffic import Plan, dtype_bytes, tensor_sizes, traffic_bytes
+
+    size = dtype_bytes(dtype)
+    h, w = np.atleast_1d(h), np.atleast_1d(w)
+    layers = single(s.expand(np.array([float(alpha)]), h, widths=w))
+    shape = (len(layers), len(h))
+    costs = [op_cost(l, s.rules) for l in layers]
+    macs = np.array([np.broadcast_to(_per_resolution(c.macs), h.shape) for c in costs], dtype=float).reshape(shape)
+    plan = Plan([l.name for l in layers], [l.inputs for l in layers], [l.block for l in layers],
+                [l.op for l in layers])
+    sizes = tensor_sizes(s.table.channels, h, w, [l.h_out for l in layers], [l.w_out for l in layers],
+                         [l.c_out for l in layers]).astype(float).reshape((len(layers) + 1,) + h.shape)
+    read, weights, written = traffic_bytes(plan, sizes, [c.weights for c in costs], [c.biases for c in costs],
+                                           [l.bn for l in layers], [l.c_out for l in layers], size)
+    moved = read.reshape(shape) + np.asarray(weights, dtype=float)[:, None] + written.reshape(shape)
+    outputs, inputs = sizes[1:], read.reshape(shape) / size
+    counts = {"layer": np.ones(shape), "weights": np.repeat(np.asarray([float(c.weights) for c in costs])[:, None],
+                                                             len(h), axis=1).reshape(shape)}
+    for i, l in enumerate(layers):
+        terms = []
+        if l.op in OP_TERMS:
+            terms.append((l.op, inputs[i] if l.op == "pool" else outputs[i]))
+        kind = mac_class(l.op, l.kernel, l.groups, l.c_in)
+        if l.op in ("conv", "pw", "dw") and kind in ("conv", "pw", "dw"):
+            terms.append((f"{kind}_out", outputs[i]))
+            if kind == "dw" and l.c_out % ALIGN:
+                terms.append(("unaligned_dw", outputs[i]))
+        if l.op == "attn":
+            terms += [("attn_block", 1.0), ("softmax", macs[i] / (l.args["key_dim"] + l.args["value_dim"]))]
+        if l.op == "se":
+            terms.append(("se_block", 1.0))
+        elif l.act in ACT_TERMS:
+            terms.append((ACT_TERMS[l.act], outputs[i]))
+        for term, value in terms:
+            counts.setdefault(term, np.zeros(shape))[i] += value
+    intensity = np.divide(macs, moved, out=np.zeros(shape), where=moved > 0)
+    return LayerTerms([l.name for l in layers], [l.op for l in layers],
+                      [mac_class(l.op, l.kernel, l.groups, l.c_in) if np.any(m > 0) else "" for l, m in zip(layers, macs)],
+                      macs, moved, intensity, counts)
+
+
+def _per_resolution(terms) -> np.ndarray:
+    value = np.asarray(terms.value() if terms.items else 0.0, dtype=float)
+    return value[0] if value.ndim == 2 else value
+
+
+def layer_seconds(t: LayerTerms, device: Device) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per layer (compute time, memory time, time of the other terms), layers x resolutions."""
+    rates = np.array([device.rate(c) if c else np.inf for c in t.classes])[:, None]
+    compute = t.macs / rates
+    memory = t.moved / device.bandwidth
+    other = sum((device.cost(term) * v for term, v in t.counts.items() if device.cost(term)), np.zeros_like(compute))
+    return compute, memory, other
+
+
+def seconds(t: LayerTerms, device: Device) -> np.ndarray:
+    """The network's time at each resolution."""
+    compute, memory, other = layer_seconds(t, device)
+    return (np.maximum(compute, memory) + other).sum(axis=0)
+
+
+# ---- the front doors -------------------------------------------------------------------------------------------
 
 @dataclass
 class Roofline:
@@ -95,98 +371,42 @@ class Roofline:
         return [n for n, b in zip(self.columns["name"], self.columns["bound"]) if b == "memory"]
 
 
-def layer_times(mult_adds, bytes_moved, peak_macs, bandwidth):
-    """Per-layer (compute time, memory time): MACs / peak and bytes / bandwidth."""
-    return np.asarray(mult_adds, dtype=float) / peak_macs, np.asarray(bytes_moved, dtype=float) / bandwidth
-
-
 def roofline(model, *, alpha: float = 1.0, rho=None, resolution=None, dtype=None, device=None, peak_macs=None,
-             bandwidth=None, convention="paper", classes=None, top=True, head=None, aux=False,
+             bandwidth=None, device_file=None, convention="paper", classes=None, top=True, head=None, aux=False,
              reduced_tail=False, symbols=None) -> Roofline:
-    """Roofline latency of ``model`` on ``device`` (a name from devices.csv or a Device), or on an
-    inline profile (``peak_macs`` MAC/s and ``bandwidth`` bytes/s). ``dtype`` defaults to the device's."""
-    dev = get_device(device, peak_macs, bandwidth)
-    mem = memory(model, alpha=alpha, rho=rho, resolution=resolution, dtype=dtype or dev.dtype, convention=convention,
-                 classes=classes, top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
-    c = mem.columns
-    t_compute, t_memory = layer_times(c["mult_adds"], c["bytes_moved"], dev.peak_macs, dev.bandwidth)
-    if not math.isfinite(float(np.maximum(t_compute, t_memory).sum())):
-        raise UsageError(f"the rates {dev.peak_macs:g} MAC/s and {dev.bandwidth:g} B/s are too small: "
-                         "a layer's time is not a finite number of seconds")
-    columns = {"name": c["name"], "op": c["op"], "mult_adds": c["mult_adds"], "bytes_moved": c["bytes_moved"],
-               "intensity": c["intensity"], "compute_s": t_compute, "memory_s": t_memory,
-               "time_s": np.maximum(t_compute, t_memory),
-               "bound": np.where(t_memory > t_compute, "memory", "compute")}
-    return Roofline(device=dev, dtype=mem.dtype, columns=columns)
+    """Predicted latency of ``model`` on ``device`` (a shipped name, a name in ``device_file``, a Device),
+    or on an inline roofline profile (``peak_macs`` MAC/s and ``bandwidth`` bytes/s), layer by layer.
+    ``dtype`` defaults to the device's."""
+    from .engine import hw, resolve_resolution, setup
+    from .scaling import check_alpha
+
+    dev = get_device(device, peak_macs, bandwidth, device_file)
+    dtype = dtype or dev.dtype
+    s = setup(model, convention, classes, "exact", top, head, aux, reduced_tail, symbols)
+    h, w = hw(resolve_resolution(s.table, rho, resolution, "exact")[1])
+    t = layer_terms(s, check_alpha(alpha), np.array([h]), np.array([w]), dtype)
+    compute, memory, other = (x[:, 0] for x in layer_seconds(t, dev))
+    time = np.maximum(compute, memory) + other
+    if not np.isfinite(time.sum()):
+        raise UsageError(f"the device {dev.name!r} gives a layer no finite time: its rates are too small")
+    columns = {"name": np.array(t.names, dtype=object), "op": np.array(t.ops, dtype=object),
+               "mult_adds": t.macs[:, 0], "bytes_moved": t.moved[:, 0], "intensity": t.intensity[:, 0],
+               "compute_s": compute, "memory_s": memory, "other_s": other, "time_s": time,
+               "bound": np.where(memory > compute, "memory", "compute")}
+    return Roofline(device=dev, dtype=dtype, columns=columns)
 
 
-@dataclass
-class Calibration:
-    device: Device
-    table: object  # DataFrame: source, model, alpha, resolution, measured_ms, predicted_ms, error, fitted
-    train_error: float  # mean absolute relative error on the measurements used to fit
-    test_error: float | None  # ... on the others (None when every measurement was fitted)
+def latency_grid(model, alphas, resolutions, device, *, dtype=None, convention="paper", classes=None, aux=False,
+                 reduced_tail=False, symbols=None) -> np.ndarray:
+    """Predicted seconds for every alpha (rows) and resolution (columns): ``roofline(...).latency_s``
+    on a grid, each alpha's layers expanded once for all resolutions."""
+    from .engine import check_resolutions, setup
 
-
-def _latencies():
-    with open(tables_dir() / "reference" / "latency.csv", encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def calibrate(fit_sources=("tf_slim",), fit_models=("v2",), dtype: str = "float32", convention="paper") -> Calibration:
-    """Fit a device's peak MAC rate and bandwidth to the published Pixel-1 latencies
-    (tables/reference/latency.csv) of the rows from ``fit_sources`` and ``fit_models``, by least squares
-    on log latency; report the relative error on the fitted rows and on all the others."""
-    import pandas as pd
-
-    rows = _latencies()
-    known = sorted({r["source"] for r in rows})
-    if isinstance(fit_sources, str) or isinstance(fit_models, str):
-        raise UsageError("fit_sources and fit_models are lists of names")
-    sources = {str(x).replace("-", "_").lower() for x in fit_sources}  # tf-slim and tf_slim alike
-    unknown = sorted(sources - set(known))
-    if unknown:
-        raise UsageError(f"unknown latency source(s) {', '.join(unknown)}; the sources: "
-                         f"{', '.join(k.replace('_', '-') for k in known)}")
-    fitted = [r["source"] in sources and r["model"] in fit_models for r in rows]
-    if not any(fitted):
-        raise UsageError(f"no latency measurements from sources {', '.join(fit_sources)} for models {', '.join(fit_models)}")
-    layers = []
-    for r in rows:
-        m = memory(r["model"], alpha=float(r["alpha"]), resolution=int(r["resolution"]), dtype=dtype, convention=convention)
-        layers.append((m.columns["mult_adds"].astype(float), m.columns["bytes_moved"].astype(float)))
-    measured = np.array([float(r["latency_ms"]) / 1e3 for r in rows])
-    fit_idx = np.flatnonzero(fitted)
-
-    def loss(log_p, log_b):
-        p, b = 10.0 ** log_p[:, None], 10.0 ** log_b[None, :]
-        total = 0.0
-        for i in fit_idx:
-            m, y = layers[i]
-            pred = np.maximum(m[None, None, :] / p[..., None], y[None, None, :] / b[..., None]).sum(-1)
-            total = total + (np.log(pred) - np.log(measured[i])) ** 2
-        return total
-
-    # a coarse grid over log10 rates, then ever finer grids around the best point
-    log_p, log_b = np.linspace(7, 13, 121), np.linspace(7, 12, 101)
-    for span in (0.2, 0.05, 0.01, 0.002, 0.0004, None):
-        grid = loss(log_p, log_b)
-        i, j = np.unravel_index(np.argmin(grid), grid.shape)
-        best_p, best_b = log_p[i], log_b[j]
-        if span is not None:
-            log_p = np.linspace(best_p - span, best_p + span, 41)
-            log_b = np.linspace(best_b - span, best_b + span, 41)
-    dev = Device("calibrated", 10.0 ** best_p, 10.0 ** best_b, dtype,
-                 f"fit to {len(fit_idx)} published latencies ({', '.join(fit_sources)}: {', '.join(fit_models)})")
-    predicted = np.array([layer_times(m, y, dev.peak_macs, dev.bandwidth) for m, y in layers], dtype=object)
-    pred = np.array([np.maximum(tc, tm).sum() for tc, tm in predicted])
-    err = (pred - measured) / measured
-    table = pd.DataFrame({"source": [r["source"] for r in rows], "model": [r["model"] for r in rows],
-                          "alpha": [float(r["alpha"]) for r in rows], "resolution": [int(r["resolution"]) for r in rows],
-                          "measured_ms": measured * 1e3, "predicted_ms": pred * 1e3, "error": err, "fitted": fitted})
-    fitted_mask = np.array(fitted)
-    test = float(np.abs(err[~fitted_mask]).mean()) if (~fitted_mask).any() else None  # None: nothing held out
-    return Calibration(dev, table, float(np.abs(err[fitted_mask]).mean()), test)
+    dev = get_device(device)
+    s = setup(model, convention, classes, "exact", True, None, aux, reduced_tail, symbols)
+    res = check_resolutions(s.table, list(resolutions), "exact")
+    out = np.array([seconds(layer_terms(s, a, res, res, dtype or dev.dtype), dev) for a in alphas])
+    return out.reshape(len(alphas), len(res))
 
 
 def attainable(intensity, device: Device):
@@ -201,6 +421,8 @@ def ridge_sweep(configs: dict, ridge_points, dtype: str = "int8"):
     sum_i max(MACs_i, RP x bytes_i) in units of one MAC at peak rate, so that models rank by it on any
     hardware of that ridge point. RP = 0 is counting MACs. Returns a DataFrame: ridge points x names."""
     import pandas as pd
+
+    from .traffic import memory
 
     ridge = np.asarray(ridge_points, dtype=float)
     if ridge.ndim != 1 or not np.all(np.isfinite(ridge)) or np.any(ridge < 0):

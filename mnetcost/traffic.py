@@ -108,10 +108,7 @@ def memory(model, *, alpha: float = 1.0, rho=None, resolution=None, dtype: str =
     sizes = tensor_sizes(r.channels, *hw(r.resolution), c["h_out"], c["w_out"], c["c_out"])
     live = plan.live(sizes)
 
-    folded_bias = np.where(c["bn"], c["c_out"], 0)
-    weight_bytes = (c["weights"] + c["biases"] + folded_bias) * size
-    in_bytes = plan.read(sizes) * size
-    out_bytes = sizes[1:] * size
+    in_bytes, weight_bytes, out_bytes = traffic_bytes(plan, sizes, c["weights"], c["biases"], c["bn"], c["c_out"], size)
     moved = in_bytes + weight_bytes + out_bytes
     intensity = np.divide(c["mult_adds"], moved, out=np.zeros(n), where=moved > 0)
     materialized = plan.materialized()
@@ -128,6 +125,14 @@ def memory(model, *, alpha: float = 1.0, rho=None, resolution=None, dtype: str =
 def _check_schedule(schedule):
     if schedule not in SCHEDULES:
         raise UsageError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+
+
+def traffic_bytes(plan, sizes, weights, biases, bn, c_out, size: int):
+    """Per layer (bytes read, weight bytes, bytes written): every input read once, the inference
+    weights (BatchNorm folded into one bias per channel) read once, the output written once."""
+    folded_bias = np.where(bn, c_out, 0)
+    weight_bytes = (np.asarray(weights) + np.asarray(biases) + folded_bias) * size
+    return plan.read(sizes) * size, weight_bytes, np.asarray(sizes[1:]) * size
 
 
 def tensor_sizes(channels, height, width, h_out, w_out, c_out):
