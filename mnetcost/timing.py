@@ -1,0 +1,239 @@
+"""Measure latency on this machine: build each configuration with the PyTorch builder, export it to
+ONNX, and time it with ONNX Runtime on the CPU.
+
+Optional: ``pip install "mnetcost[measure]"`` (torch, onnx, onnxruntime).
+
+The protocol, because a shared machine's noise is of the order of the differences that matter: the
+threads are pinned (``threads`` for intra- and inter-op work, sequential execution); each session is
+warmed up; then ``passes`` passes run over all configurations, each pass in a new shuffled order,
+each configuration ``repeat`` times per pass (by default as often as fits in about 40 ms, at least
+once) after an untimed run that brings its weights back into the caches. Interference from other
+work only ever adds time, in bursts lasting seconds that move a median by up to 30% while the
+fastest runs stay within about 1%; short passes spread every configuration over all of it. The
+passes are dealt into GROUPS interleaved groups (pass k to group k mod GROUPS); a configuration's
+latency is the median of its groups' fastest runs, and the spread of those (standard deviation,
+relative) is the noise of the figure itself; the interquartile range of all runs, relative to their
+median, says how noisy single runs were. Batch 1, float32, the runtime's default graph
+optimisations (BatchNorm folded).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import platform
+import random
+import time
+import warnings
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .errors import EnvironmentProblem, UsageError
+
+RUNTIMES = ("onnxruntime",)
+GROUPS = 5
+MAX_CONFIGS = 200
+COLUMNS = ("model", "alpha", "resolution", "convention", "latency_ms", "median_ms", "iqr_pct", "pass_sd_pct", "runs", "passes",
+           "threads", "runtime", "host", "date", "note")
+REQUIRED = ("model", "alpha", "resolution", "latency_ms")
+
+
+@dataclass
+class Measurement:
+    model: str
+    alpha: float
+    resolution: int
+    convention: str
+    latency_ms: float  # median over the groups of passes of each group's fastest run
+    median_ms: float  # median of all runs
+    iqr_pct: float  # interquartile range of all runs, % of their median
+    pass_sd_pct: float  # standard deviation of the groups' fastest runs, % of the latency
+    runs: int  # timed runs per pass
+    passes: int
+    threads: int
+    runtime: str
+    host: str
+    date: str
+    note: str = ""
+
+
+def host() -> str:
+    """The CPU's model name (Linux), else the platform's."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _imports():
+    try:
+        import onnxruntime
+        import torch
+        import onnx  # noqa: F401  (the exporter needs it)
+    except ImportError as e:
+        raise EnvironmentProblem(f"measuring needs torch, onnx and onnxruntime ({e.name} is missing): "
+                                 'pip install "mnetcost[measure]"') from None
+    return torch, onnxruntime
+
+
+def export(model, *, alpha: float, resolution: int, convention: str) -> bytes:
+    """The ONNX bytes of ``model`` at (alpha, resolution), built by the PyTorch builder."""
+    torch, _ = _imports()
+    from .torch import build
+
+    net = build(model, alpha=alpha, resolution=resolution, convention=convention)
+    x = torch.zeros(1, net.in_channels, resolution, resolution)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (x,), buffer, dynamo=False, opset_version=17, input_names=["x"])
+    return buffer.getvalue()
+
+
+def configurations(models: str, alphas=None, resolutions=None, convention: str = "paper") -> list[dict]:
+    """The configurations of models (comma-separated) x alphas x resolutions (default: each table's
+    own resolution), each checked by costing it, so that a bad one fails before anything is built."""
+    from .engine import cost
+    from .tables import load_table
+
+    names = [m.strip() for m in str(models).split(",") if m.strip()]
+    if not names:
+        raise UsageError("name a model to measure")
+    out = []
+    for name in names:
+        table = load_table(name)
+        for a in [1.0] if alphas is None else alphas:
+            for r in [table.resolution] if resolutions is None else resolutions:
+                c = cost(table, alpha=a, resolution=r, convention=convention)
+                if not isinstance(c.resolution, (int, np.integer)) or c.resolution > 2048:
+                    raise UsageError(f"measure square inputs up to 2048 px, got {c.resolution}")
+                out.append(dict(model=name, alpha=c.alpha, resolution=int(c.resolution), convention=c.convention))
+                if len(out) > MAX_CONFIGS:
+                    raise UsageError(f"measure at most {MAX_CONFIGS} configurations at a time")
+    return out
+
+
+def check_output(path) -> None:
+    """Fail now, not after the timing, if ``path`` cannot take the measurements: unwritable, or a CSV
+    with another header."""
+    p = Path(str(path)).expanduser()
+    try:
+        if p.is_file() and p.stat().st_size:
+            with open(p, encoding="utf-8", newline="") as f:
+                header = next(csv.reader(f), [])
+            if tuple(h.strip() for h in header) != COLUMNS:
+                raise UsageError(f"{p.name} has other columns than a measurements file written by mnetcost; "
+                                 "append to a new file")
+        with open(p, "a", encoding="utf-8"):
+            pass
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise EnvironmentProblem(f"cannot write the measurements file {str(path)!r:.300}: "
+                                 f"{getattr(e, 'strerror', None) or e}") from None
+
+
+def _check(runtime, threads, repeat, passes):
+    if runtime not in RUNTIMES:
+        raise UsageError(f"unknown runtime {runtime!r:.40}; choose one of {', '.join(RUNTIMES)}")
+    for name, value, top in (("threads", threads, 64), ("passes", passes, 1000)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+            raise UsageError(f"{name} must be a whole number from 1 to {top}, got {value!r}")
+    if repeat is not None and (isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= 10_000):
+        raise UsageError(f"repeat must be a whole number from 1 to 10000, got {repeat!r}")
+
+
+def measure(configs, *, runtime: str = "onnxruntime", threads: int = 1, repeat: int | None = None, passes: int = 40,
+            seed: int | None = None, progress=None) -> list[Measurement]:
+    """Time each configuration, a dict of ``model``, ``alpha``, ``resolution``, ``convention``, under
+    the module's protocol. ``progress(message)`` is told what is happening."""
+    _check(runtime, threads, repeat, passes)
+    configs = list(configs)
+    if not 1 <= len(configs) <= MAX_CONFIGS:
+        raise UsageError(f"measure 1 to {MAX_CONFIGS} configurations at a time, got {len(configs)}")
+    _, ort = _imports()
+    say = progress or (lambda message: None)
+    sessions = []
+    for c in configs:
+        say(f"exporting {c['model']} {c['alpha']:g} {c['resolution']}")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = threads
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3
+        session = ort.InferenceSession(export(c["model"], alpha=c["alpha"], resolution=c["resolution"],
+                                              convention=c["convention"]), options,
+                                       providers=["CPUExecutionProvider"])
+        x = np.random.default_rng(0).standard_normal((1, session.get_inputs()[0].shape[1], c["resolution"],
+                                                       c["resolution"])).astype(np.float32)
+        sessions.append((session, {"x": x}))
+    runs = [repeat] * len(configs)
+    for i, (session, feed) in enumerate(sessions):
+        took = _warm_up(session, feed)
+        if repeat is None:
+            runs[i] = int(min(100, max(1, 0.04 / max(took, 1e-6))))
+    groups = min(GROUPS, passes)
+    fastest = np.full((len(configs), groups), np.inf)
+    times = [[] for _ in configs]
+    order = list(range(len(configs)))
+    rng = random.Random(seed)
+    for p in range(passes):
+        rng.shuffle(order)
+        if p % 10 == 0:
+            say(f"pass {p + 1} of {passes}")
+        for i in order:
+            session, feed = sessions[i]
+            _time(session, feed, 1)  # caches refilled after the other configurations
+            t = _time(session, feed, runs[i])
+            fastest[i, p % groups] = min(fastest[i, p % groups], t.min())
+            times[i].extend(t)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = []
+    for c, low, t, n in zip(configs, fastest, times, runs):
+        latency, median = float(np.median(low)), float(np.median(t))
+        iqr = float(np.percentile(t, 75) - np.percentile(t, 25)) / median
+        out.append(Measurement(c["model"], float(c["alpha"]), int(c["resolution"]), c["convention"], latency * 1e3,
+                               median * 1e3, 100 * iqr, 100 * float(np.std(low)) / latency, n, passes, threads,
+                               f"{runtime} {ort.__version__}", host(), stamp))
+    return out
+
+
+def _warm_up(session, feed) -> float:
+    """Runs until 3 runs and 0.2 s have passed; the last run's seconds."""
+    start = time.perf_counter()
+    count = 0
+    while count < 3 or time.perf_counter() - start < 0.2:
+        t0 = time.perf_counter()
+        session.run(None, feed)
+        took = time.perf_counter() - t0
+        count += 1
+    return took
+
+
+def _time(session, feed, runs: int) -> np.ndarray:
+    out = np.empty(runs)
+    for k in range(runs):
+        t0 = time.perf_counter()
+        session.run(None, feed)
+        out[k] = time.perf_counter() - t0
+    return out
+
+
+def append(measurements, path) -> None:
+    """Append rows to the measurements CSV at ``path``, writing its header first if it is new."""
+    p = Path(str(path)).expanduser()
+    try:
+        new = not p.exists() or p.stat().st_size == 0
+        with open(p, "a", encoding="utf-8", newline="") as f:
+            w = csv.DictWriter(f, COLUMNS, lineterminator="\n")
+            if new:
+                w.writeheader()
+            for m in measurements:
+                row = asdict(m)
+                row.update(latency_ms=f"{m.latency_ms:.4f}", median_ms=f"{m.median_ms:.4f}", iqr_pct=f"{m.iqr_pct:.2f}", pass_sd_pct=f"{m.pass_sd_pct:.2f}")
+                w.writerow(row)
+    except OSError as e:
+        raise EnvironmentProblem(f"cannot write the measurements file {str(path)!r:.300}: {e.strerror or e}") from None
