@@ -272,20 +272,28 @@ FIT_ALPHAS = "0.25:1.4:0.05"  # the CLI's default search grid
 FIT_RESOLUTIONS = "96:320:16"
 
 
-def fit(model, alphas=None, resolutions=None, *, max_macs=None, max_params=None, max_peak_bytes=None,
-        dtype: str = "int8", schedule: str = "materialized", convention="paper", classes=None, aux=False,
-        reduced_tail=False, symbols=None):
-    """The alpha x resolution configurations of ``model`` within a budget of MACs, parameters and
-    peak activation memory (at ``dtype`` under ``schedule``), sorted by MACs, with ``pareto`` marking
-    those no other feasible configuration beats on both alpha and resolution (wider and larger being
-    taken as better). Vectorised over the grid; by default the CLI's grid (alpha 0.25 to 1.4 by 0.05,
-    96 to 320 px by 16)."""
-    from .traffic import peak_grid
-
-    for name, limit in (("max_macs", max_macs), ("max_params", max_params), ("max_peak_bytes", max_peak_bytes)):
+def check_limits(**limits):
+    for name, limit in limits.items():
         if limit is not None and (isinstance(limit, (bool, np.bool_)) or not isinstance(limit, (int, float, np.number))
                                   or not -1e300 < limit < 1e300 or limit <= 0):
             raise UsageError(f"{name} must be a positive number, got {limit!r}")
+
+
+def fit(model, alphas=None, resolutions=None, *, max_macs=None, max_params=None, max_peak_bytes=None,
+        max_latency=None, device=None, device_file=None, dtype: str = "int8", schedule: str = "materialized",
+        convention="paper", classes=None, aux=False, reduced_tail=False, symbols=None):
+    """The alpha x resolution configurations of ``model`` within a budget of MACs, parameters, peak
+    activation memory (at ``dtype`` under ``schedule``) and latency (seconds, predicted on ``device``),
+    sorted by MACs, with ``pareto`` marking those no other feasible configuration beats on both alpha
+    and resolution (wider and larger being taken as better). Vectorised over the grid; by default the
+    CLI's grid (alpha 0.25 to 1.4 by 0.05, 96 to 320 px by 16). With a device, ``latency_ms`` too."""
+    from .latency import get_device, latency_grid
+    from .traffic import peak_grid
+
+    check_limits(max_macs=max_macs, max_params=max_params, max_peak_bytes=max_peak_bytes, max_latency=max_latency)
+    dev = get_device(device, device_file=device_file) if device is not None or device_file is not None else None
+    if max_latency is not None and dev is None:
+        raise UsageError("a latency budget needs a device (--device or --device-file)")
     alphas = numbers(parse_values(FIT_ALPHAS, "alphas") if alphas is None else alphas, "alphas")
     resolutions = numbers(parse_values(FIT_RESOLUTIONS, "resolutions", int) if resolutions is None else resolutions,
                           "resolutions")
@@ -293,8 +301,11 @@ def fit(model, alphas=None, resolutions=None, *, max_macs=None, max_params=None,
     frame = sweep(model, alphas, resolutions, **variant)
     peaks = peak_grid(model, alphas, list(resolutions), dtype=dtype, schedule=schedule, **variant)
     frame["peak_bytes"] = peaks.ravel()
+    if dev is not None:
+        frame["latency_ms"] = 1e3 * latency_grid(model, alphas, list(resolutions), dev, **variant).ravel()
     ok = np.ones(len(frame), dtype=bool)
-    for column, limit in (("macs", max_macs), ("params", max_params), ("peak_bytes", max_peak_bytes)):
+    for column, limit in (("macs", max_macs), ("params", max_params), ("peak_bytes", max_peak_bytes),
+                          ("latency_ms", None if max_latency is None else 1e3 * max_latency)):
         if limit is not None:
             ok &= frame[column].to_numpy() <= limit
     feasible = frame[ok].reset_index(drop=True)
@@ -304,3 +315,58 @@ def fit(model, alphas=None, resolutions=None, *, max_macs=None, max_params=None,
     wider_max = by_alpha.cummax().shift(1, fill_value=-1)
     feasible["pareto"] = (feasible["resolution"] == best_r) & (feasible["resolution"] > feasible["alpha"].map(wider_max))
     return feasible.sort_values(["macs", "alpha"], ignore_index=True)
+
+
+def choose(*, device=None, device_file=None, max_latency=None, max_peak_bytes=None, max_params=None, max_macs=None,
+           dtype: str | None = None, schedule: str = "materialized", sources=None):
+    """The published checkpoints (``reference.accuracy()``) within a budget, ranked by published top-1,
+    each with its MACs, params and peak activation bytes (at ``dtype`` under ``schedule``; by default
+    the device's dtype, else int8) under the checkpoint's own convention, and with a device its
+    predicted latency (ms). ``pareto`` marks the checkpoints no other fitting one beats on both
+    accuracy and latency (on accuracy and MACs without a device). No accuracy is ever estimated: only
+    published checkpoints are listed."""
+    from .latency import get_device, latency_grid
+    from .reference import accuracy
+    from .traffic import dtype_bytes, peak_grid
+
+    check_limits(max_latency=max_latency, max_peak_bytes=max_peak_bytes, max_params=max_params, max_macs=max_macs)
+    dev = get_device(device, device_file=device_file) if device is not None or device_file is not None else None
+    if max_latency is not None and dev is None:
+        raise UsageError("a latency budget needs a device (--device or --device-file)")
+    dtype = dtype or (dev.dtype if dev is not None else "int8")
+    dtype_bytes(dtype)
+    table = accuracy()
+    if sources is not None:
+        known = set(table["source"])
+        unknown = sorted(set(sources) - known)
+        if unknown:
+            raise UsageError(f"unknown accuracy source(s) {', '.join(unknown)}; the sources: {', '.join(sorted(known))}")
+        table = table[table["source"].isin(list(sources))]
+    table = table.reset_index(drop=True)
+    for column in ("macs", "params", "peak_bytes", "latency_ms"):
+        table[column] = np.nan if column == "latency_ms" else 0
+    # one expansion per network (model, convention, classes, alpha), all its resolutions at once
+    for (model, convention, classes, alpha), rows in table.groupby(["model", "convention", "classes", "alpha"]):
+        res = sorted(set(rows["resolution"]))
+        variant = dict(convention=convention, classes=int(classes))
+        macs, params = grid(model, [alpha], res, **variant)
+        peaks = peak_grid(model, [alpha], res, dtype=dtype, schedule=schedule, **variant)
+        at = {r: i for i, r in enumerate(res)}
+        cols = [at[r] for r in rows["resolution"]]
+        table.loc[rows.index, "macs"] = macs[0, cols]
+        table.loc[rows.index, "params"] = params[0]
+        table.loc[rows.index, "peak_bytes"] = peaks[0, cols]
+        if dev is not None:
+            table.loc[rows.index, "latency_ms"] = 1e3 * latency_grid(model, [alpha], res, dev, dtype=dev.dtype,
+                                                                      **variant)[0, cols]
+    ok = np.ones(len(table), dtype=bool)
+    for column, limit in (("macs", max_macs), ("params", max_params), ("peak_bytes", max_peak_bytes),
+                          ("latency_ms", None if max_latency is None else 1e3 * max_latency)):
+        if limit is not None:
+            ok &= table[column].to_numpy() <= limit
+    chosen = table[ok].sort_values(["top1", "macs"], ascending=[False, True], ignore_index=True)
+    cost_axis = chosen["latency_ms" if dev is not None else "macs"].to_numpy(dtype=float)
+    top1 = chosen["top1"].to_numpy(dtype=float)
+    beaten = [np.any((top1 >= a) & (cost_axis <= c) & ((top1 > a) | (cost_axis < c))) for a, c in zip(top1, cost_axis)]
+    chosen["pareto"] = ~np.array(beaten, dtype=bool)
+    return chosen

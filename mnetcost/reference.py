@@ -213,6 +213,16 @@ def v4_table6():
     return pd.read_csv(tables_dir() / "reference" / "v4_table6.csv")
 
 
+def accuracy():
+    """Published ImageNet top-1 (and top-5) of the published checkpoints (tables/reference/accuracy.csv):
+    TF-slim's V1/V2/V3 tables, Keras' and torchvision's, and the V4 paper's Table 6, each with the
+    mnetcost table, convention and class count that build it, and its citation."""
+    import pandas as pd
+
+    return pd.read_csv(tables_dir() / "reference" / "accuracy.csv", keep_default_na=False,
+                       dtype={"note": str, "variant": str, "top5": str})
+
+
 def v1_table2():
     """The V1 paper's Table 2 (resource per layer type, in % of mult-adds and of parameters), with verdicts."""
     import pandas as pd
