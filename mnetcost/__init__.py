@@ -12,7 +12,10 @@ _EXPORTS = {
     "load_table": "tables", "model_names": "tables",
     "convention_names": "conventions", "get_convention": "conventions",
     "memory": "traffic",
-    "roofline": "latency", "calibrate": "latency", "devices": "latency",
+    "roofline": "latency", "devices": "latency", "get_device": "latency", "read_devices": "latency",
+    "latency_grid": "latency",
+    "calibrate": "calibration", "read_measurements": "calibration", "published_latencies": "calibration",
+    "measure": "timing", "choose": "explore",
     "sweep": "explore", "stage_sweep": "explore", "compare": "explore", "explain": "explore", "models": "explore",
     "fit": "explore", "diff": "explore",
     "separable_ratio": "ratios", "compare_layer": "ratios", "block_ratios": "ratios",
@@ -21,7 +24,7 @@ _EXPORTS = {
     "register_op": "ops", "OpCost": "ops",
 }
 _SUBMODULES = {"explore", "ratios", "reference", "engine", "tables", "conventions", "traffic", "latency", "render",
-               "scaling", "expand", "ops", "errors", "cli"}
+               "scaling", "expand", "ops", "errors", "cli", "calibration", "records", "timing"}
 
 __all__ = sorted(_EXPORTS)
 

@@ -119,6 +119,10 @@ REDUCED_TAIL = typer.Option(False, "--reduced-tail",
                             help="Halve the last stage's widths as the table's reduced-tail line says (V3's RF2 / dagger).")
 SET = typer.Option(None, "--set", metavar="NAME=WIDTH",
                    help="Set a table param (a '# param:' line), e.g. --set f=256 for a head's filters; repeatable.")
+DEVICE = typer.Option(None, "--device", "-d", metavar="NAME",
+                      help="A device profile: a shipped one ('mnetcost devices' lists them), or one in --device-file.")
+DEVICE_FILE = typer.Option(None, "--device-file", metavar="FILE",
+                           help="A CSV of device profiles, e.g. written by 'mnetcost calibrate -o FILE'.")
 MODEL = typer.Argument(..., metavar="MODEL", autocompletion=_complete_models,
                        help="A shipped table (v1, v2, v3-large, ...; see 'mnetcost models') or a path to a CSV table.")
 
@@ -204,15 +208,15 @@ def _print(fmt: Format, table_fn, csv_fn, json_fn, md_fn) -> None:
 
 
 def _emit(fmt: Format, title: str, columns, machine, records, caption: str = "", document=None, extra=(),
-          shown=None, row_style=None) -> None:
-    """A command's usual output: a rich table of ``columns`` (of ``shown``, default ``records``) and
-    ``extra`` renderables; or ``machine`` columns of ``records`` as CSV or Markdown; or, as JSON,
-    ``document(rows)`` (default ``{"rows": rows}``)."""
+          shown=None, row_style=None, before=()) -> None:
+    """A command's usual output: ``before`` renderables, a rich table of ``columns`` (of ``shown``, default
+    ``records``) and ``extra`` renderables; or ``machine`` columns of ``records`` as CSV or Markdown; or, as
+    JSON, ``document(rows)`` (default ``{"rows": rows}``)."""
     from . import render
 
     shown = records if shown is None else shown
     document = document or (lambda rows: {"rows": rows})
-    _print(fmt, lambda: [render.records_table(title, columns, shown, caption, row_style=row_style), *extra],
+    _print(fmt, lambda: [*before, render.records_table(title, columns, shown, caption, row_style=row_style), *extra],
            lambda: render.records_csv(machine, records),
            lambda: render.to_json_document(document(render.records_dicts(machine, records))),
            lambda: render.records_markdown(title.replace("\n", " — "), machine, shown, caption))
@@ -506,6 +510,30 @@ def diff(
                                  "totals": {k2: v for k2, v in t.items() if k2 not in ("a", "b")}, "rows": rows})
 
 
+DURATION_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def _duration(text: Optional[str], name: str):
+    """Seconds from '20ms', '0.02s', '800us' or a bare number of milliseconds."""
+    import math
+
+    if text is None:
+        return None
+    value = text.strip().lower()
+    scale = 1e-3
+    for suffix in ("us", "µs", "ms", "s"):
+        if value.endswith(suffix):
+            value, scale = value[: -len(suffix)], DURATION_UNITS[suffix]
+            break
+    try:
+        seconds = float(value) * scale
+    except ValueError:
+        raise UsageError(f"{name} must be a time such as 20ms, 0.5s or 800us, got {text!r:.40}") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise UsageError(f"{name} must be a positive time, got {text!r:.40}")
+    return seconds
+
+
 def _quantity(text: Optional[str], name: str):
     from .latency import parse_rate
 
@@ -528,36 +556,48 @@ def fit(
     aux: bool = AUX,
     reduced_tail: bool = REDUCED_TAIL,
     set_: Optional[List[str]] = SET,
+    max_latency: Optional[str] = typer.Option(None, "--max-latency", metavar="TIME",
+                                              help="At most this latency on --device, e.g. 20ms (a bare number is ms)."),
+    device: Optional[str] = DEVICE,
+    device_file: Optional[str] = DEVICE_FILE,
     all_rows: bool = typer.Option(False, "--all", help="List every configuration within the budget, not only the Pareto-best."),
     unit: Unit = UNIT,
     fmt: Format = FORMAT,
 ):
-    """The Pareto-best alpha x resolution configurations within a budget of MACs, parameters and peak
-    activation memory (none beats another on both alpha and resolution), with their costs.
+    """The Pareto-best alpha x resolution configurations within a budget of MACs, parameters, peak
+    activation memory and latency on a device (none beats another on both alpha and resolution), with their costs.
 
     Example: mnetcost fit v2 --max-macs 150M --max-params 2M --max-peak-memory 512K --dtype int8
+    Example: mnetcost fit v3-large --max-latency 20ms --device pixel1-big-core
     """
     from .explore import fit as run_fit
 
-    if max_macs is None and max_params is None and max_peak_memory is None:
-        raise UsageError("give a budget: --max-macs, --max-params and/or --max-peak-memory")
+    if max_macs is None and max_params is None and max_peak_memory is None and max_latency is None:
+        raise UsageError("give a budget: --max-macs, --max-params, --max-peak-memory and/or --max-latency")
     frame = run_fit(model, _list(alpha, "--alpha"), _list(resolution, "--resolution", int),
                     max_macs=_quantity(max_macs, "--max-macs"), max_params=_quantity(max_params, "--max-params"),
-                    max_peak_bytes=_quantity(max_peak_memory, "--max-peak-memory"), dtype=dtype.value,
-                    schedule=schedule.value, convention=convention, classes=classes, aux=aux,
+                    max_peak_bytes=_quantity(max_peak_memory, "--max-peak-memory"),
+                    max_latency=_duration(max_latency, "--max-latency"), device=device, device_file=device_file,
+                    dtype=dtype.value, schedule=schedule.value, convention=convention, classes=classes, aux=aux,
                     reduced_tail=reduced_tail, symbols=_symbols(set_))
+    timed = "latency_ms" in frame
     shown = frame if all_rows else frame[frame["pareto"]].sort_values("alpha")
     records = shown.to_dict("records")
     k, label = _unit_factor(unit), _unit_label(unit)
     for rec in records:
         rec["count"] = rec["macs"] * k
         rec["best"] = "yes" if rec["pareto"] else ""
+        if timed:
+            rec["latency"] = round(rec["latency_ms"], 2)
     columns = [("alpha", "α", "float"), ("resolution", "px", "float"), ("count", label, "count"),
                ("params", "params", "count"), ("peak_bytes", f"peak ({dtype.value})", "count")] + (
-        [("best", "Pareto", "text")] if all_rows else [])
-    machine = [(key, key, "") for key in ("alpha", "resolution", "macs", "params", "peak_bytes", "pareto")]
+        [("latency", "ms", "float")] if timed else []) + ([("best", "Pareto", "text")] if all_rows else [])
+    machine = [(key, key, "") for key in ("alpha", "resolution", "macs", "params", "peak_bytes")
+               + (("latency_ms",) if timed else ()) + ("pareto",)]
     budget = ", ".join(x for x in (max_macs and f"MACs <= {max_macs}", max_params and f"params <= {max_params}",
-                                   max_peak_memory and f"peak <= {max_peak_memory}B ({dtype.value}, {schedule.value})") if x)
+                                   max_peak_memory and f"peak <= {max_peak_memory}B ({dtype.value}, {schedule.value})",
+                                   max_latency and f"latency <= {max_latency} on {frame.attrs.get('device', device or device_file)}")
+                       if x)
     caption = (f"{len(frame)} of the searched configurations fit ({budget}); "
                f"{int(frame['pareto'].sum())} are Pareto-best. {UNIT_NOTE[unit]}")
     if frame.empty:
@@ -910,8 +950,8 @@ def roofline(
     resolution: Optional[str] = RESOLUTION,
     convention: str = CONVENTION,
     classes: Optional[int] = CLASSES,
-    device: Optional[str] = typer.Option(None, "--device", "-d", metavar="NAME",
-                                         help="A device profile from tables/devices.csv: pixel1-big-core, pixel1-big-core-peak, cortex-m7-480, desktop-avx2-core."),
+    device: Optional[str] = DEVICE,
+    device_file: Optional[str] = DEVICE_FILE,
     peak_macs: Optional[str] = typer.Option(None, "--peak-macs", metavar="RATE", help="Peak MAC/s, e.g. 17.2G (instead of --device)."),
     bandwidth: Optional[str] = typer.Option(None, "--bandwidth", metavar="RATE", help="Memory bandwidth in bytes/s, e.g. 15G."),
     dtype: Optional[Dtype] = typer.Option(None, "--dtype", help="Bytes per value (default: the device's)."),
@@ -922,18 +962,19 @@ def roofline(
     set_: Optional[List[str]] = SET,
     fmt: Format = FORMAT,
 ):
-    """Roofline latency estimate: per layer max(MACs / peak rate, bytes moved / bandwidth), its bound
-    (compute or memory), and the total.
+    """Predicted latency on a device, layer by layer: max(MACs / the layer class's rate, bytes moved /
+    bandwidth) plus the device's per-layer and per-element costs, its bound (compute or memory), and the total.
 
     Example: mnetcost roofline v2 --device pixel1-big-core
     Example: mnetcost roofline v3-small --peak-macs 0.96G --bandwidth 1.92G --dtype int8
+    Example: mnetcost roofline v2 --device-file my-device.csv
     """
     from .latency import roofline as run_roofline
 
     r = run_roofline(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention, classes=classes,
                      dtype=dtype.value if dtype else None, device=device, peak_macs=peak_macs, bandwidth=bandwidth,
-                     top=not no_top, head=_head(head),
-                  aux=aux, reduced_tail=reduced_tail, symbols=_symbols(set_))
+                     device_file=device_file, top=not no_top, head=_head(head), aux=aux, reduced_tail=reduced_tail,
+                     symbols=_symbols(set_))
     records = r.layers.to_dict("records")
     for rec in records:
         rec["time_us"] = round(rec["time_s"] * 1e6, 2)
@@ -942,57 +983,271 @@ def roofline(
                ("bytes_moved", "bytes", "count"), ("intensity", "MAC/B", "float"), ("time_us", "µs", "float"),
                ("bound", "bound", "text")]
     machine = [(k, k, "") for k in ("name", "op", "mult_adds", "bytes_moved", "intensity", "compute_s", "memory_s",
-                                     "time_s", "bound")]
+                                     "other_s", "time_s", "bound")]
     bound_ops = {}
     for rec in records:
         if rec["bound"] == "memory":
             bound_ops[rec["op"]] = bound_ops.get(rec["op"], 0) + 1
     dev = r.device
-    ridge = dev.peak_macs / dev.bandwidth
-    caption = (f"Total: {r.latency_s * 1e3:.2f} ms on {dev.name} ({dev.peak_macs / 1e9:g} GMAC/s, "
-               f"{dev.bandwidth / 1e9:g} GB/s, {r.dtype}); layers below {ridge:.1f} MAC/B are memory-bound: "
-               + (", ".join(f"{n} {op}" for op, n in bound_ops.items()) or "none") + ". " + dev.source)
+    other = float(r.columns["other_s"].sum())
+    caption = (f"Total: {r.latency_s * 1e3:.2f} ms on {dev.name} ({_rate(dev.peak_macs, 'GMAC/s')}, "
+               f"{_rate(dev.bandwidth, 'GB/s')}, {r.dtype})"
+               + (f", of which {other * 1e3:.2f} ms per-layer and per-element costs" if other else "")
+               + "; memory-bound layers: " + (", ".join(f"{n} {op}" for op, n in bound_ops.items()) or "none")
+               + f". {dev.source}" + (f" Held out: {dev.held_out}." if dev.held_out else ""))
     _emit(fmt, f"{model}: roofline", columns, machine, records, caption,
-          document=lambda rows: {"model": model, "device": {"name": dev.name, "peak_macs": dev.peak_macs,
-                                                            "bandwidth": dev.bandwidth, "source": dev.source},
-                                 "dtype": r.dtype, "latency_s": r.latency_s, "memory_bound": r.memory_bound,
-                                 "layers": rows})
+          document=lambda rows: {"model": model, "device": _device_document(dev), "dtype": r.dtype,
+                                 "latency_s": r.latency_s, "memory_bound": r.memory_bound, "layers": rows})
+
+
+def _rate(value: float, unit: str) -> str:
+    import math
+
+    return f"unbounded {unit}" if math.isinf(value) else f"{value / 1e9:.3g} {unit}"
+
+
+def _finite(value):
+    import math
+
+    return value if isinstance(value, (int, str)) or value is None or math.isfinite(value) else None
+
+
+def _device_document(dev) -> dict:
+    """A device profile as JSON (an unbounded rate as null)."""
+    h = dev.held_out
+    return {"name": dev.name, "dtype": dev.dtype, "peak_macs": _finite(dev.peak_macs),
+            "bandwidth": _finite(dev.bandwidth), "rates": {k: _finite(v) for k, v in dev.rates},
+            "costs": dict(dev.costs), "source": dev.source,
+            "held_out": None if h is None else {"method": h.method, "n": h.n, "within_10": h.within_10,
+                                                "mean_error": h.mean_error, "proxy_within_10": h.proxy_within_10,
+                                                "proxy_mean_error": h.proxy_mean_error}}
+
+
+class Form(str, Enum):
+    full = "full"
+    classes = "classes"
+    overhead = "overhead"
+    roofline = "roofline"
+
+
+class Holdout(str, Enum):
+    network = "network"
+    model = "model"
+    row = "row"
 
 
 @app.command()
 def calibrate(
-    fit_source: str = typer.Option("tf_slim", "--fit-source", metavar="LIST", help="Sources whose latencies are fitted."),
-    fit_model: str = typer.Option("v2", "--fit-model", metavar="LIST", help="Models whose latencies are fitted."),
-    dtype: Dtype = typer.Option(Dtype.float32, "--dtype", help="Bytes per value."),
+    measurements: Optional[str] = typer.Option(None, "--measurements", "-m", metavar="FILE",
+                                               help="A measurements CSV (written by 'mnetcost measure', or by hand: model, alpha, resolution, latency_ms)."),
+    published: Optional[str] = typer.Option(None, "--published", "-p", metavar="SET",
+                                            help="A published latency set instead: tf-slim, v2-paper, v3-paper, v4-pixel6-cpu, ... (default tf-slim)."),
+    form: Optional[Form] = typer.Option(None, "--form", help="The device model's terms (default: full for measurements, the set's own for a published set)."),
+    holdout: Optional[Holdout] = typer.Option(None, "--holdout", help="Cross-validation groups: network (model and alpha), model, or row (default: network; a published set's own)."),
+    ridge_point: Optional[float] = typer.Option(None, "--ridge-point", parser=_float, metavar="MAC/B", help="Fix the ridge point (MACs per byte) instead of scanning bandwidths."),
+    dtype: Optional[Dtype] = typer.Option(None, "--dtype", help="Bytes per value (default float32; a published set's own)."),
+    name: str = typer.Option("calibrated", "--name", metavar="NAME", help="The profile's name."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the profile to this device file (added, or replacing one of the same name)."),
     fmt: Format = FORMAT,
 ):
-    """Fit a device's peak MAC rate and bandwidth to published Pixel-1 latencies and report the error
-    on the measurements not used to fit.
+    """Fit a device model to measured latencies, print each parameter with its meaning and the
+    held-out error (cross-validated, beside the MACs-only proxy's), and optionally save the profile.
 
-    Example: mnetcost calibrate --fit-source tf_slim --fit-model v2
+    Example: mnetcost calibrate --measurements measurements.csv -o my-device.csv --name my-laptop
+    Example: mnetcost calibrate --published v4-pixel6-cpu
     """
-    from .latency import calibrate as run_calibrate
-    from .reference import SOURCE_LABELS
+    from . import calibration, render
 
-    c = run_calibrate(tuple(x.strip() for x in fit_source.split(",")), tuple(x.strip() for x in fit_model.split(",")),
-                      dtype=dtype.value)
+    if measurements is not None and published is not None:
+        raise UsageError("give --measurements or --published, not both")
+    settings = {k: v for k, v in (("form", form and form.value), ("holdout", holdout and holdout.value),
+                                  ("ridge_point", ridge_point), ("dtype", dtype and dtype.value)) if v is not None}
+    if measurements is not None:
+        c = calibration.calibrate(calibration.read_measurements(measurements), name=name, **settings,
+                                  source=f"fit by mnetcost calibrate to {_basename(measurements)}")
+    else:
+        c = calibration.calibrate_published(published or "tf-slim", **settings,
+                                            **({"name": name} if name != "calibrated" else {}))
+    if output is not None:
+        from .latency import write_device
+
+        write_device(c.device, output)
+    params = c.device.parameters.to_dict("records")
+    for p in params:
+        p["shown"] = "unbounded" if p["value"] == float("inf") else f"{p['value']:.4g}"
     records = c.table.to_dict("records")
     for rec in records:
-        rec["fit"] = "fit" if rec["fitted"] else "test"
+        rec["config"] = f"{rec['model']} {rec['alpha']:g} {rec['resolution']}"
+        for key in ("error", "proxy_error"):
+            rec[key + "_pct"] = None if rec[key] != rec[key] else round(100 * rec[key], 1)
+    h = c.held_out
+    summary = (f"Held out ({h.method}): {100 * h.within_10:.0f}% of {h.n} predictions within ±10%, mean |error| "
+               f"{100 * h.mean_error:.1f}%; the MACs-only proxy: {100 * h.proxy_within_10:.0f}%, "
+               f"{100 * h.proxy_mean_error:.1f}%." if h else "Nothing held out: one group only.")
+    unseen = sum(1 for rec in records if rec["unseen"])
+    if unseen:
+        summary += (f" {unseen} held-out predictions needed a term their fit never saw (column 'unseen': an "
+                    "operator only that network has); measure another network that has it.")
+    caption = (f"{c.device.name}: {calibration.FORMS[c.form]}, fitted to {len(records)} latencies (mean |error| "
+               f"{100 * c.train_error:.1f}% on them). {summary}" + (f" Saved to {output}." if output else ""))
+    columns = [("config", "model α px", "long"), ("measured_ms", "measured ms", "float"),
+               ("predicted_ms", "held-out ms", "float"), ("error_pct", "error %", "float"),
+               ("proxy_error_pct", "MACs-only %", "float")] + ([("unseen", "unseen", "long")] if unseen else [])
+    machine = [(k, k, "") for k in ("source", "model", "alpha", "resolution", "group", "measured_ms", "fitted_ms",
+                                     "predicted_ms", "error", "proxy_ms", "proxy_error", "unseen")]
+    param_table = render.records_table(f"{c.device.name}: the device model", [
+        ("parameter", "parameter", "text"), ("shown", "value", "text"), ("unit", "unit", "text"),
+        ("meaning", "meaning", "long")], params, "")
+    _emit(fmt, "calibration: held-out predictions", columns, machine, records, caption, extra=(),
+          document=lambda rows: {"device": _device_document(c.device), "form": c.form, "holdout": c.holdout,
+                                 "train_error": c.train_error, "saved_to": output, "rows": rows},
+          shown=records, before=(param_table,))
+
+
+def _basename(path: str) -> str:
+    from pathlib import Path
+
+    return Path(path).name
+
+
+@app.command()
+def devices(
+    device_file: Optional[str] = DEVICE_FILE,
+    fmt: Format = FORMAT,
+):
+    """The device profiles (shipped, or those of --device-file), each with its rates, its other terms
+    and, for a fitted profile, its held-out error beside the MACs-only proxy's.
+
+    Example: mnetcost devices
+    """
+    from .latency import devices as shipped, read_devices
+
+    found = read_devices(device_file) if device_file is not None else shipped()
+    records = []
+    for d in found.values():
+        h = d.held_out
+        records.append({"name": d.name, "dtype": d.dtype, "peak": _rate(d.peak_macs, "GMAC/s"),
+                        "bandwidth_shown": _rate(d.bandwidth, "GB/s"), "terms_count": len(d.rates) + len(d.costs),
+                        "held": "not fitted" if h is None else f"{100 * h.within_10:.0f}% ({100 * h.proxy_within_10:.0f}%)",
+                        "peak_macs": _finite(d.peak_macs), "bandwidth": _finite(d.bandwidth), "terms": d.terms_text(),
+                        "holdout": h.method if h else "", "n": h.n if h else None,
+                        "within_10": h.within_10 if h else None, "mean_error": h.mean_error if h else None,
+                        "proxy_within_10": h.proxy_within_10 if h else None,
+                        "proxy_mean_error": h.proxy_mean_error if h else None, "source": d.source})
+    columns = [("name", "device", "text"), ("dtype", "dtype", "text"), ("peak", "peak", "text"),
+               ("bandwidth_shown", "bandwidth", "text"), ("terms_count", "terms", "count"),
+               ("held", "±10% held out (MACs)", "text"), ("source", "source", "long")]
+    machine = [(k, k, "") for k in ("name", "dtype", "peak_macs", "bandwidth", "terms", "holdout", "n", "within_10",
+                                     "mean_error", "proxy_within_10", "proxy_mean_error", "source")]
+    _emit(fmt, "Device profiles" + (f" in {_basename(device_file)}" if device_file else " (tables/devices.csv)"),
+          columns, machine, records,
+          "±10% held out: the share of cross-validated predictions within ±10% of the measured latency, and in "
+          "brackets the MACs-only proxy's on the same splits. 'mnetcost roofline MODEL -d NAME' predicts with one.")
+
+
+@app.command()
+def measure(
+    model: str = typer.Argument(..., metavar="MODEL", autocompletion=_complete_models,
+                                help="A table, or several separated by commas."),
+    alpha: str = typer.Option("1.0", "--alpha", "-a", metavar="LIST", help="Width multipliers: 0.5,1.0 or START:STOP:STEP."),
+    resolution: Optional[str] = typer.Option(None, "--resolution", "-r", metavar="LIST", help="Resolutions (default: each table's own)."),
+    convention: str = CONVENTION,
+    runtime: str = typer.Option("onnxruntime", "--runtime", metavar="NAME", help="The runtime: onnxruntime (CPU)."),
+    threads: int = typer.Option(1, "--threads", parser=_int, metavar="N", help="Threads for the runtime (intra- and inter-op)."),
+    repeat: Optional[int] = typer.Option(None, "--repeat", parser=_int, metavar="R", help="Timed runs per configuration and pass (default: as many as fit in about 40 ms, at least 1)."),
+    passes: int = typer.Option(40, "--passes", parser=_int, metavar="P", help="Passes over all configurations, each in a new shuffled order."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE", help="Append the measurements to this CSV (created with its header)."),
+    fmt: Format = FORMAT,
+):
+    """Time configurations on this machine: build each with the PyTorch builder, export it to ONNX,
+    run it with ONNX Runtime (threads pinned, warmed up, shuffled passes), and report each latency with
+    the noise of its measurement. Needs: pip install "mnetcost[measure]".
+
+    Example: mnetcost measure v2 --alpha 0.5,1.0 --resolution 160,224 -o measurements.csv
+    """
+    from .timing import check_output, configurations, measure as run_measure, append
+
+    configs = configurations(model, _list(alpha, "--alpha"), _list(resolution, "--resolution", int), convention)
+    if output is not None:
+        check_output(output)
+    progress = (lambda m: print(f"mnetcost: {m}", file=sys.stderr, flush=True)) if sys.stderr.isatty() else None
+    rows = run_measure(configs, runtime=runtime, threads=threads, repeat=repeat, passes=passes, progress=progress)
+    if output is not None:
+        append(rows, output)
+    records = [vars(r) | {"config": f"{r.model} {r.alpha:g} {r.resolution}"} for r in rows]
+    columns = [("config", "model α px", "long"), ("latency_ms", "latency ms", "float"), ("median_ms", "median ms", "float"),
+               ("iqr_pct", "IQR %", "float"), ("pass_sd_pct", "pass sd %", "float"), ("runs", "runs", "count")]
+    machine = [(k, k, "") for k in ("model", "alpha", "resolution", "convention", "latency_ms", "median_ms", "iqr_pct",
+                                     "pass_sd_pct", "runs", "passes", "threads", "runtime", "host", "date")]
+    first = rows[0]
+    caption = (f"{first.runtime}, {first.threads} thread(s), batch 1, float32, on {first.host}: latency = the median, over "
+               f"{min(first.passes, 5)} interleaved groups of {first.passes} shuffled passes, of each group's fastest run; "
+               "pass sd: the spread of those group figures (the noise of the latency itself); IQR: of single runs." + (f" Appended to {output}." if output else ""))
+    _emit(fmt, "Measured latency", columns, machine, records, caption)
+
+
+@app.command()
+def choose(
+    device: Optional[str] = DEVICE,
+    device_file: Optional[str] = DEVICE_FILE,
+    max_latency: Optional[str] = typer.Option(None, "--max-latency", metavar="TIME", help="At most this predicted latency, e.g. 20ms (a bare number is ms)."),
+    max_peak_memory: Optional[str] = typer.Option(None, "--max-peak-memory", metavar="BYTES", help="At most this many bytes of activations at the peak, e.g. 512K."),
+    dtype: Optional[Dtype] = typer.Option(None, "--dtype", help="Bytes per activation value for peak memory (default: the device's, else int8)."),
+    schedule: Schedule = typer.Option(Schedule.materialized, "--schedule", help="materialized (V2 paper) or layerwise."),
+    max_params: Optional[str] = typer.Option(None, "--max-params", metavar="N", help="At most this many parameters, e.g. 4M."),
+    max_macs: Optional[str] = typer.Option(None, "--max-macs", metavar="N", help="At most this many MACs, e.g. 300M."),
+    source: Optional[str] = typer.Option(None, "--source", metavar="LIST", help="Only these accuracy sources: tf_slim, keras_io, keras_docstring, torchvision, paper_v4."),
+    all_rows: bool = typer.Option(False, "--all", help="Every checkpoint that fits, not only the 20 most accurate."),
+    fmt: Format = FORMAT,
+):
+    """The published checkpoints that fit a budget, ranked by published ImageNet top-1, with predicted
+    latency, MACs, params and peak memory, and which are Pareto-best on accuracy vs latency (vs MACs
+    without a device). Accuracy is never estimated: only published checkpoints are listed.
+
+    Example: mnetcost choose --device pixel1-big-core --max-latency 20ms
+    Example: mnetcost choose --max-peak-memory 512K --dtype int8 --max-params 4M
+    """
+    from .explore import choose as run_choose
+    from .reference import SOURCE_LABELS
+
+    frame = run_choose(device=device, device_file=device_file, max_latency=_duration(max_latency, "--max-latency"),
+                       max_peak_bytes=_quantity(max_peak_memory, "--max-peak-memory"),
+                       max_params=_quantity(max_params, "--max-params"), max_macs=_quantity(max_macs, "--max-macs"),
+                       dtype=dtype and dtype.value, schedule=schedule.value,
+                       sources=None if source is None else [x.strip() for x in source.split(",")])
+    timed = bool(frame["latency_ms"].notna().any()) if len(frame) else device is not None or device_file is not None
+    records = frame.to_dict("records")
+    for rec in records:
         rec["label"] = SOURCE_LABELS.get(rec["source"], rec["source"])
         rec["config"] = f"{rec['model']} {rec['alpha']:g} {rec['resolution']}"
-        rec["error_pct"] = round(100 * rec["error"], 1)
-        rec["predicted_ms"] = round(rec["predicted_ms"], 1)
-    columns = [("label", "source", "long"), ("config", "model α px", "long"), ("measured_ms", "measured ms", "float"),
-               ("predicted_ms", "predicted ms", "float"), ("error_pct", "error %", "float"), ("fit", "", "text")]
-    machine = [(k, k, "") for k in ("source", "model", "alpha", "resolution", "measured_ms", "predicted_ms", "error", "fitted")]
-    caption = (f"Fitted: {c.device.peak_macs / 1e9:.2f} GMAC/s, {c.device.bandwidth / 1e9:.2f} GB/s ({c.device.source}). "
-               f"Mean absolute error: {100 * c.train_error:.1f}% on the fitted rows, {'none held out' if c.test_error is None else f'{100 * c.test_error:.1f}% on the others'}. "
-               "Latencies: tables/reference/latency.csv (TF-slim READMEs, V2 Table 4, V3 Table 3; Pixel 1, float).")
-    _emit(fmt, "roofline calibration (Pixel 1)", columns, machine, records, caption,
-          document=lambda rows: {"device": {"peak_macs": c.device.peak_macs, "bandwidth": c.device.bandwidth,
-                                            "source": c.device.source},
-                                 "train_error": c.train_error, "test_error": c.test_error, "rows": rows})
+        rec["best"] = "yes" if rec["pareto"] else ""
+        rec["latency"] = None if rec["latency_ms"] != rec["latency_ms"] else round(rec["latency_ms"], 2)
+        rec["latency_ms"] = rec["latency"] if rec["latency"] is None else rec["latency_ms"]
+    shown = records if all_rows else records[:20]
+    peak_dtype = dtype.value if dtype else "device dtype" if timed else "int8"
+    columns = [("checkpoint", "checkpoint", "long"), ("label", "source", "text"), ("config", "mnetcost", "long"),
+               ("top1", "top-1 %", "float")] + ([("latency", "ms", "float")] if timed else []) + [
+        ("macs", "MACs", "count"), ("params", "params", "count"), ("peak_bytes", f"peak ({peak_dtype})", "count"),
+        ("best", "Pareto", "text")]
+    machine = [(k, k, "") for k in ("source", "checkpoint", "model", "alpha", "resolution", "convention", "classes",
+                                     "top1", "top5", "variant", "latency_ms", "macs", "params", "peak_bytes", "pareto",
+                                     "citation")]
+    budget = ", ".join(x for x in (max_latency and f"latency <= {max_latency}", max_peak_memory and f"peak <= {max_peak_memory}B",
+                                   max_params and f"params <= {max_params}", max_macs and f"MACs <= {max_macs}") if x)
+    dev_note = ""
+    if timed:
+        from .latency import get_device
+
+        dev = get_device(device, device_file=device_file)
+        dev_note = f" Latency predicted on {dev.name}" + (f" (held out: {dev.held_out})." if dev.held_out else " (a profile not fitted to measurements).")
+    caption = (f"{len(records)} published checkpoints fit" + (f" ({budget})" if budget else "") +
+               (f"; the {len(shown)} most accurate shown" if len(shown) < len(records) else "") +
+               f"; Pareto: no other fitting checkpoint is both more accurate and {'faster' if timed else 'cheaper in MACs'}."
+               + dev_note + " Top-1 as published (tables/reference/accuracy.csv), never estimated.")
+    if not records:
+        caption = f"No published checkpoint fits ({budget}): widen the budget." if budget else "No checkpoints."
+    _emit(fmt, "Published checkpoints within the budget", columns, machine, records, caption, shown=shown,
+          document=lambda rows: {"budget": budget, "device": _device_document(dev) if timed else None, "rows": rows})
 
 
 @app.command()
