@@ -188,7 +188,7 @@ def test_reference(capsys):
     (["roofline", "v2", "--peak-macs", "0", "--bandwidth", "1G"], "peak MAC rate must be a positive number"),
     (["roofline", "v2", "--peak-macs", "1G", "--bandwidth", "-3"], "bandwidth must be a positive number"),
     (["roofline", "v2", "-d", "cortex-m7-480", "--bandwidth", "1G"], "not both"),
-    (["calibrate", "--fit-model", "v9"], "no latency measurements"),
+    (["calibrate", "--published", "v9"], "unknown latency set 'v9'"),
 ])
 def test_bad_input(capsys, args, message):
     code, out, err = run(capsys, *args)
@@ -276,4 +276,7 @@ def test_roofline_command(capsys):
 def test_calibrate_command(capsys):
     code, out, _ = run(capsys, "calibrate", "-f", "json")
     d = json.loads(out)
-    assert code == 0 and sum(r["fitted"] for r in d["rows"]) == 22 and d["train_error"] < d["test_error"]
+    assert code == 0 and len(d["rows"]) == 28 and d["device"]["name"] == "pixel1-big-core"
+    assert 0 < d["device"]["held_out"]["within_10"] <= 1 and d["train_error"] > 0
+
+

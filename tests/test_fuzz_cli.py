@@ -37,20 +37,24 @@ COMMANDS = {
     "compare": ["--alpha", "--resolution", "--convention", "--classes"],
     "diff": ["--alpha", "--resolution", "--convention", "--by"],
     "sweep": ["--alpha", "--resolution", "--convention", "--classes", "--spatial"],
-    "fit": ["--max-macs", "--max-params", "--max-peak-memory", "--alpha", "--resolution", "--dtype", "--schedule"],
+    "fit": ["--max-macs", "--max-params", "--max-peak-memory", "--alpha", "--resolution", "--dtype", "--schedule",
+            "--max-latency", "--device"],
     "memory": ["--alpha", "--resolution", "--dtype", "--schedule", "--convention", "--head"],
     "roofline": ["--device", "--peak-macs", "--bandwidth", "--alpha", "--resolution", "--dtype"],
     "train": ["--freeze", "--batch", "--head", "--classes", "--optimizer", "--alpha", "--resolution", "--by"],
     "ratio": ["--kernel", "--in", "--out", "--size", "--alpha", "--rho", "--spatial"],
-    "models": ["--unit"], "reference": [], "conventions": [], "calibrate": ["--fit-source", "--fit-model"],
+    "models": ["--unit"], "reference": [], "conventions": [], "calibrate": ["--published", "--form", "--holdout"],
+    "choose": ["--device", "--max-latency", "--max-peak-memory", "--max-params", "--max-macs", "--dtype"],
+    "devices": [],
 }
 FLAGS = {"--no-top", "--aux", "--reduced-tail"}
 CHOICES = {"--convention": CONVENTIONS, "--by": ["layer", "op", "block", "stage", "part", "colour"],
            "--unit": ["macs", "flops", "x"], "--spatial": ["exact", "continuous", "x"], "--set": ["f=256", "f", "=1"],
            "--dtype": ["int8", "float16", "float32", "int4"], "--schedule": ["layerwise", "materialized", "x"],
            "--device": ["pixel1-big-core", "pixel8-edgetpu-int8", "nope"], "--freeze": ["backbone", "14", "0", "99", "x"],
-           "--optimizer": ["sgd", "adam", "lion"], "--fit-source": ["tf-slim", "tf_slim", "x"],
-           "--fit-model": ["v2", "v1,v2", "x"]}
+           "--optimizer": ["sgd", "adam", "lion"], "--published": ["v3-paper", "v4-pixel6-cpu", "x"],
+           "--form": ["full", "roofline", "x"], "--holdout": ["network", "row", "x"],
+           "--max-latency": ["20ms", "0.5s", "3", "-1ms", "x", "1e400"]}
 POSITIONAL = {"table": 1, "compare": 2, "diff": 2, "sweep": 1, "fit": 1, "memory": 1, "roofline": 1, "train": 1}
 
 

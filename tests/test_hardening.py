@@ -292,10 +292,10 @@ def test_library_results_read_well():
     assert len(mnetcost.explore.fit("v2", max_macs=150e6))  # the CLI's default grid
 
 
-def test_calibrate_takes_the_sources_documented_names(capsys):
-    assert main(["calibrate", "--fit-source", "tf-slim", "-f", "json"]) == 0
+def test_calibrate_names_the_published_sets(capsys):
+    assert main(["calibrate", "--published", "v3-paper", "-f", "json"]) == 0
     capsys.readouterr()
-    assert main(["calibrate", "--fit-source", "nope"]) == 2
+    assert main(["calibrate", "--published", "nope"]) == 2
     err = capsys.readouterr().err
     assert one_line(err) and "tf-slim" in err
 
@@ -315,12 +315,15 @@ def test_the_library_raises_only_its_own_errors(call):
         call(mnetcost)
 
 
-def test_json_is_json_when_nothing_is_held_out(capsys):
-    """calibrate fitted to every measurement: its held-out error is null, not NaN."""
+def test_json_is_json_with_unbounded_rates(capsys):
+    """A fitted bandwidth or rate may be unbounded: JSON says null, never Infinity or NaN."""
     import json
 
-    args = ["calibrate", "--fit-source", "tf-slim,paper-v2-v4,paper-v3-final", "--fit-model",
-            "v1,v2,v3-large,v3-small,v3-large-min,v3-small-min,v3-small-early", "-f", "json"]
-    assert main(args) == 0
+    assert main(["calibrate", "--published", "tf-slim", "-f", "json"]) == 0
     d = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(c))
-    assert d["test_error"] is None and d["train_error"] > 0
+    assert d["device"]["bandwidth"] is None
+    assert main(["roofline", "v2", "-d", "pixel7-gpu-fp16", "-f", "json"]) == 0
+    d = json.loads(capsys.readouterr().out, parse_constant=lambda c: pytest.fail(c))
+    assert d["device"]["peak_macs"] is None and d["latency_s"] > 0
+
+

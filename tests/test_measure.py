@@ -1,0 +1,59 @@
+"""Measuring with ONNX Runtime: every shipped table exports and runs, the CLI appends measurements
+that calibrate reads back. Runs whenever torch, onnx and onnxruntime are installed (the measure
+extra); CI sets MNETCOST_REQUIRE_TORCH=1 so that these tests can never skip there. No timing is
+asserted: only that the protocol yields positive, finite figures."""
+
+import csv
+import json
+import math
+import os
+
+import pytest
+
+from mnetcost.cli import main
+from mnetcost.tables import load_table, model_names
+
+if os.environ.get("MNETCOST_REQUIRE_TORCH"):
+    import onnx  # noqa: F401  (a missing extra fails here, loudly)
+    import onnxruntime  # noqa: F401
+else:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    pytest.importorskip("torch")
+
+from mnetcost.timing import COLUMNS, configurations, measure  # noqa: E402
+
+pytestmark = pytest.mark.measure
+
+
+def test_every_shipped_table_exports_and_runs():
+    """One pass, one run each, at each table's own resolution and alpha 0.5 (graphs, heads and V4 included)."""
+    configs = [c for name in model_names() for c in configurations(name, [0.5], None, "paper")]
+    rows = measure(configs, passes=1, repeat=1)
+    assert len(rows) == len(model_names())
+    for r in rows:
+        assert r.latency_ms > 0 and math.isfinite(r.latency_ms) and r.resolution == load_table(r.model).resolution
+
+
+def test_measure_appends_and_calibrate_reads_back(tmp_path, capsys):
+    out = tmp_path / "m.csv"
+    args = ["measure", "v3-small,v2", "--alpha", "0.5", "--resolution", "96,128", "--passes", "3", "--repeat", "2",
+            "-o", str(out), "-f", "json"]
+    assert main(args) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert len(rows) == 4 and all(r["latency_ms"] > 0 and r["pass_sd_pct"] >= 0 for r in rows)
+    assert main(args) == 0
+    capsys.readouterr()
+    with open(out, newline="") as f:
+        written = list(csv.DictReader(f))
+    assert len(written) == 8 and tuple(written[0]) == COLUMNS and written[0]["runtime"].startswith("onnxruntime")
+    assert main(["calibrate", "-m", str(out), "--form", "overhead", "-f", "json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert len(d["rows"]) == 8 and d["device"]["held_out"]["n"] == 8
+
+
+def test_measure_refuses_a_file_with_other_columns(tmp_path, capsys):
+    out = tmp_path / "m.csv"
+    out.write_text("model,alpha,resolution,latency_ms\nv2,1,224,3\n")
+    assert main(["measure", "v2", "-o", str(out)]) == 2
+    assert "other columns" in capsys.readouterr().err
