@@ -262,13 +262,15 @@ def calibrate(observations, *, name: str = "calibrated", form: str = "full", hol
     held = np.full(len(observations), np.nan)
     proxy = np.full(len(observations), np.nan)
     unseen = [""] * len(observations)
+    fitted_terms = set(_terms_for(form, f, everything)[1])
     if len(groups) > 1:
         for g in groups:
             test = np.array([i for i, k in enumerate(keys) if k == g])
             train = np.array([i for i, k in enumerate(keys) if k != g])
             held[test] = _fit(form, f, train, ridge_point, bandwidth).predict(f, test)
             proxy[test] = _proxy(f, train, test)
-            new = [t for k, t in enumerate(f.count_terms) if f.counts[test, k].sum() > 0 and f.counts[train, k].sum() == 0]
+            new = [t for k, t in enumerate(f.count_terms) if t in fitted_terms
+                   and f.counts[test, k].sum() > 0 and f.counts[train, k].sum() == 0]
             for i in test:
                 unseen[i] = ", ".join(new)
     y = f.y

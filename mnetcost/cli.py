@@ -1001,9 +1001,13 @@ def roofline(
 
 
 def _rate(value: float, unit: str) -> str:
+    """'4.81 GMAC/s', '2.18 TMAC/s', 'unbounded'."""
     import math
 
-    return f"unbounded {unit}" if math.isinf(value) else f"{value / 1e9:.3g} {unit}"
+    if math.isinf(value):
+        return "unbounded"
+    scale, prefix = (1e12, "T") if value >= 1e12 else (1e9, "G")
+    return f"{value / scale:.3g} {prefix}{unit[1:]}"
 
 
 def _finite(value):
@@ -1126,7 +1130,7 @@ def devices(
     records = []
     for d in found.values():
         h = d.held_out
-        records.append({"name": d.name, "dtype": d.dtype, "peak": _rate(d.peak_macs, "GMAC/s"),
+        records.append({"name": d.name, "dtype": d.dtype.replace("float", "fp"), "peak": _rate(d.peak_macs, "GMAC/s"),
                         "bandwidth_shown": _rate(d.bandwidth, "GB/s"), "terms_count": len(d.rates) + len(d.costs),
                         "held": "not fitted" if h is None else f"{100 * h.within_10:.0f}% ({100 * h.proxy_within_10:.0f}%)",
                         "peak_macs": _finite(d.peak_macs), "bandwidth": _finite(d.bandwidth), "terms": d.terms_text(),
@@ -1135,14 +1139,14 @@ def devices(
                         "proxy_within_10": h.proxy_within_10 if h else None,
                         "proxy_mean_error": h.proxy_mean_error if h else None, "source": d.source})
     columns = [("name", "device", "text"), ("dtype", "dtype", "text"), ("peak", "peak", "text"),
-               ("bandwidth_shown", "bandwidth", "text"), ("terms_count", "terms", "count"),
-               ("held", "±10% held out (MACs)", "text"), ("source", "source", "long")]
+               ("bandwidth_shown", "bandwidth", "text"), ("held", "±10% (MACs)", "text")]
     machine = [(k, k, "") for k in ("name", "dtype", "peak_macs", "bandwidth", "terms", "holdout", "n", "within_10",
                                      "mean_error", "proxy_within_10", "proxy_mean_error", "source")]
     _emit(fmt, "Device profiles" + (f" in {_basename(device_file)}" if device_file else " (tables/devices.csv)"),
           columns, machine, records,
-          "±10% held out: the share of cross-validated predictions within ±10% of the measured latency, and in "
-          "brackets the MACs-only proxy's on the same splits. 'mnetcost roofline MODEL -d NAME' predicts with one.")
+          "±10%: the share of held-out (cross-validated) predictions within ±10% of the measured latency, and in "
+          "brackets the MACs-only proxy's on the same splits; each profile's terms and source: -f csv or json. "
+          "'mnetcost roofline MODEL -d NAME' predicts with one.")
 
 
 @app.command()
@@ -1221,14 +1225,13 @@ def choose(
         rec["label"] = SOURCE_LABELS.get(rec["source"], rec["source"])
         rec["config"] = f"{rec['model']} {rec['alpha']:g} {rec['resolution']}"
         rec["best"] = "yes" if rec["pareto"] else ""
-        rec["latency"] = None if rec["latency_ms"] != rec["latency_ms"] else round(rec["latency_ms"], 2)
+        rec["latency"] = None if rec["latency_ms"] != rec["latency_ms"] else round(rec["latency_ms"], 1)
         rec["latency_ms"] = rec["latency"] if rec["latency"] is None else rec["latency_ms"]
     shown = records if all_rows else records[:20]
-    peak_dtype = dtype.value if dtype else "device dtype" if timed else "int8"
-    columns = [("checkpoint", "checkpoint", "long"), ("label", "source", "text"), ("config", "mnetcost", "long"),
-               ("top1", "top-1 %", "float")] + ([("latency", "ms", "float")] if timed else []) + [
-        ("macs", "MACs", "count"), ("params", "params", "count"), ("peak_bytes", f"peak ({peak_dtype})", "count"),
-        ("best", "Pareto", "text")]
+    columns = [("checkpoint", "checkpoint", "long"), ("top1", "top-1", "float")] + (
+        [("latency", "ms", "float")] if timed else []) + [
+        ("macs", "MACs", "count"), ("params", "params", "count"), ("peak_bytes", "peak B", "count"),
+        ("best", "best", "text")]
     machine = [(k, k, "") for k in ("source", "checkpoint", "model", "alpha", "resolution", "convention", "classes",
                                      "top1", "top5", "variant", "latency_ms", "macs", "params", "peak_bytes", "pareto",
                                      "citation")]
@@ -1242,7 +1245,10 @@ def choose(
         dev_note = f" Latency predicted on {dev.name}" + (f" (held out: {dev.held_out})." if dev.held_out else " (a profile not fitted to measurements).")
     caption = (f"{len(records)} published checkpoints fit" + (f" ({budget})" if budget else "") +
                (f"; the {len(shown)} most accurate shown" if len(shown) < len(records) else "") +
-               f"; Pareto: no other fitting checkpoint is both more accurate and {'faster' if timed else 'cheaper in MACs'}."
+               f"; best: Pareto-best, no other fitting checkpoint is both more accurate and "
+               f"{'faster' if timed else 'cheaper in MACs'}. Peak B: activation bytes at the peak "
+               f"({dtype.value if dtype else 'the device dtype' if timed else 'int8'}, {schedule.value}). "
+               "Each checkpoint's source, table and citation: -f csv or json."
                + dev_note + " Top-1 as published (tables/reference/accuracy.csv), never estimated.")
     if not records:
         caption = f"No published checkpoint fits ({budget}): widen the budget." if budget else "No checkpoints."

@@ -202,7 +202,8 @@ COMMANDS = [
     ["reference"], ["memory", "v2"], ["memory", "v3-small", "--schedule", "layerwise"],
     ["roofline", "v2", "-d", "pixel1-big-core"], ["calibrate"], ["diff", "v3-large-v2tail", "v3-large"],
     ["fit", "v2", "--max-macs", "150M", "--max-params", "3M", "--all"], ["conventions"], ["train", "v2"],
-    ["reference", "v2"],
+    ["reference", "v2"], ["devices"], ["choose", "-d", "pixel1-big-core", "--max-latency", "20ms"],
+    ["calibrate", "--published", "v3-paper"], ["fit", "v3-small", "--max-latency", "15ms", "-d", "pixel1-big-core"],
 ]
 
 
