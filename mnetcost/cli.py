@@ -1082,6 +1082,7 @@ def calibrate(
     records = c.table.to_dict("records")
     for rec in records:
         rec["config"] = f"{rec['model']} {rec['alpha']:g} {rec['resolution']}"
+        rec["measured"], rec["predicted"] = (f"{rec[k]:.3g}" if rec[k] == rec[k] else "" for k in ("measured_ms", "predicted_ms"))
         for key in ("error", "proxy_error"):
             rec[key + "_pct"] = None if rec[key] != rec[key] else round(100 * rec[key], 1)
     h = c.held_out
@@ -1094,8 +1095,8 @@ def calibrate(
                     "operator only that network has); measure another network that has it.")
     caption = (f"{c.device.name}: {calibration.FORMS[c.form]}, fitted to {len(records)} latencies (mean |error| "
                f"{100 * c.train_error:.1f}% on them). {summary}" + (f" Saved to {output}." if output else ""))
-    columns = [("config", "model α px", "long"), ("measured_ms", "measured ms", "float"),
-               ("predicted_ms", "held-out ms", "float"), ("error_pct", "error %", "float"),
+    columns = [("config", "model α px", "long"), ("measured", "measured ms", "text"),
+               ("predicted", "held-out ms", "text"), ("error_pct", "error %", "float"),
                ("proxy_error_pct", "MACs-only %", "float")] + ([("unseen", "unseen", "long")] if unseen else [])
     machine = [(k, k, "") for k in ("source", "model", "alpha", "resolution", "group", "measured_ms", "fitted_ms",
                                      "predicted_ms", "error", "proxy_ms", "proxy_error", "unseen")]
@@ -1178,9 +1179,11 @@ def measure(
     rows = run_measure(configs, runtime=runtime, threads=threads, repeat=repeat, passes=passes, progress=progress)
     if output is not None:
         append(rows, output)
-    records = [vars(r) | {"config": f"{r.model} {r.alpha:g} {r.resolution}"} for r in rows]
-    columns = [("config", "model α px", "long"), ("latency_ms", "latency ms", "float"), ("median_ms", "median ms", "float"),
-               ("iqr_pct", "IQR %", "float"), ("pass_sd_pct", "pass sd %", "float"), ("runs", "runs", "count")]
+    records = [vars(r) | {"config": f"{r.model} {r.alpha:g} {r.resolution}", "latency": f"{r.latency_ms:.3g}",
+                          "median": f"{r.median_ms:.3g}", "iqr": f"{r.iqr_pct:.1f}", "sd": f"{r.pass_sd_pct:.1f}"}
+               for r in rows]
+    columns = [("config", "model α px", "long"), ("latency", "latency ms", "text"), ("median", "median ms", "text"),
+               ("iqr", "IQR %", "text"), ("sd", "pass sd %", "text"), ("runs", "runs", "count")]
     machine = [(k, k, "") for k in ("model", "alpha", "resolution", "convention", "latency_ms", "median_ms", "iqr_pct",
                                      "pass_sd_pct", "runs", "passes", "threads", "runtime", "host", "date")]
     first = rows[0]

@@ -42,7 +42,7 @@ ELEMENT_TERMS = {"relu": "ReLU", "relu6": "ReLU6 (a clip)", "hswish": "Hardswish
                  "conv_out": "dense convolutions' outputs (activation traffic beside the MACs)",
                  "pw_out": "pointwise convolutions' outputs (activation traffic beside the MACs)",
                  "dw_out": "depthwise convolutions' outputs (activation traffic beside the MACs)",
-                 "weights": "weights read (per weight of every layer, each call: weight traffic beside the MACs)",
+                 "weights": "weights read, every layer's on each call (weight traffic beside the MACs)",
                  "unaligned_dw": "depthwise convolutions whose channels are not a multiple of 8 (a SIMD register of "
                                  "8 floats): they miss the blocked kernels and run channel by channel"}
 MAC_TERMS = {}
@@ -101,7 +101,7 @@ class Device:
                 ("bandwidth", self.bandwidth, "B/s", "memory bandwidth: a layer takes at least bytes moved / bandwidth")]
         rows += [(c, r, "MAC/s", f"MAC rate of {MAC_CLASSES[c]}") for c, r in self.rates]
         rows += [(t, v, "s", ITEM_TERMS[t]) if t in ITEM_TERMS else (t, v, "s/MAC", MAC_TERMS[t]) if t in MAC_TERMS
-                 else (t, v, "s/element", f"{ELEMENT_TERMS[t]}, per element") for t, v in self.costs]
+                 else (t, v, "s/weight" if t == "weights" else "s/element", ELEMENT_TERMS[t]) for t, v in self.costs]
         return pd.DataFrame(rows, columns=["parameter", "value", "unit", "meaning"])
 
     def terms_text(self) -> str:
