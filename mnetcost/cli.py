@@ -510,28 +510,10 @@ def diff(
                                  "totals": {k2: v for k2, v in t.items() if k2 not in ("a", "b")}, "rows": rows})
 
 
-DURATION_UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
-
-
 def _duration(text: Optional[str], name: str):
-    """Seconds from '20ms', '0.02s', '800us' or a bare number of milliseconds."""
-    import math
+    from .latency import parse_duration
 
-    if text is None:
-        return None
-    value = text.strip().lower()
-    scale = 1e-3
-    for suffix in ("us", "µs", "ms", "s"):
-        if value.endswith(suffix):
-            value, scale = value[: -len(suffix)], DURATION_UNITS[suffix]
-            break
-    try:
-        seconds = float(value) * scale
-    except ValueError:
-        raise UsageError(f"{name} must be a time such as 20ms, 0.5s or 800us, got {text!r:.40}") from None
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise UsageError(f"{name} must be a positive time, got {text!r:.40}")
-    return seconds
+    return None if text is None else parse_duration(text, name)
 
 
 def _quantity(text: Optional[str], name: str):

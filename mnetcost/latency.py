@@ -109,19 +109,34 @@ class Device:
         return "; ".join(f"{k}={v:.6g}" for k, v in self.rates + self.costs)
 
 
+DURATIONS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def _suffixed(value, units: dict, default: float, name: str, examples: str) -> float:
+    """A positive finite number, scaled by its unit suffix (the longest that matches)."""
+    text = str(value).strip()
+    scale = default
+    for suffix in sorted(units, key=len, reverse=True):
+        if text.endswith(suffix):
+            text, scale = text[: -len(suffix)], units[suffix]
+            break
+    try:
+        number = float(text) * scale
+    except ValueError:
+        raise UsageError(f"{name} must be a positive number ({examples}), got {value!r:.40}") from None
+    if not math.isfinite(number) or number <= 0:
+        raise UsageError(f"{name} must be a positive number, got {value!r:.40}")
+    return number
+
+
 def parse_rate(value, name: str) -> float:
     """A positive rate: a number, or one with a k/M/G/T suffix ('17.2G')."""
-    text = str(value).strip()
-    scale = 1.0
-    if text and text[-1] in SUFFIXES:
-        text, scale = text[:-1], SUFFIXES[text[-1]]
-    try:
-        rate = float(text) * scale
-    except ValueError:
-        raise UsageError(f"{name} must be a positive number (suffixes k, M, G, T allowed), got {value!r}") from None
-    if not math.isfinite(rate) or rate <= 0:
-        raise UsageError(f"{name} must be a positive number, got {value!r}")
-    return rate
+    return _suffixed(value, SUFFIXES, 1.0, name, "suffixes k, M, G, T allowed")
+
+
+def parse_duration(value, name: str) -> float:
+    """Seconds from '20ms', '0.5s', '800us' or a bare number of milliseconds."""
+    return _suffixed(str(value).lower(), DURATIONS, 1e-3, name, "a time such as 20ms, 0.5s or 800us; bare: ms")
 
 
 DEVICE_COLUMNS = ("name", "peak_macs", "bandwidth")

@@ -291,9 +291,9 @@ def test_fit_latency_column_is_the_roofline():
 
 @pytest.mark.parametrize("args, message", [
     (["choose", "--max-latency", "20ms"], "needs a device"),
-    (["choose", "-d", "pixel1-big-core", "--max-latency", "fast"], "must be a time"),
-    (["choose", "-d", "pixel1-big-core", "--max-latency", "-3ms"], "positive time"),
-    (["choose", "-d", "pixel1-big-core", "--max-latency", "nan"], "positive time"),
+    (["choose", "-d", "pixel1-big-core", "--max-latency", "fast"], "a time such as 20ms"),
+    (["choose", "-d", "pixel1-big-core", "--max-latency", "-3ms"], "must be a positive number"),
+    (["choose", "-d", "pixel1-big-core", "--max-latency", "nan"], "must be a positive number"),
     (["choose", "--source", "imagenet-hub"], "unknown accuracy source"),
     (["choose", "-d", "nope"], "unknown device"),
     (["fit", "v2", "--max-latency", "20ms"], "needs a device"),
