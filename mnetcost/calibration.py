@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import TableError, UsageError
-from .latency import ELEMENT_TERMS, ITEM_TERMS, MAC_CLASSES, MAC_TERMS, Device, HeldOut, layer_terms
+from .latency import ELEMENT_TERMS, ITEM_TERMS, MAC_CLASSES, Device, HeldOut, layer_terms
 
 FORMS = {"roofline": "one MAC rate and a bandwidth (MobileNetV4's Eq. 1)",
          "overhead": "one MAC rate, a bandwidth and a cost per layer",
@@ -102,7 +102,7 @@ def _features(observations, dtype: str) -> _Features:
         macs.append(t.macs[:, 0])
         moved.append(t.moved[:, 0])
         rows.append({k: float(v[:, 0].sum()) for k, v in t.counts.items()})
-    names = [t for t in (*ITEM_TERMS, *MAC_TERMS, *ELEMENT_TERMS) if any(r.get(t, 0) > 0 for r in rows)]
+    names = [t for t in (*ITEM_TERMS, *ELEMENT_TERMS) if any(r.get(t, 0) > 0 for r in rows)]
     counts = np.array([[r.get(t, 0.0) for t in names] for r in rows]).reshape(len(rows), len(names))
     macs_all = np.concatenate(macs)
     obs_all = np.concatenate(obs)
@@ -144,6 +144,10 @@ class _Model:
 def _terms_for(form: str, f: _Features, idx) -> tuple[list, list]:
     # a class gets a rate of its own where it holds MIN_SHARE of some network's MACs; the others
     # (a stem's few dense MACs, say) cannot be told apart and share the main rate
+    if form == "roofline":
+        return ["all"], []
+    if form == "overhead":
+        return ["all"], ["layer"]
     mine = np.isin(f.obs, idx)
     present = [MAIN]
     for k, c in enumerate(MAC_CLASSES):
@@ -151,17 +155,13 @@ def _terms_for(form: str, f: _Features, idx) -> tuple[list, list]:
         if c != MAIN and (share[idx] / np.maximum(f.total_macs[idx], 1.0)).max(initial=0) >= MIN_SHARE:
             present.append(c)
     counts = [t for k, t in enumerate(f.count_terms) if f.counts[idx, k].sum() > 0]
-    if form == "roofline":
-        return ["all"], []
-    if form == "overhead":
-        return ["all"], ["layer"]
     if form == "classes":
         return present, [t for t in counts if t == "layer"]
     return present, counts
 
 
-def _solve(form, f: _Features, idx, bandwidth, ridge_point) -> tuple[_Model, float]:
-    mac_terms, count_terms = _terms_for(form, f, idx)
+def _solve(form, terms, f: _Features, idx, bandwidth, ridge_point) -> tuple[_Model, float]:
+    mac_terms, count_terms = terms
     cols = [f.count_terms.index(t) for t in count_terms]
     y = f.y[idx]
     position = np.full(len(f.y), -1)
@@ -198,15 +198,16 @@ def _solve(form, f: _Features, idx, bandwidth, ridge_point) -> tuple[_Model, flo
 
 
 def _fit(form, f: _Features, idx, ridge_point=None, bandwidth=None) -> _Model:
+    terms = _terms_for(form, f, idx)
     if ridge_point is not None:
-        return _solve(form, f, idx, np.inf, ridge_point)[0]
+        return _solve(form, terms, f, idx, np.inf, ridge_point)[0]
     if bandwidth is not None:
-        return _solve(form, f, idx, bandwidth, None)[0]
-    best = min((_solve(form, f, idx, b, None) for b in BANDWIDTHS), key=lambda m: m[1])
+        return _solve(form, terms, f, idx, bandwidth, None)[0]
+    best = min((_solve(form, terms, f, idx, b, None) for b in BANDWIDTHS), key=lambda m: m[1])
     b = best[0].bandwidth
     if np.isfinite(b):  # refine between the neighbouring grid points
         step = BANDWIDTHS[1] / BANDWIDTHS[2]
-        best = min([best] + [_solve(form, f, idx, b * step ** x, None) for x in np.linspace(-0.75, 0.75, 7)],
+        best = min([best] + [_solve(form, terms, f, idx, b * step ** x, None) for x in np.linspace(-0.75, 0.75, 7)],
                    key=lambda m: m[1])
     return best[0]
 
@@ -368,16 +369,23 @@ def latency_sets():
                        keep_default_na=False).set_index("set")
 
 
+def _latency_set(name: str):
+    sets = latency_sets()
+    if name not in sets.index:
+        raise UsageError(f"unknown latency set {name!r:.40}; the published sets: {', '.join(sets.index)}")
+    return sets.loc[name]
+
+
 def published_latencies(name: str) -> list[Observation]:
     """The latencies of a published set (``latency_sets().index``), each with its configuration."""
+    return _observations(name, _latency_set(name))
+
+
+def _observations(name: str, spec) -> list[Observation]:
     import pandas as pd
 
     from .tables import tables_dir
 
-    sets = latency_sets()
-    if name not in sets.index:
-        raise UsageError(f"unknown latency set {name!r:.40}; the published sets: {', '.join(sets.index)}")
-    spec = sets.loc[name]
     frame = pd.read_csv(tables_dir() / "reference" / spec["file"])
     if spec["source"]:
         frame = frame[frame["source"] == spec["source"]]
@@ -388,12 +396,12 @@ def published_latencies(name: str) -> list[Observation]:
                         float(v) / 1e3) for (_, r), v in zip(frame.iterrows(), values) if pd.notna(v)]
 
 
-def calibrate_published(name: str, **overrides) -> Calibration:
-    """``calibrate`` on a published set with the form, holdout, dtype and ridge point it is shipped with."""
-    spec = latency_sets().loc[name] if name in latency_sets().index else None
-    observations = published_latencies(name)
+def calibrate_published(name: str, /, **overrides) -> Calibration:
+    """``calibrate`` on the published set ``name`` with the form, holdout, dtype and ridge point it is
+    shipped with; ``overrides`` are ``calibrate``'s keywords (its own ``name`` included)."""
+    spec = _latency_set(name)
     settings = dict(name=spec["profile"], form=spec["form"], holdout=spec["holdout"], dtype=spec["dtype"],
                     ridge_point=float(spec["ridge_point"]) if spec["ridge_point"] else None,
                     source=f"{spec['device']}: fit by mnetcost calibrate --published {name}")
     settings.update(overrides)
-    return calibrate(observations, **settings)
+    return calibrate(_observations(name, spec), **settings)

@@ -45,12 +45,11 @@ ELEMENT_TERMS = {"relu": "ReLU", "relu6": "ReLU6 (a clip)", "hswish": "Hardswish
                  "weights": "weights read, every layer's on each call (weight traffic beside the MACs)",
                  "unaligned_dw": "depthwise convolutions whose channels are not a multiple of 8 (a SIMD register of "
                                  "8 floats): they miss the blocked kernels and run channel by channel"}
-MAC_TERMS = {}
 ALIGN = 8
 ACT_TERMS = {"RE": "relu", "RE6": "relu6", "HS": "hswish", "SW": "silu", "GE": "gelu", "SIG": "sigmoid",
              "HSIG": "hsigmoid"}
 OP_TERMS = ("se", "add", "mul", "concat", "pool", "upsample", "norm", "scale")
-TERMS = tuple(MAC_CLASSES) + tuple(ITEM_TERMS) + tuple(MAC_TERMS) + tuple(ELEMENT_TERMS)
+TERMS = tuple(MAC_CLASSES) + tuple(ITEM_TERMS) + tuple(ELEMENT_TERMS)
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ class Device:
         rows = [("peak_macs", self.peak_macs, "MAC/s", "the MAC rate of every class not listed below"),
                 ("bandwidth", self.bandwidth, "B/s", "memory bandwidth: a layer takes at least bytes moved / bandwidth")]
         rows += [(c, r, "MAC/s", f"MAC rate of {MAC_CLASSES[c]}") for c, r in self.rates]
-        rows += [(t, v, "s", ITEM_TERMS[t]) if t in ITEM_TERMS else (t, v, "s/MAC", MAC_TERMS[t]) if t in MAC_TERMS
+        rows += [(t, v, "s", ITEM_TERMS[t]) if t in ITEM_TERMS
                  else (t, v, "s/weight" if t == "weights" else "s/element", ELEMENT_TERMS[t]) for t, v in self.costs]
         return pd.DataFrame(rows, columns=["parameter", "value", "unit", "meaning"])
 
@@ -286,12 +285,6 @@ class LayerTerms:
     intensity: np.ndarray
     counts: dict  # term -> layers x resolutions: items (layer, se_block) or elements
 
-    def totals(self) -> dict:
-        """Per MAC class its MACs, per other term its count, summed over layers (arrays over resolutions)."""
-        out = {c: self.macs[[k == c for k in self.classes]].sum(axis=0) for c in MAC_CLASSES}
-        out.update((t, v.sum(axis=0)) for t, v in self.counts.items())
-        return out
-
 
 def layer_terms(s, alpha: float, h, w, dtype: str) -> LayerTerms:
     """The terms of a device model for configuration ``alpha`` of setup ``s`` at heights ``h`` and
@@ -316,11 +309,11 @@ def layer_terms(s, alpha: float, h, w, dtype: str) -> LayerTerms:
     outputs, inputs = sizes[1:], read.reshape(shape) / size
     counts = {"layer": np.ones(shape), "weights": np.repeat(np.asarray([float(c.weights) for c in costs])[:, None],
                                                              len(h), axis=1).reshape(shape)}
-    for i, l in enumerate(layers):
+    kinds = [mac_class(l.op, l.kernel, l.groups, l.c_in) for l in layers]
+    for i, (l, kind) in enumerate(zip(layers, kinds)):
         terms = []
         if l.op in OP_TERMS:
             terms.append((l.op, inputs[i] if l.op == "pool" else outputs[i]))
-        kind = mac_class(l.op, l.kernel, l.groups, l.c_in)
         if l.op in ("conv", "pw", "dw") and kind in ("conv", "pw", "dw"):
             terms.append((f"{kind}_out", outputs[i]))
             if kind == "dw" and l.c_out % ALIGN:
@@ -335,7 +328,7 @@ def layer_terms(s, alpha: float, h, w, dtype: str) -> LayerTerms:
             counts.setdefault(term, np.zeros(shape))[i] += value
     intensity = np.divide(macs, moved, out=np.zeros(shape), where=moved > 0)
     return LayerTerms([l.name for l in layers], [l.op for l in layers],
-                      [mac_class(l.op, l.kernel, l.groups, l.c_in) if np.any(m > 0) else "" for l, m in zip(layers, macs)],
+                      [kind if np.any(m > 0) else "" for kind, m in zip(kinds, macs)],
                       macs, moved, intensity, counts)
 
 
@@ -349,7 +342,8 @@ def layer_seconds(t: LayerTerms, device: Device) -> tuple[np.ndarray, np.ndarray
     rates = np.array([device.rate(c) if c else np.inf for c in t.classes])[:, None]
     compute = t.macs / rates
     memory = t.moved / device.bandwidth
-    other = sum((device.cost(term) * v for term, v in t.counts.items() if device.cost(term)), np.zeros_like(compute))
+    costs = dict(device.costs)
+    other = sum((costs[term] * v for term, v in t.counts.items() if costs.get(term)), np.zeros_like(compute))
     return compute, memory, other
 
 
