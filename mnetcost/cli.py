@@ -578,7 +578,7 @@ def fit(
                + (("latency_ms",) if timed else ()) + ("pareto",)]
     budget = ", ".join(x for x in (max_macs and f"MACs <= {max_macs}", max_params and f"params <= {max_params}",
                                    max_peak_memory and f"peak <= {max_peak_memory}B ({dtype.value}, {schedule.value})",
-                                   max_latency and f"latency <= {max_latency} on {frame.attrs.get('device', device or device_file)}")
+                                   max_latency and f"latency <= {max_latency} on {frame.attrs['device'].name}")
                        if x)
     caption = (f"{len(frame)} of the searched configurations fit ({budget}); "
                f"{int(frame['pareto'].sum())} are Pareto-best. {UNIT_NOTE[unit]}")
@@ -1032,7 +1032,7 @@ def calibrate(
     holdout: Optional[Holdout] = typer.Option(None, "--holdout", help="Cross-validation groups: network (model and alpha), model, or row (default: network; a published set's own)."),
     ridge_point: Optional[float] = typer.Option(None, "--ridge-point", parser=_float, metavar="MAC/B", help="Fix the ridge point (MACs per byte) instead of scanning bandwidths."),
     dtype: Optional[Dtype] = typer.Option(None, "--dtype", help="Bytes per value (default float32; a published set's own)."),
-    name: str = typer.Option("calibrated", "--name", metavar="NAME", help="The profile's name."),
+    name: Optional[str] = typer.Option(None, "--name", metavar="NAME", help="The profile's name (default: calibrated, or a published set's profile)."),
     output: Optional[str] = typer.Option(None, "--output", "-o", metavar="FILE", help="Write the profile to this device file (added, or replacing one of the same name)."),
     fmt: Format = FORMAT,
 ):
@@ -1047,13 +1047,13 @@ def calibrate(
     if measurements is not None and published is not None:
         raise UsageError("give --measurements or --published, not both")
     settings = {k: v for k, v in (("form", form and form.value), ("holdout", holdout and holdout.value),
-                                  ("ridge_point", ridge_point), ("dtype", dtype and dtype.value)) if v is not None}
+                                  ("ridge_point", ridge_point), ("dtype", dtype and dtype.value), ("name", name))
+                if v is not None}
     if measurements is not None:
-        c = calibration.calibrate(calibration.read_measurements(measurements), name=name, **settings,
+        c = calibration.calibrate(calibration.read_measurements(measurements), **settings,
                                   source=f"fit by mnetcost calibrate to {_basename(measurements)}")
     else:
-        c = calibration.calibrate_published(published or "tf-slim", **settings,
-                                            **({"name": name} if name != "calibrated" else {}))
+        c = calibration.calibrate_published(published or "tf-slim", **settings)
     if output is not None:
         from .latency import write_device
 
@@ -1197,21 +1197,21 @@ def choose(
     Example: mnetcost choose --max-peak-memory 512K --dtype int8 --max-params 4M
     """
     from .explore import choose as run_choose
-    from .reference import SOURCE_LABELS
 
     frame = run_choose(device=device, device_file=device_file, max_latency=_duration(max_latency, "--max-latency"),
                        max_peak_bytes=_quantity(max_peak_memory, "--max-peak-memory"),
                        max_params=_quantity(max_params, "--max-params"), max_macs=_quantity(max_macs, "--max-macs"),
                        dtype=dtype and dtype.value, schedule=schedule.value,
                        sources=None if source is None else [x.strip() for x in source.split(",")])
-    timed = bool(frame["latency_ms"].notna().any()) if len(frame) else device is not None or device_file is not None
+    dev = frame.attrs.get("device")
+    timed = dev is not None
     records = frame.to_dict("records")
     for rec in records:
-        rec["label"] = SOURCE_LABELS.get(rec["source"], rec["source"])
-        rec["config"] = f"{rec['model']} {rec['alpha']:g} {rec['resolution']}"
         rec["best"] = "yes" if rec["pareto"] else ""
-        rec["latency"] = None if rec["latency_ms"] != rec["latency_ms"] else round(rec["latency_ms"], 1)
-        rec["latency_ms"] = rec["latency"] if rec["latency"] is None else rec["latency_ms"]
+        if timed:
+            rec["latency"] = round(rec["latency_ms"], 1)
+        else:
+            rec["latency_ms"] = None  # JSON null, not NaN
     shown = records if all_rows else records[:20]
     columns = [("checkpoint", "checkpoint", "long"), ("top1", "top-1", "float")] + (
         [("latency", "ms", "float")] if timed else []) + [
@@ -1224,9 +1224,6 @@ def choose(
                                    max_params and f"params <= {max_params}", max_macs and f"MACs <= {max_macs}") if x)
     dev_note = ""
     if timed:
-        from .latency import get_device
-
-        dev = get_device(device, device_file=device_file)
         dev_note = f" Latency predicted on {dev.name}" + (f" (held out: {dev.held_out})." if dev.held_out else " (a profile not fitted to measurements).")
     caption = (f"{len(records)} published checkpoints fit" + (f" ({budget})" if budget else "") +
                (f"; the {len(shown)} most accurate shown" if len(shown) < len(records) else "") +

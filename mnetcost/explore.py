@@ -272,6 +272,16 @@ FIT_ALPHAS = "0.25:1.4:0.05"  # the CLI's default search grid
 FIT_RESOLUTIONS = "96:320:16"
 
 
+def _budget_device(device, device_file, max_latency):
+    """The device a budget is predicted on (None without one); a latency budget needs one."""
+    from .latency import get_device
+
+    dev = get_device(device, device_file=device_file) if device is not None or device_file is not None else None
+    if max_latency is not None and dev is None:
+        raise UsageError("a latency budget needs a device (--device or --device-file)")
+    return dev
+
+
 def check_limits(**limits):
     for name, limit in limits.items():
         if limit is not None and (isinstance(limit, (bool, np.bool_)) or not isinstance(limit, (int, float, np.number))
@@ -287,13 +297,11 @@ def fit(model, alphas=None, resolutions=None, *, max_macs=None, max_params=None,
     sorted by MACs, with ``pareto`` marking those no other feasible configuration beats on both alpha
     and resolution (wider and larger being taken as better). Vectorised over the grid; by default the
     CLI's grid (alpha 0.25 to 1.4 by 0.05, 96 to 320 px by 16). With a device, ``latency_ms`` too."""
-    from .latency import get_device, latency_grid
+    from .latency import latency_grid
     from .traffic import peak_grid
 
     check_limits(max_macs=max_macs, max_params=max_params, max_peak_bytes=max_peak_bytes, max_latency=max_latency)
-    dev = get_device(device, device_file=device_file) if device is not None or device_file is not None else None
-    if max_latency is not None and dev is None:
-        raise UsageError("a latency budget needs a device (--device or --device-file)")
+    dev = _budget_device(device, device_file, max_latency)
     alphas = numbers(parse_values(FIT_ALPHAS, "alphas") if alphas is None else alphas, "alphas")
     resolutions = numbers(parse_values(FIT_RESOLUTIONS, "resolutions", int) if resolutions is None else resolutions,
                           "resolutions")
@@ -314,7 +322,10 @@ def fit(model, alphas=None, resolutions=None, *, max_macs=None, max_params=None,
     by_alpha = feasible.groupby("alpha")["resolution"].max().sort_index(ascending=False)
     wider_max = by_alpha.cummax().shift(1, fill_value=-1)
     feasible["pareto"] = (feasible["resolution"] == best_r) & (feasible["resolution"] > feasible["alpha"].map(wider_max))
-    return feasible.sort_values(["macs", "alpha"], ignore_index=True)
+    feasible = feasible.sort_values(["macs", "alpha"], ignore_index=True)
+    if dev is not None:
+        feasible.attrs["device"] = dev
+    return feasible
 
 
 def choose(*, device=None, device_file=None, max_latency=None, max_peak_bytes=None, max_params=None, max_macs=None,
@@ -325,14 +336,12 @@ def choose(*, device=None, device_file=None, max_latency=None, max_peak_bytes=No
     predicted latency (ms). ``pareto`` marks the checkpoints no other fitting one beats on both
     accuracy and latency (on accuracy and MACs without a device). No accuracy is ever estimated: only
     published checkpoints are listed."""
-    from .latency import get_device, latency_grid
+    from .latency import latency_grid
     from .reference import accuracy
     from .traffic import dtype_bytes, peak_grid
 
     check_limits(max_latency=max_latency, max_peak_bytes=max_peak_bytes, max_params=max_params, max_macs=max_macs)
-    dev = get_device(device, device_file=device_file) if device is not None or device_file is not None else None
-    if max_latency is not None and dev is None:
-        raise UsageError("a latency budget needs a device (--device or --device-file)")
+    dev = _budget_device(device, device_file, max_latency)
     dtype = dtype or (dev.dtype if dev is not None else "int8")
     dtype_bytes(dtype)
     table = accuracy()
@@ -357,8 +366,7 @@ def choose(*, device=None, device_file=None, max_latency=None, max_peak_bytes=No
         table.loc[rows.index, "params"] = params[0]
         table.loc[rows.index, "peak_bytes"] = peaks[0, cols]
         if dev is not None:
-            table.loc[rows.index, "latency_ms"] = 1e3 * latency_grid(model, [alpha], res, dev, dtype=dev.dtype,
-                                                                      **variant)[0, cols]
+            table.loc[rows.index, "latency_ms"] = 1e3 * latency_grid(model, [alpha], res, dev, **variant)[0, cols]
     ok = np.ones(len(table), dtype=bool)
     for column, limit in (("macs", max_macs), ("params", max_params), ("peak_bytes", max_peak_bytes),
                           ("latency_ms", None if max_latency is None else 1e3 * max_latency)):
@@ -369,4 +377,6 @@ def choose(*, device=None, device_file=None, max_latency=None, max_peak_bytes=No
     top1 = chosen["top1"].to_numpy(dtype=float)
     beaten = [np.any((top1 >= a) & (cost_axis <= c) & ((top1 > a) | (cost_axis < c))) for a, c in zip(top1, cost_axis)]
     chosen["pareto"] = ~np.array(beaten, dtype=bool)
+    if dev is not None:
+        chosen.attrs["device"] = dev
     return chosen

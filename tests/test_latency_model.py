@@ -234,6 +234,12 @@ def test_each_shipped_profile_is_its_published_sets_fit(name):
         assert d.ridge_point == pytest.approx(float(spec["ridge_point"]), rel=1e-5)
 
 
+def test_a_published_set_takes_a_profile_name(capsys):
+    assert calibrate_published("v3-paper", name="mine").device.name == "mine"
+    code, out, err = run(capsys, "calibrate", "--published", "v3-paper", "--name", "mine", "-f", "json")
+    assert code == 0 and '"name": "mine"' in out, err
+
+
 def test_every_shipped_profile_states_its_held_out_error_or_its_assumption():
     for d in devices().values():
         assert d.held_out is not None or d.source.startswith("Assumption"), d.name
