@@ -43,7 +43,7 @@ COMMANDS = {
     "roofline": ["--device", "--peak-macs", "--bandwidth", "--alpha", "--resolution", "--dtype"],
     "train": ["--freeze", "--batch", "--head", "--classes", "--optimizer", "--alpha", "--resolution", "--by"],
     "ratio": ["--kernel", "--in", "--out", "--size", "--alpha", "--rho", "--spatial"],
-    "models": ["--unit"], "reference": [], "conventions": [], "calibrate": ["--published", "--form", "--holdout"],
+    "models": ["--unit"], "reference": [], "conventions": [], "calibrate": ["--published", "--form", "--holdout", "--name"],
     "choose": ["--device", "--max-latency", "--max-peak-memory", "--max-params", "--max-macs", "--dtype"],
     "devices": [],
 }
