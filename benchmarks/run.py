@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 
 from mnetcost.explore import fit, stage_sweep, sweep  # noqa: E402
 from mnetcost.tables import load_table  # noqa: E402
-from mnetcost.training import training_sweep  # noqa: E402
+from mnetcost.train import training_sweep  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 

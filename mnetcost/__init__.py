@@ -8,7 +8,8 @@ from importlib import import_module
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "cost": "engine", "Cost": "engine",
+    "cost": "engine", "Cost": "engine", "grid": "engine", "Config": "config",
+    "training": "train", "training_sweep": "train", "Training": "train", "peak_grid": "traffic",
     "load_table": "tables", "model_names": "tables",
     "convention_names": "conventions", "get_convention": "conventions",
     "memory": "traffic",
@@ -21,10 +22,11 @@ _EXPORTS = {
     "separable_ratio": "ratios", "compare_layer": "ratios", "block_ratios": "ratios",
     "MnetcostError": "errors", "UsageError": "errors", "TableError": "errors", "UnknownModel": "errors",
     "UnknownConvention": "errors", "UnknownOp": "errors",
-    "register_op": "ops", "OpCost": "ops",
+    "register_op": "ops", "OpCost": "ops", "OpSpec": "ops", "Ops": "ops",
 }
 _SUBMODULES = {"explore", "ratios", "reference", "engine", "tables", "conventions", "traffic", "latency", "render",
-               "scaling", "expand", "ops", "errors", "cli", "calibration", "records", "timing"}
+               "scaling", "expand", "ops", "errors", "cli", "calibration", "records", "timing", "train", "config",
+               "vocab", "torch", "modules"}
 
 __all__ = sorted(_EXPORTS)
 

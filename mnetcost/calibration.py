@@ -95,7 +95,7 @@ def _features(observations, dtype: str) -> _Features:
     for j, o in enumerate(observations):
         key = (o.model, o.convention)
         if key not in setups:
-            setups[key] = setup(o.model, o.convention, None, "exact", True, None)
+            setups[key] = setup(o.model, convention=o.convention)
         t = layer_terms(setups[key], o.alpha, np.array([o.resolution]), np.array([o.resolution]), dtype)
         obs.append(np.full(len(t.names), j))
         cls.append(np.array([classes.index(c) if c else -1 for c in t.classes], dtype=np.int64))
@@ -336,7 +336,7 @@ def read_measurements(path, convention: str | None = None) -> list[Observation]:
         key = (r["model"], conv)
         if key not in checked:
             try:
-                checked[key] = setup(r["model"], conv, None, "exact", True, None)
+                checked[key] = setup(r["model"], convention=conv)
             except UsageError as e:
                 raise TableError(f"{where}: {e}") from None
         alpha = number(r["alpha"], where, "alpha")

@@ -480,13 +480,12 @@ def diff(
 
     if by in (By.op, By.stage):
         raise UsageError("diff --by takes block or layer")
-    layers, blocks, t = run_diff(model_a, model_b, alpha=_pair(alpha, "--alpha", float, 1.0),
-                                 resolution=_pair(resolution, "--resolution", int),
-                                 convention=_pair(convention, "--convention", str, "paper"),
-                                 classes=classes, spatial=spatial.value, aux=aux, reduced_tail=reduced_tail,
-                                 symbols=_symbols(set_))
-    frame = layers if by is By.layer else blocks
-    key = "name" if by is By.layer else "block"
+    d = run_diff(model_a, model_b, alpha=_pair(alpha, "--alpha", float, 1.0),
+                 resolution=_pair(resolution, "--resolution", int),
+                 convention=_pair(convention, "--convention", str, "paper"),
+                 classes=classes, spatial=spatial.value, aux=aux, reduced_tail=reduced_tail, symbols=_symbols(set_))
+    frame, key = {By.layer: (d.layers, "name"), By.part: (d.parts, "part")}.get(by, (d.blocks, "block"))
+    t = d.totals
     k, label = _unit_factor(unit), _unit_label(unit)
     records = frame.to_dict("records")
     for rec in records:
@@ -825,7 +824,7 @@ def train(
     Example: mnetcost train v1 --head 320,320 --classes 2 --freeze backbone -c keras
     """
     from . import render
-    from .training import training
+    from .train import training
 
     if by not in (By.block, By.layer):
         raise UsageError("train --by takes block or layer")

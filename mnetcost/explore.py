@@ -8,15 +8,21 @@ import math
 
 import numpy as np
 
+from typing import NamedTuple
+
+from .config import Config, configure
 from .conventions import get_convention
 from .engine import cost, grid
 from .errors import UsageError
-from .tables import MAX_VALUE, load_table, model_names
+from .ops import BUILTIN
+from .tables import load_table, model_names
+from .vocab import MAX_VALUE
 
 
 def models():
     """Every shipped table as a DataFrame: name, title, family, short and full source, primitive-layer count
-    (conv, depthwise, pointwise, FC), and totals at alpha 1 at the table's own resolution (paper convention)."""
+    (the layers whose op spec counts as a layer: conv, depthwise, pointwise, FC), and totals at alpha 1 at
+    the table's own resolution (paper convention)."""
     import pandas as pd
 
     out = []
@@ -25,26 +31,26 @@ def models():
         r = cost(name)
         out.append({"name": name, "title": t.title, "family": t.family, "ref": t.ref, "source": t.source,
                     "resolution": r.resolution,
-                    "layers": int(sum(op in ("conv", "dw", "pw", "fc") for op in r.columns["op"])),
+                    "layers": int(sum(BUILTIN[op].counted for op in r.columns["op"])),
                     "macs": r.macs, "params": r.params})
     return pd.DataFrame(out)
 
 
-def sweep(model, alphas, resolutions, *, convention="paper", spatial: str = "exact", classes=None, top=True, head=None,
-          aux=False, reduced_tail=False, symbols=None):
+def sweep(model, alphas, resolutions, config: Config | None = None, **options):
     """The alpha x resolution grid of mult-adds and params, as a tidy DataFrame
-    (alpha, resolution, macs, params), one row per pair, alpha-major. Vectorised (``engine.grid``);
-    identical to ``cost`` point by point."""
+    (alpha, resolution, macs, params), one row per pair, alpha-major; the rest of the configuration is
+    ``config`` or keyword options, as for ``cost``. Vectorised (``engine.grid``); identical to ``cost`` point
+    by point."""
     import pandas as pd
 
     alphas, resolutions = numbers(alphas, "alphas"), numbers(resolutions, "resolutions")
     if not alphas.size or not resolutions.size:
         raise UsageError("a sweep needs at least one alpha and one resolution")
     check_grid_size(alphas.size * resolutions.size)
-    macs, params = grid(model, alphas, resolutions, convention=convention, spatial=spatial, classes=classes,
-                        top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
+    config = configure(config, **options)
+    macs, params = grid(model, alphas, resolutions, config)
     n_res = macs.shape[1]
-    res_col = resolutions.astype(np.int64) if spatial == "exact" else resolutions.astype(float)
+    res_col = resolutions.astype(np.int64) if config.spatial == "exact" else resolutions.astype(float)
     return pd.DataFrame({"alpha": np.repeat(alphas, n_res), "resolution": np.tile(res_col, len(alphas)),
                          "macs": macs.ravel(), "params": np.repeat(params, n_res)}, copy=False)
 
@@ -69,15 +75,18 @@ def check_grid_size(n: int, limit: int = MAX_GRID, what: str = "configurations x
         raise UsageError(f"{n:,} {what} is more than {limit:,} at once: narrow the ranges (or split the grid)")
 
 
-def stage_sweep(model, stage_alpha, resolution=None, *, convention="paper", spatial: str = "exact", classes=None):
+def stage_sweep(model, stage_alpha, resolution=None, config: Config | None = None, **options):
     """Mult-adds and params of many configurations that each give every table row (stage) its own
     width multiplier: ``stage_alpha`` has shape configurations x rows (``load_table(model).rows``
     order; rows without a width ignore theirs). Returns a DataFrame (macs, params), one row per
     configuration, identical to ``cost(model, stage_alpha=row)`` for each."""
     import pandas as pd
 
-    macs, params = grid(model, resolutions=None if resolution is None else [resolution], convention=convention,
-                        spatial=spatial, classes=classes, stage_alpha=stage_alpha)
+    if np.ndim(stage_alpha) != 2:
+        raise UsageError(f"stage_alpha must be an array of shape (configurations, table rows), got shape "
+                         f"{np.shape(stage_alpha)}")
+    config = configure(config, **options).with_(stage_alpha=stage_alpha)
+    macs, params = grid(model, resolutions=None if resolution is None else [resolution], config=config)
     return pd.DataFrame({"macs": macs[:, 0], "params": params})
 
 
@@ -217,55 +226,59 @@ def _pair(value, name: str) -> tuple:
     return (value, value)
 
 
+class Diff(NamedTuple):
+    """What changes from configuration A to configuration B: DataFrames per layer, per block and per part
+    (backbone and head), and the totals (with both ``Cost`` results as ``a`` and ``b``)."""
+
+    layers: object
+    blocks: object
+    parts: object
+    totals: dict
+
+
 def diff(a, b=None, *, alpha=(1.0, 1.0), resolution=(None, None), convention=("paper", "paper"), classes=None,
-         spatial: str = "exact", top=True, head=None, aux=False, reduced_tail=False, symbols=None):
+         spatial: str = "exact", top=True, head=None, aux=False, reduced_tail=False, symbols=None) -> Diff:
     """What changes from configuration A to configuration B: per layer (aligned by name; a layer only
-    in one of them counts as added or removed) and per block, with the totals' delta.
+    in one of them counts as added or removed), per block and per part, with the totals' delta.
 
     ``b`` defaults to ``a``; ``alpha``, ``resolution`` and ``convention`` are (A, B) pairs, and so may
-    ``aux`` and ``reduced_tail`` be (a single value applies to both). Returns ``(layers, blocks, totals)``
-    with columns macs_a, macs_b, d_macs, params_a, params_b, d_params."""
+    ``aux`` and ``reduced_tail`` be (a single value applies to both). Returns a ``Diff`` whose frames have
+    columns macs_a, macs_b, d_macs, params_a, params_b, d_params."""
+    pairs = [_pair(x, name) for x, name in ((alpha, "alpha"), (resolution, "resolution"),
+                                           (convention, "convention"), (aux, "aux"), (reduced_tail, "reduced_tail"))]
+    shared = dict(classes=classes, spatial=spatial, top=top, head=head, symbols=symbols)
+    ra, rb = (cost(m, alpha=al, resolution=res, convention=conv, aux=ax, reduced_tail=rt, **shared)
+              for m, (al, res, conv, ax, rt) in zip((a, a if b is None else b), zip(*pairs)))
+    totals = {"macs_a": ra.macs, "macs_b": rb.macs, "d_macs": rb.macs - ra.macs,
+              "params_a": ra.params, "params_b": rb.params, "d_params": rb.params - ra.params,
+              "a": ra, "b": rb}
+    return Diff(*(_aligned(ra, rb, key) for key in ("name", "block", "part")), totals)
+
+
+def _aligned(ra, rb, key):
+    """The two results' rows (layers, or their sums per block or part) aligned by name, in network order."""
     import difflib
 
     import pandas as pd
 
-    alpha, resolution, convention, aux, reduced_tail = (
-        _pair(x, name) for x, name in ((alpha, "alpha"), (resolution, "resolution"), (convention, "convention"),
-                                       (aux, "aux"), (reduced_tail, "reduced_tail")))
-    ra = cost(a, alpha=alpha[0], resolution=resolution[0], convention=convention[0], classes=classes,
-              spatial=spatial, top=top, head=head, aux=aux[0], reduced_tail=reduced_tail[0], symbols=symbols)
-    rb = cost(b if b is not None else a, alpha=alpha[1], resolution=resolution[1], convention=convention[1],
-              classes=classes, spatial=spatial, top=top, head=head, aux=aux[1], reduced_tail=reduced_tail[1],
-              symbols=symbols)
-
-    def aligned(key):
-        fa = ra.layers.groupby(key, sort=False)[["macs", "params"]].sum() if key != "name" else ra.layers.set_index("name")
-        fb = rb.layers.groupby(key, sort=False)[["macs", "params"]].sum() if key != "name" else rb.layers.set_index("name")
-        names_a, names_b = list(fa.index), list(fb.index)
-        order = []
-        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=names_a, b=names_b, autojunk=False).get_opcodes():
-            if tag == "equal":
-                order += names_a[i1:i2]
-            else:
-                order += [n for n in names_a[i1:i2] if n not in fb.index] + names_b[j1:j2]
-        order = list(dict.fromkeys(order))
-        rows = []
-        for n in order:
-            in_a, in_b = n in fa.index, n in fb.index
-            row = {key: n, "change": "same" if in_a and in_b else ("removed" if in_a else "added")}
-            for side, frame, present in (("a", fa, in_a), ("b", fb, in_b)):
-                row[f"macs_{side}"] = frame.loc[n, "macs"].item() if present else 0
-                row[f"params_{side}"] = int(frame.loc[n, "params"]) if present else 0
-            row["d_macs"], row["d_params"] = row["macs_b"] - row["macs_a"], row["params_b"] - row["params_a"]
-            if row["change"] == "same" and (row["d_macs"] or row["d_params"]):
-                row["change"] = "changed"
-            rows.append(row)
-        return pd.DataFrame(rows, columns=[key, "change", "macs_a", "macs_b", "d_macs", "params_a", "params_b", "d_params"])
-
-    totals = {"macs_a": ra.macs, "macs_b": rb.macs, "d_macs": rb.macs - ra.macs,
-              "params_a": ra.params, "params_b": rb.params, "d_params": rb.params - ra.params,
-              "a": ra, "b": rb}
-    return aligned("name"), aligned("block"), totals
+    fa, fb = (r.layers.set_index("name") if key == "name" else r.layers.groupby(key, sort=False)[["macs", "params"]].sum()
+              for r in (ra, rb))
+    names_a, names_b = list(fa.index), list(fb.index)
+    order = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=names_a, b=names_b, autojunk=False).get_opcodes():
+        order += names_a[i1:i2] if tag == "equal" else [n for n in names_a[i1:i2] if n not in fb.index] + names_b[j1:j2]
+    rows = []
+    for n in dict.fromkeys(order):
+        in_a, in_b = n in fa.index, n in fb.index
+        row = {key: n, "change": "same" if in_a and in_b else ("removed" if in_a else "added")}
+        for side, frame, present in (("a", fa, in_a), ("b", fb, in_b)):
+            row[f"macs_{side}"] = frame.loc[n, "macs"].item() if present else 0
+            row[f"params_{side}"] = int(frame.loc[n, "params"]) if present else 0
+        row["d_macs"], row["d_params"] = row["macs_b"] - row["macs_a"], row["params_b"] - row["params_a"]
+        if row["change"] == "same" and (row["d_macs"] or row["d_params"]):
+            row["change"] = "changed"
+        rows.append(row)
+    return pd.DataFrame(rows, columns=[key, "change", "macs_a", "macs_b", "d_macs", "params_a", "params_b", "d_params"])
 
 
 FIT_ALPHAS = "0.25:1.4:0.05"  # the CLI's default search grid

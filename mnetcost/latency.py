@@ -45,10 +45,6 @@ ELEMENT_TERMS = {"relu": "ReLU", "relu6": "ReLU6 (a clip)", "hswish": "Hardswish
                  "weights": "weights read, every layer's on each call (weight traffic beside the MACs)",
                  "unaligned_dw": "depthwise convolutions whose channels are not a multiple of 8 (a SIMD register of "
                                  "8 floats): they miss the blocked kernels and run channel by channel"}
-ALIGN = 8
-ACT_TERMS = {"RE": "relu", "RE6": "relu6", "HS": "hswish", "SW": "silu", "GE": "gelu", "SIG": "sigmoid",
-             "HSIG": "hsigmoid"}
-OP_TERMS = ("se", "add", "mul", "concat", "pool", "upsample", "norm", "scale")
 TERMS = tuple(MAC_CLASSES) + tuple(ITEM_TERMS) + tuple(ELEMENT_TERMS)
 
 
@@ -263,16 +259,6 @@ def get_device(device=None, peak_macs=None, bandwidth=None, device_file=None) ->
 
 # ---- the per-layer terms, for one configuration or a grid ---------------------------------------------------
 
-def mac_class(op: str, kernel: int, groups: int, c_in: int) -> str:
-    if op in ("dw", "pw", "fc", "attn"):
-        return op
-    if op == "se":
-        return "fc"
-    if op == "conv" and groups > 1 and groups == c_in:
-        return "dw"
-    return "pw" if op == "conv" and kernel == 1 else "conv"
-
-
 @dataclass
 class LayerTerms:
     """One configuration's layers at one or more resolutions (arrays: layers x resolutions)."""
@@ -288,19 +274,20 @@ class LayerTerms:
 
 def layer_terms(s, alpha: float, h, w, dtype: str) -> LayerTerms:
     """The terms of a device model for configuration ``alpha`` of setup ``s`` at heights ``h`` and
-    widths ``w`` (arrays of resolutions)."""
+    widths ``w`` (arrays of resolutions): each layer's MAC class and terms from its op spec's ``latency``
+    facet, its MACs and bytes moved from the cost and memory models."""
     from .expand import single
     from .ops import op_cost
-    from .traffic import Plan, dtype_bytes, tensor_sizes, traffic_bytes
+    from .traffic import Plan, dtype_bytes, roles, tensor_sizes, traffic_bytes
 
     size = dtype_bytes(dtype)
     h, w = np.atleast_1d(h), np.atleast_1d(w)
     layers = single(s.expand(np.array([float(alpha)]), h, widths=w))
     shape = (len(layers), len(h))
-    costs = [op_cost(l, s.rules) for l in layers]
+    costs = [op_cost(l, s.rules, s.ops) for l in layers]
     macs = np.array([np.broadcast_to(_per_resolution(c.macs), h.shape) for c in costs], dtype=float).reshape(shape)
     plan = Plan([l.name for l in layers], [l.inputs for l in layers], [l.block for l in layers],
-                [l.op for l in layers])
+                roles(s.ops, [l.op for l in layers]))
     sizes = tensor_sizes(s.table.channels, h, w, [l.h_out for l in layers], [l.w_out for l in layers],
                          [l.c_out for l in layers]).astype(float).reshape((len(layers) + 1,) + h.shape)
     read, weights, written = traffic_bytes(plan, sizes, [c.weights for c in costs], [c.biases for c in costs],
@@ -309,22 +296,16 @@ def layer_terms(s, alpha: float, h, w, dtype: str) -> LayerTerms:
     outputs, inputs = sizes[1:], read.reshape(shape) / size
     counts = {"layer": np.ones(shape), "weights": np.repeat(np.asarray([float(c.weights) for c in costs])[:, None],
                                                              len(h), axis=1).reshape(shape)}
-    kinds = [mac_class(l.op, l.kernel, l.groups, l.c_in) for l in layers]
-    for i, (l, kind) in enumerate(zip(layers, kinds)):
-        terms = []
-        if l.op in OP_TERMS:
-            terms.append((l.op, inputs[i] if l.op == "pool" else outputs[i]))
-        if l.op in ("conv", "pw", "dw") and kind in ("conv", "pw", "dw"):
-            terms.append((f"{kind}_out", outputs[i]))
-            if kind == "dw" and l.c_out % ALIGN:
-                terms.append(("unaligned_dw", outputs[i]))
-        if l.op == "attn":
-            terms += [("attn_block", 1.0), ("softmax", macs[i] / (l.args["key_dim"] + l.args["value_dim"]))]
-        if l.op == "se":
-            terms.append(("se_block", 1.0))
-        elif l.act in ACT_TERMS:
-            terms.append((ACT_TERMS[l.act], outputs[i]))
+    kinds = []
+    for i, l in enumerate(layers):
+        kind, terms = s.ops[l.op].facet("latency")(l, outputs[i], inputs[i], macs[i])
+        if kind and kind not in MAC_CLASSES:
+            raise UsageError(f"op {l.op!r}'s latency facet names MAC class {kind!r}; one of {', '.join(MAC_CLASSES)}")
+        kinds.append(kind)
         for term, value in terms:
+            if term not in ELEMENT_TERMS and term not in ITEM_TERMS:
+                raise UsageError(f"op {l.op!r}'s latency facet names term {term!r}; one of "
+                                 f"{', '.join(tuple(ITEM_TERMS) + tuple(ELEMENT_TERMS))}")
             counts.setdefault(term, np.zeros(shape))[i] += value
     intensity = np.divide(macs, moved, out=np.zeros(shape), where=moved > 0)
     return LayerTerms([l.name for l in layers], [l.op for l in layers],
@@ -380,20 +361,18 @@ class Roofline:
         return [n for n, b in zip(self.columns["name"], self.columns["bound"]) if b == "memory"]
 
 
-def roofline(model, *, alpha: float = 1.0, rho=None, resolution=None, dtype=None, device=None, peak_macs=None,
-             bandwidth=None, device_file=None, convention="paper", classes=None, top=True, head=None, aux=False,
-             reduced_tail=False, symbols=None) -> Roofline:
+def roofline(model, config=None, *, dtype=None, device=None, peak_macs=None, bandwidth=None, device_file=None,
+             **options) -> Roofline:
     """Predicted latency of ``model`` on ``device`` (a shipped name, a name in ``device_file``, a Device),
-    or on an inline roofline profile (``peak_macs`` MAC/s and ``bandwidth`` bytes/s), layer by layer.
-    ``dtype`` defaults to the device's."""
-    from .engine import hw, resolve_resolution, setup
-    from .scaling import check_alpha
+    or on an inline roofline profile (``peak_macs`` MAC/s and ``bandwidth`` bytes/s), layer by layer, under
+    one configuration (``config`` or keyword options, as for ``cost``). ``dtype`` defaults to the device's."""
+    from .engine import hw, setup
 
     dev = get_device(device, peak_macs, bandwidth, device_file)
     dtype = dtype or dev.dtype
-    s = setup(model, convention, classes, "exact", top, head, aux, reduced_tail, symbols)
-    h, w = hw(resolve_resolution(s.table, rho, resolution, "exact")[1])
-    t = layer_terms(s, check_alpha(alpha), np.array([h]), np.array([w]), dtype)
+    s = setup(model, config, **options)
+    h, w = hw(s.resolution()[1])
+    t = layer_terms(s, s.config.alpha, np.array([h]), np.array([w]), dtype)
     compute, memory, other = (x[:, 0] for x in layer_seconds(t, dev))
     time = np.maximum(compute, memory) + other
     if not np.isfinite(time.sum()):
@@ -405,15 +384,14 @@ def roofline(model, *, alpha: float = 1.0, rho=None, resolution=None, dtype=None
     return Roofline(device=dev, dtype=dtype, columns=columns)
 
 
-def latency_grid(model, alphas, resolutions, device, *, dtype=None, convention="paper", classes=None, aux=False,
-                 reduced_tail=False, symbols=None) -> np.ndarray:
+def latency_grid(model, alphas, resolutions, device, config=None, *, dtype=None, **options) -> np.ndarray:
     """Predicted seconds for every alpha (rows) and resolution (columns): ``roofline(...).latency_s``
     on a grid, each alpha's layers expanded once for all resolutions."""
-    from .engine import check_resolutions, setup
+    from .engine import check_alphas, check_resolutions, setup
 
     dev = get_device(device)
-    s = setup(model, convention, classes, "exact", True, None, aux, reduced_tail, symbols)
-    res = check_resolutions(s.table, list(resolutions), "exact")
+    s = setup(model, config, **options)
+    alphas, res = check_alphas(alphas), check_resolutions(s, resolutions)
     out = np.array([seconds(layer_terms(s, a, res, res, dtype or dev.dtype), dev) for a in alphas])
     return out.reshape(len(alphas), len(res))
 

@@ -10,17 +10,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import number
+from .conventions import get_convention
+from .engine import Cost, cost
 from .errors import UsageError
-from .scaling import check_alpha
-from .tables import MAX_VALUE as LIMIT  # kernels, widths and sizes beyond any layer
+from .expand import Layer
+from .ops import op_cost
+from .tables import parse_table
+from .vocab import MAX_VALUE as LIMIT  # kernels, widths and sizes beyond any layer
 
 
 def _counts(op: str, k, c_in, c_out, d):
     """(mult-adds, weights) of one ``op`` layer with a d x d output, from the op registry."""
-    from .conventions import get_convention
-    from .expand import Layer
-    from .ops import op_cost
-
     size = np.array([d])
     layer = Layer(name=op, stage=op, block=op, op=op, kernel=k, stride=1, groups=1, c_in=c_in, c_out=c_out,
                   h_in=size, w_in=size, h_out=size, w_out=size, bn=True, bias=False, act="")
@@ -30,6 +31,7 @@ def _counts(op: str, k, c_in, c_out, d):
 
 def separable_ratio(n, k):
     """1/N + 1/D_K²: separable over standard cost for N output channels and a D_K x D_K kernel (V1 paper, §3.1)."""
+    n, k = number(n, "N (output channels)"), number(k, "kernel")
     return 1 / n + 1 / (k * k)
 
 
@@ -71,17 +73,15 @@ def compare_layer(kernel: int, c_in: int, c_out: int, size: float, alpha: float 
     >>> round(compare_layer(3, 512, 512, 14, alpha=0.75, rho=0.714).macs_separable / 1e6, 1)
     15.1
     """
-    alpha = check_alpha(alpha)
-    for name, value in (("kernel", kernel), ("in", c_in), ("out", c_out), ("size", size), ("rho", rho)):
-        if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
-                or not -LIMIT < value <= LIMIT or not math.isfinite(value) or value <= 0):
-            raise UsageError(f"{name} must be a finite number > 0 and at most {LIMIT:,}, got {value!r}")
+    alpha = number(alpha, "alpha")
+    kernel, c_in, c_out, size, rho = (number(v, name, high=LIMIT) for name, v in (
+        ("kernel", kernel), ("in", c_in), ("out", c_out), ("size", size), ("rho", rho)))
     m, n, d = alpha * c_in, alpha * c_out, rho * size
     if spatial == "exact":
         m, n, d = round(m), round(n), round(d)
     elif spatial != "continuous":
         raise UsageError(f"spatial must be exact or continuous, got {spatial!r}")
-    if min(m, n, d) < (1 if spatial == "exact" else 0) or max(m, n, d) > LIMIT:
+    if min(m, n, d) < 1 or max(m, n, d) > LIMIT:  # below one channel or pixel, no layer is left
         raise UsageError(f"alpha {alpha:g} and rho {rho:g} give {m:g} -> {n:g} channels at {d:g} px: each must be "
                          f"at least 1 and at most {LIMIT:,}")
     std_macs, std_params = _counts("conv", kernel, m, n, d)
@@ -94,10 +94,11 @@ def block_ratios(result):
     """Per block with a depthwise layer: its mult-adds against one standard k x k convolution of the
     same input width, output width, stride and output size, with the closed form beside the exact ratio:
     1/N + 1/D_K² for a depthwise separable block, t(d' + k² + d'')/(k²·d'') (V2 paper, §3.3) for a
-    stride-1 inverted residual without squeeze-excite."""
+    stride-1 inverted residual without squeeze-excite. ``result`` is a ``Cost`` or a model's name (costed at
+    its defaults)."""
     import pandas as pd
 
-    layers = result.layers
+    layers = (result if isinstance(result, Cost) else cost(result)).layers
     rows = []
     for block, g in layers.groupby("block", sort=False):
         dw = g[g["op"] == "dw"]
@@ -146,9 +147,6 @@ def uib_variants(c_in: int, c_out: int | None = None, t: float = 4, size: int = 
     depthwise conv before and after the expansion), IB (after: MobileNetV2's block), ConvNext (before),
     FFN (neither). Each is costed as a one-row table by the one engine; returns a DataFrame."""
     import pandas as pd
-
-    from .engine import cost
-    from .tables import parse_table
 
     c_out = c_in if c_out is None else c_out
     rows = []

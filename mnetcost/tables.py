@@ -21,9 +21,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import TableError, UnknownModel
+from .vocab import ACTIVATIONS, MAX_VALUE, OUT_OF_PLACE, ROW_OPS  # noqa: F401 (re-exported)
 
 FAMILIES = ("v1", "v2", "v3", "mnasnet", "efficientnet", "v4")
-ROW_OPS = ("conv", "dw", "dwsep", "bneck", "fused", "uib", "mqa", "pool", "fc", "concat", "add", "mul", "upsample")
 BLOCK_OPS = ("bneck", "fused", "uib", "mqa")  # rows that expand into several layers, with a residual
 EXPANDING_OPS = ("bneck", "fused", "uib")  # rows with an expansion (t or exp)
 LAYER_SCALE_OPS = ("fused", "uib", "mqa")  # rows whose output may pass a layer scale
@@ -32,8 +32,6 @@ MERGE_OPS = ("concat", "add", "mul")  # rows that read two or more tensors
 SHAPE_OPS = ("dw", "pool", "upsample") + MERGE_OPS  # rows whose width follows their input(s)
 ROLES = ("stem", "block", "last", "head", "extra", "classes", "fixed")
 SYMBOLS = ("k", "a", "a1")  # in ``out``: the classes, the anchors per location, those of the first (lowest) map
-ACTIVATIONS = ("RE", "RE6", "HS", "SW", "SIG", "HSIG", "GE", "-", "")
-OUT_OF_PLACE = ("SIG", "GE")  # activations the PyTorch modules apply out of place (the others in place)
 REQUIRED = ("stage", "op", "kernel", "out", "n", "stride")
 OPTIONAL = ("input", "operator", "start", "t", "exp", "se", "nl", "bn", "bias", "width", "residual", "layer_scale", "from",
             "size", "dilation", "when", "args", "source", "note")
@@ -42,7 +40,6 @@ TAIL_FIELDS = ("out", "exp")
 NOT_MODELS = {"conventions", "devices"}
 MAX_REPEATS = 1000
 MAX_EXPANSION = 10_000  # an expansion factor t beyond any network
-MAX_VALUE = 2**31  # widths, kernels, strides, resolutions: beyond any network, and counts stay inside 64 bits
 
 
 @dataclass(frozen=True)
@@ -117,10 +114,11 @@ def model_names() -> list[str]:
     return sorted(p.stem for p in tables_dir().glob("*.csv") if p.stem not in NOT_MODELS)
 
 
-def load_table(model: str | Path) -> Table:
+def load_table(model: str | Path, ops=None) -> Table:
     """A shipped table by name (``"v2"``; also the frameworks' names, ``mobilenet_v2``, in any case), or a CSV
     file by path. A shipped name always means the shipped table, even beside a file of that name: a path
-    says so with a slash or a .csv ending."""
+    says so with a slash or a .csv ending. Its rows may name the ops a user added to ``ops`` (an op set)."""
+    custom = tuple(ops.custom) if ops is not None else ()
     if isinstance(model, Table):
         return model
     if not isinstance(model, (str, Path)):
@@ -130,14 +128,14 @@ def load_table(model: str | Path) -> Table:
     shipped = tables_dir() / f"{name}.csv"
     looks_like_path = text.endswith(".csv") or "/" in text or "\\" in text
     if not looks_like_path and name not in NOT_MODELS and _is_file(shipped):
-        return _load(str(shipped), 0.0)
+        return _load(str(shipped), 0.0, custom)
     try:
         path = Path(text).expanduser()
         found = path.is_file()
     except (OSError, RuntimeError, ValueError):  # a name too long, ~nosuchuser, a NUL byte
         found = False
     if found:
-        return _load(str(path.resolve()), path.stat().st_mtime)
+        return _load(str(path.resolve()), path.stat().st_mtime, custom)
     if looks_like_path:
         raise UnknownModel(f"no table file at {text!r:.300}")
     raise UnknownModel(f"unknown model {text!r:.300}; shipped tables: {', '.join(model_names())} (or give a path to a CSV)")
@@ -171,7 +169,7 @@ _LOADING: set = set()  # tables being read: a backbone chain that comes back to 
 
 
 @lru_cache(maxsize=64)
-def _load(path: str, mtime: float) -> Table:
+def _load(path: str, mtime: float, custom: tuple = ()) -> Table:
     if path in _LOADING:
         raise TableError(f"{Path(path).name}: its backbone chain comes back to it (a cycle)")
     try:
@@ -184,13 +182,14 @@ def _load(path: str, mtime: float) -> Table:
         raise TableError(f"{Path(path).name}: cannot read: {e}") from None
     _LOADING.add(path)
     try:
-        return parse_table(text, path)
+        return parse_table(text, path, custom)
     finally:
         _LOADING.discard(path)
 
 
-def parse_table(text: str, path: str = "<table>") -> Table:
-    """Parse and validate a table's text. Every problem found is reported, one line each."""
+def parse_table(text: str, path: str = "<table>", custom: tuple = ()) -> Table:
+    """Parse and validate a table's text. Every problem found is reported, one line each. ``custom``: the
+    names of the ops a user registered that its rows may name."""
     text = text[1:] if text.startswith("\ufeff") else text
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.isprintable() and any(ord(ch) < 32 and ch != "\t" or 127 <= ord(ch) < 160 for ch in line):
@@ -276,7 +275,7 @@ def parse_table(text: str, path: str = "<table>") -> Table:
         raw = {key: v.strip() for key, v in zip(header, fields)}
         if not any(raw.values()):
             continue
-        row = _parse_row(raw, where, line, problems, SYMBOLS + tuple(name for name, _ in params))
+        row = _parse_row(raw, where, line, problems, SYMBOLS + tuple(name for name, _ in params), custom)
         if row is None:
             width = None
             continue
@@ -449,7 +448,7 @@ def _reduced_tail(text: str, rows, where: str, problems: list) -> tuple:
     return tuple(pairs)
 
 
-def _parse_row(raw: dict, where: str, line: int, problems: list[str], symbols=SYMBOLS) -> Row | None:
+def _parse_row(raw: dict, where: str, line: int, problems: list[str], symbols=SYMBOLS, custom=()) -> Row | None:
     n_before = len(problems)
 
     def bad(col, msg):
@@ -476,7 +475,6 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str], symbols=SY
         return int(value)
 
     op = raw.get("op", "")
-    custom = _custom_ops()
     if op not in ROW_OPS and op not in custom:
         bad("op", f"unknown op (allowed: {', '.join(ROW_OPS + tuple(custom))})")
         return None
@@ -614,13 +612,6 @@ def _parse_row(raw: dict, where: str, line: int, problems: list[str], symbols=SY
         source=raw.get("source", ""),
         line=line,
     )
-
-
-def _custom_ops() -> dict:
-    """Ops a user registered (``mnetcost.register_op``): a row may name them."""
-    from .ops import REGISTRY, BUILTIN
-
-    return {name: spec for name, spec in REGISTRY.items() if name not in BUILTIN}
 
 
 def _rows_of(ops) -> str:

@@ -22,18 +22,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import Cost, cost, hw
-from .errors import UsageError
+from .config import choice, configure
+from .engine import Cost, check_alphas, check_resolutions, cost, hw, setup
+from .expand import single
+from .vocab import DTYPES, SCHEDULES
 
-DTYPE_BYTES = {"float32": 4, "float16": 2, "int8": 1}
-SCHEDULES = ("layerwise", "materialized")
+DTYPE_BYTES = dict(zip(DTYPES, (4, 2, 1)))
 
 
 def dtype_bytes(dtype: str) -> int:
-    try:
-        return DTYPE_BYTES[dtype]
-    except KeyError:
-        raise UsageError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPE_BYTES)}") from None
+    return DTYPE_BYTES[choice(dtype, "dtype", DTYPES)]
 
 
 @dataclass
@@ -88,33 +86,29 @@ def _num(x):
     return int(x) if float(x).is_integer() else float(x)
 
 
-def memory(model, *, alpha: float = 1.0, rho=None, resolution=None, dtype: str = "float16",
-           schedule: str = "materialized", convention="paper", classes=None, spatial: str = "exact",
-           top=True, head=None, aux=False, reduced_tail=False, symbols=None) -> Memory:
-    """Activation memory and traffic of ``model``. ``peak_bytes`` follows ``schedule``; it is the
+def memory(model, config=None, *, dtype: str = "float16", schedule: str = "materialized", **options) -> Memory:
+    """Activation memory and traffic of ``model`` (or of a ``Cost`` already computed) under one configuration
+    (``config`` or keyword options, as for ``cost``). ``peak_bytes`` follows ``schedule``; it is the
     one-configuration case of ``peak_grid`` (the same tensor plan and sizes).
 
     >>> memory("v2", dtype="float16").peak_bytes      # 112 x 112 x 16 x 2 bytes (V2 Table 3: 400K)
     401408
     """
     size = dtype_bytes(dtype)
-    _check_schedule(schedule)
-    r = model if isinstance(model, Cost) else cost(model, alpha=alpha, rho=rho, resolution=resolution,
-                                                   convention=convention, classes=classes, spatial=spatial,
-                                                   top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
+    choice(schedule, "schedule", SCHEDULES)
+    r = model if isinstance(model, Cost) else cost(model, config, **options)
     c = r.columns
     n = len(c["name"])
-    plan = Plan(c["name"], c["inputs"], c["block"], c["op"])
+    plan = Plan(c["name"], c["inputs"], c["block"], roles(r.ops, c["op"]))
     sizes = tensor_sizes(r.channels, *hw(r.resolution), c["h_out"], c["w_out"], c["c_out"])
     live = plan.live(sizes)
-
     in_bytes, weight_bytes, out_bytes = traffic_bytes(plan, sizes, c["weights"], c["biases"], c["bn"], c["c_out"], size)
     moved = in_bytes + weight_bytes + out_bytes
-    intensity = np.divide(c["mult_adds"], moved, out=np.zeros(n), where=moved > 0)
     materialized = plan.materialized()
     columns = {"name": c["name"], "block": c["block"], "op": c["op"], "h_out": c["h_out"], "w_out": c["w_out"],
                "c_out": c["c_out"], "mult_adds": c["mult_adds"], "in_bytes": in_bytes, "out_bytes": out_bytes,
-               "weight_bytes": weight_bytes, "bytes_moved": moved, "intensity": intensity,
+               "weight_bytes": weight_bytes, "bytes_moved": moved,
+               "intensity": np.divide(c["mult_adds"], moved, out=np.zeros(n), where=moved > 0),
                "live_bytes": live * size, "materialized": np.isin(np.arange(n), materialized)}
     peak, where = plan.peak(sizes, schedule)
     return Memory(cost=r, dtype=dtype, schedule=schedule, columns=columns, input_elements=sizes[0],
@@ -122,9 +116,9 @@ def memory(model, *, alpha: float = 1.0, rho=None, resolution=None, dtype: str =
                   peak_bytes=_num(peak * size), peak_layer="input" if where < 0 else c["name"][where])
 
 
-def _check_schedule(schedule):
-    if schedule not in SCHEDULES:
-        raise UsageError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+def roles(ops, names) -> list:
+    """Each layer's roles in the materialized schedule, from its op spec (``memory``)."""
+    return [ops[op].memory for op in names]
 
 
 def traffic_bytes(plan, sizes, weights, biases, bn, c_out, size: int):
@@ -148,12 +142,12 @@ class Plan:
     in the number of layers. Tensor ids: -1 the network input, i layer i's output (row i + 1 of a
     sizes array)."""
 
-    def __init__(self, names, inputs, blocks, ops):
+    def __init__(self, names, inputs, blocks, roles):
         index = {"input": -1}
         index.update((name, i) for i, name in enumerate(names))
         self.n = n = len(names)
         self.reads = [[index[t] for t in ins] for ins in inputs]
-        self.blocks, self.ops = list(blocks), list(ops)
+        self.blocks, self.roles = list(blocks), list(roles)
         readers = [[] for _ in range(n + 1)]
         for i, ids in enumerate(self.reads):
             for t in ids:
@@ -192,10 +186,10 @@ class Plan:
             crossing = any(self.blocks[i] != self.blocks[t] for i in readers)
             if t not in outputs and not crossing:
                 continue
-            if (self.blocks[t] == first_block and self.ops[t] in ("conv", "pw") and readers
-                    and all(self.ops[i] == "dw" and first_of_block[self.blocks[i]] == i for i in readers)):
+            if (self.blocks[t] == first_block and "stem" in self.roles[t] and readers
+                    and all("depthwise" in self.roles[i] and first_of_block[self.blocks[i]] == i for i in readers)):
                 continue  # the first layer streams into a block that starts with a depthwise conv
-            if readers and self.ops[t] != "pool" and all(self.ops[i] == "pool" for i in readers):
+            if readers and "pooling" not in self.roles[t] and all("pooling" in self.roles[i] for i in readers):
                 continue  # global pooling consumes its input channel by channel
             kept.append(t)
         return np.array(kept)
@@ -210,22 +204,20 @@ class Plan:
         return held.max(axis=0), int(kept[np.argmax(held, axis=0).ravel()[0]])
 
 
-def peak_grid(model, alphas, resolutions, *, dtype: str = "float16", schedule: str = "materialized",
-              convention="paper", classes=None, top=True, head=None, aux=False, reduced_tail=False, symbols=None):
+def peak_grid(model, alphas, resolutions, config=None, *, dtype: str = "float16", schedule: str = "materialized",
+              **options):
     """Peak activation bytes for every alpha (rows) and resolution (columns): ``memory(...).peak_bytes``
-    on a grid, with each alpha's layers expanded once for all resolutions."""
-    from .engine import check_resolutions, setup
-    from .expand import single
-
+    on a grid, with each alpha's layers expanded once for all resolutions; the rest of the configuration is
+    ``config`` or keyword options, as for ``memory``."""
     size = dtype_bytes(dtype)
-    _check_schedule(schedule)
-    s = setup(model, convention, classes, "exact", top, head, aux, reduced_tail, symbols)
-    res = check_resolutions(s.table, list(resolutions), "exact")
+    choice(schedule, "schedule", SCHEDULES)
+    s = setup(model, configure(config, **options))
+    alphas, res = check_alphas(alphas), check_resolutions(s, resolutions)
     out = np.zeros((len(alphas), len(res)), dtype=np.int64)
     for a_i, a in enumerate(alphas):
-        layers = single(s.expand(np.array([float(a)]), res))
+        layers = single(s.expand(np.array([a]), res))
         plan = Plan([l.name for l in layers], [l.inputs for l in layers], [l.block for l in layers],
-                    [l.op for l in layers])
+                    roles(s.ops, [l.op for l in layers]))
         sizes = tensor_sizes(s.table.channels, res, res, [l.h_out for l in layers], [l.w_out for l in layers],
                              [l.c_out for l in layers])
         out[a_i] = plan.peak(sizes, schedule)[0]

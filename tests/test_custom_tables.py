@@ -157,8 +157,8 @@ def test_v3_design_steps():
     about 30M (the paper). mnetcost: 10.4M and, for our reading of Figure 5, 34.3M."""
     from mnetcost.explore import diff
 
-    _, _, stem = diff("v3-large-stem32", "v3-large")
-    _, blocks, tail = diff("v3-large-v2tail", "v3-large")
+    stem = diff("v3-large-stem32", "v3-large").totals
+    blocks, tail = diff("v3-large-v2tail", "v3-large")[1], diff("v3-large-v2tail", "v3-large").totals
     assert stem["d_macs"] == -10_436_608 and round(stem["d_macs"] / 1e6) == -10
     assert tail["d_macs"] == -34_317_760
     changes = dict(zip(blocks["block"], blocks["change"]))

@@ -130,9 +130,9 @@ def test_json_ready_dict():
     ({"rho": 0.5, "resolution": 112}, "give rho or resolution, not both"),
     ({"rho": 0}, "rho must be a finite number > 0"),
     ({"resolution": 100.5}, "whole number of pixels"),
-    ({"classes": 0}, "classes must be a whole number >= 1, got 0"),
+    ({"classes": 0}, "classes must be a whole number from 1 to 2,147,483,648, got 0"),
     ({"classes": 2.5}, "got 2.5"),
-    ({"spatial": "fuzzy"}, "spatial must be one of exact, continuous"),
+    ({"spatial": "fuzzy"}, "unknown spatial mode 'fuzzy'; choose one of exact, continuous"),
 ])
 def test_bad_input(kwargs, message):
     with pytest.raises(UsageError, match=message):

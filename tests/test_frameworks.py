@@ -331,7 +331,7 @@ TRAIN_KEYS = {"params": "params", "trainable": "trainable", "forward_macs": "for
 
 
 def _training(r):
-    from mnetcost.training import training
+    from mnetcost.train import training
 
     model, alpha = TRAIN_MODELS[r["model"]]
     freeze = {"full": None, "backbone": "backbone"}.get(r["setting"], None if r["setting"] == "full" else
@@ -385,7 +385,7 @@ def test_keras_recipe_trainable_parameters():
     """Keras' count_params() and trainable weights of the recipe (frozen base) and of full fine-tuning, for
     MobileNet, MobileNetV2, MobileNetV3Large and MobileNetV3Small at alpha 1, and the mult-adds of a Keras
     training step on the torch backend (generators/keras_training_truth.py)."""
-    from mnetcost.training import training
+    from mnetcost.train import training
 
     tables = {"MobileNet": "v1", "MobileNetV2": "v2", "MobileNetV3Large": "v3-large", "MobileNetV3Small": "v3-small"}
     for r in rows("keras_training.csv"):

@@ -5,9 +5,9 @@ import pytest
 
 import mnetcost
 from mnetcost.conventions import get_convention
-from mnetcost.errors import UnknownOp, UsageError
+from mnetcost.errors import TableError, UnknownOp, UsageError
 from mnetcost.expand import Layer
-from mnetcost.ops import BUILTIN, Area, OpCost, Terms, op_cost, op_spec
+from mnetcost.ops import BUILTIN, Area, OpCost, Terms, op_cost
 
 PAPER = get_convention("paper").rules("v2")
 FVCORE = get_convention("fvcore").rules("v2")
@@ -68,24 +68,24 @@ def test_counts_keep_their_area_apart_for_any_power_of_it():
 
 def test_unknown_op_is_an_error_never_zero():
     with pytest.raises(UnknownOp):
-        op_spec("shuffle")
+        BUILTIN["shuffle"]
     assert set(BUILTIN) == {"conv", "dw", "pw", "fc", "se", "pool", "add", "mul", "concat", "upsample", "norm", "attn",
                             "scale"}
 
 
-def test_a_registered_op_is_costed_from_its_own_arguments(tmp_path, monkeypatch):
-    from mnetcost import ops
-
-    monkeypatch.setattr(ops, "REGISTRY", dict(ops.REGISTRY))  # registered for this test only
+def test_a_registered_op_is_costed_from_its_own_arguments(tmp_path):
     def scaled_identity(layer, rules):
         return OpCost(layer.args["factor"] * layer.c_in * layer.area_out, 0)
 
-    mnetcost.register_op("scaled_identity", scaled_identity)
+    ops = mnetcost.register_op("scaled_identity", scaled_identity)
     table = tmp_path / "t.csv"
     table.write_text("# family: v2\n# resolution: 8\nstage,op,kernel,out,n,stride,args\n"
                      "stem,conv,3,8,1,1,\nodd,scaled_identity,,,1,2,factor=3\n")
-    r = mnetcost.cost(table)
+    r = mnetcost.cost(table, ops=ops)
     assert r.layers["mult_adds"].tolist() == [3 * 3 * 3 * 8 * 64, 3 * 8 * 16]
+    with pytest.raises(TableError, match="scaled_identity"):  # the op set is a value: nothing global changed
+        mnetcost.cost(table)
+    assert "scaled_identity" not in BUILTIN and "scaled_identity" in ops
     with pytest.raises(UsageError):
         mnetcost.register_op("conv", scaled_identity)
 

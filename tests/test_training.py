@@ -8,7 +8,7 @@ import pytest
 
 import mnetcost
 from mnetcost.cli import main
-from mnetcost.training import training, training_sweep
+from mnetcost.train import training, training_sweep
 
 
 def test_known_values_v2_full_fine_tuning():

@@ -33,14 +33,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import Cost, cost_layers, narrow_ints, setup
+from .config import choice, configure, whole
+from .engine import Cost, check_alphas, check_resolutions, cost_layers, grid_counts, narrow_ints, setup, trains
 from .errors import UsageError
 from .expand import top_start
-from .tables import MAX_VALUE, OUT_OF_PLACE
+from .ops import op_cost
 from .traffic import dtype_bytes
+from .vocab import MAX_VALUE, OPTIMIZERS, OUT_OF_PLACE
 
-OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}  # values kept per trainable parameter
-WEIGHT_OPS = ("conv", "pw", "dw", "fc", "se")
+OPTIMIZER_STATE = dict(zip(OPTIMIZERS, (0, 1, 2)))  # values kept per trainable parameter
+COUNTS = ("physical", "torch")
 # What an activation keeps for its backward pass: its result (in place, the tensor itself), a copy of
 # its input (in place, a new tensor), or its input (out of place).
 ACT_SAVES = {"RE": "result", "RE6": "copy", "HS": "copy", "SW": "copy", "GE": "input", "SIG": "result",
@@ -73,39 +75,31 @@ def frozen_blocks(s, blocks: list, freeze) -> set:
 
 
 def check_batch(batch):
-    if isinstance(batch, (bool, np.bool_)) or not isinstance(batch, (int, np.integer)) or not 1 <= batch <= MAX_VALUE:
-        raise UsageError(f"batch must be a whole number from 1 to {MAX_VALUE}, got {batch!r}")
-    return int(batch)
+    return whole(batch, "batch", high=MAX_VALUE)
 
 
-def step_factors(layers, frozen: set):
-    """Per layer: (input requires grad, weights trainable, the convolution's groups), the first as an array over
-    configurations where upstream layers exist only in some (their ``present`` mask)."""
+def step_factors(layers, frozen: set, s):
+    """Per layer: (input requires grad, weights trainable), the first as an array over configurations where
+    upstream layers exist only in some (their ``present`` mask)."""
     rg = {"input": False}
     out = []
     for l in layers:
         x_rg = False
         for t in l.inputs:
             x_rg = np.logical_or(x_rg, rg.get(t, False))
-        trainable = l.block not in frozen and l.op in WEIGHT_OPS + ("norm", "scale")
+        spec = s.ops[l.op]
+        learns = spec.trains if spec.trains is not None else trains(l, s, op_cost(l, s.rules, s.ops).weights)
+        trainable = l.block not in frozen and bool(np.all(learns))
         here = np.asarray(l.present, dtype=bool) if np.ndim(l.present) else bool(l.present)
         rg[l.name] = np.where(here, np.logical_or(x_rg, trainable), x_rg)
-        groups = l.groups if l.op in ("conv", "pw", "dw") else 1
-        out.append((x_rg, trainable, groups))
+        out.append((x_rg, trainable))
     return out
 
 
-def backward_parts(l, x_rg, trainable, groups):
-    """(input-gradient, physical weight-gradient, torch weight-gradient) multipliers of the layer's
-    forward mult-adds."""
-    if l.op == "se":  # fc1 then fc2, each half the forward; fc2's input requires grad once fc1 trains
-        return (np.asarray(x_rg, dtype=float) + np.logical_or(x_rg, trainable)) / 2, float(trainable), float(trainable)
-    if l.op == "attn":  # QK^T and AV: a gradient for each operand that requires one
-        return 2.0 * np.asarray(x_rg, dtype=float), 0.0, 0.0
-    if l.op in WEIGHT_OPS:
-        w = float(trainable)
-        return np.asarray(x_rg, dtype=float), w, w * np.asarray(groups, dtype=float)
-    return 0.0, 0.0, 0.0
+def backward_parts(l, x_rg, trainable, s):
+    """(input-gradient, physical weight-gradient, torch weight-gradient) multipliers of the layer's forward
+    mult-adds: its op's ``backward`` facet."""
+    return s.ops[l.op].facet("backward")(l, x_rg, trainable)
 
 
 @dataclass
@@ -140,45 +134,48 @@ class Training:
                 f"trainable {t['trainable']:,} of {t['params']:,}, {t['training_bytes']:,} bytes)")
 
 
-def training(model, *, alpha: float = 1.0, rho=None, resolution=None, convention="torchvision", classes=None,
-             top=True, head=None, freeze=None, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd",
-             aux=False, reduced_tail=False, symbols=None) -> Training:
+def training(model, config=None, *, freeze=None, batch: int = 1, dtype: str = "float32", optimizer: str = "sgd",
+             **options) -> Training:
     """Forward and backward mult-adds (physical and torch's count), trainable parameters and the memory of
-    one training step of ``batch`` images with a cross-entropy loss."""
+    one training step of ``batch`` images with a cross-entropy loss. The configuration is ``config`` or keyword
+    options as for ``cost`` (the convention defaults to torchvision's)."""
     freeze, batch = check_freeze(freeze), check_batch(batch)
-    if optimizer not in OPTIMIZER_STATE:
-        raise UsageError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZER_STATE)}")
+    choice(optimizer, "optimizer", OPTIMIZERS)
     size = dtype_bytes(dtype)
-    r, layers, s = cost_layers(model, alpha=alpha, rho=rho, resolution=resolution, convention=convention,
-                               classes=classes, top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
+    r, layers, s = cost_layers(model, configure(config, {"convention": "torchvision"}, **options))
     frozen = frozen_blocks(s, [(l.block, l.part) for l in layers], freeze)
     c = r.columns
-    factors = step_factors(layers, frozen)
-    parts = [backward_parts(l, *f) for l, f in zip(layers, factors)]
+    factors = step_factors(layers, frozen, s)
+    parts = [backward_parts(l, *f, s) for l, f in zip(layers, factors)]
     fwd, b_in, b_w, b_wt = (np.array([_times(p, m) * batch for p, m in zip(column, c["mult_adds"])], dtype=object)
                             for column in ([1] * len(parts), *zip(*parts)))
     trainable = np.array([0 if l.block in frozen else int(t) for l, t in zip(layers, c["trainable"])], dtype=object)
-    saved = SavedBytes(r, layers, factors, frozen, batch, size).run()
-    params, n_trainable = int(sum(c["params"])), int(sum(trainable))
-    weights_bytes = (params + saved.buffer_elements) * size
-    grads = n_trainable * size
-    state = OPTIMIZER_STATE[optimizer] * n_trainable * size
-    totals = {
-        "params": params, "trainable": n_trainable, "frozen": params - n_trainable,
-        "forward_macs": int(fwd.sum()), "backward_macs": int(b_in.sum() + b_w.sum()),
-        "backward_macs_torch": int(b_in.sum() + b_wt.sum()), "backward_input_macs": int(b_in.sum()),
-        "backward_weight_macs": int(b_w.sum()), "backward_weight_macs_torch": int(b_wt.sum()),
-        "saved_bytes": saved.total, "saved_activation_bytes": saved.activations,
-        "saved_param_bytes": saved.params, "saved_buffer_bytes": saved.buffers, "saved_stat_bytes": saved.stats,
-        "weight_bytes": weights_bytes, "gradient_bytes": grads, "optimizer_bytes": state,
-        "training_bytes": weights_bytes + grads + state + saved.activations + saved.stats,
-    }
+    saved = SavedBytes(r, layers, factors, frozen, batch, size, s).run()
     columns = {"name": c["name"], "block": c["block"], "op": c["op"],
                "frozen": np.array([l.block in frozen for l in layers]),
                "forward_macs": fwd, "backward_input_macs": b_in, "backward_weight_macs": b_w,
                "backward_weight_macs_torch": b_wt, "params": c["params"], "trainable": trainable,
                "saved_bytes": np.array(saved.by_layer, dtype=object)}
-    return Training(r, batch, freeze, optimizer, dtype, columns, totals)
+    return Training(r, batch, freeze, optimizer, dtype, columns, _totals(columns, saved, optimizer, size))
+
+
+def _totals(c: dict, saved, optimizer: str, size: int) -> dict:
+    """A training step's totals from its per-layer columns and saved tensors."""
+    params, n_trainable = int(sum(c["params"])), int(sum(c["trainable"]))
+    b_in, b_w, b_wt = (int(c[k].sum()) for k in ("backward_input_macs", "backward_weight_macs",
+                                                    "backward_weight_macs_torch"))
+    weights_bytes = (params + saved.buffer_elements) * size
+    grads = n_trainable * size
+    state = OPTIMIZER_STATE[optimizer] * n_trainable * size
+    return {
+        "params": params, "trainable": n_trainable, "frozen": params - n_trainable,
+        "forward_macs": int(c["forward_macs"].sum()), "backward_macs": b_in + b_w, "backward_macs_torch": b_in + b_wt,
+        "backward_input_macs": b_in, "backward_weight_macs": b_w, "backward_weight_macs_torch": b_wt,
+        "saved_bytes": saved.total, "saved_activation_bytes": saved.activations,
+        "saved_param_bytes": saved.params, "saved_buffer_bytes": saved.buffers, "saved_stat_bytes": saved.stats,
+        "weight_bytes": weights_bytes, "gradient_bytes": grads, "optimizer_bytes": state,
+        "training_bytes": weights_bytes + grads + state + saved.activations + saved.stats,
+    }
 
 
 def _times(factor, macs) -> int:
@@ -192,53 +189,58 @@ def _n(x) -> int:
     return int(np.asarray(x).ravel()[0])
 
 
-def training_sweep(model, alphas, resolutions, *, convention="torchvision", classes=None, top=True, head=None,
-                   freeze=None, batch: int = 1, count: str = "physical", aux=False, reduced_tail=False, symbols=None):
+def training_sweep(model, alphas, resolutions, config=None, *, freeze=None, batch: int = 1, count: str = "physical",
+                   **options):
     """Mult-adds of one training step (forward + backward, ``count`` "physical" or "torch") and the trainable
-    parameters over an alpha x resolution grid, by the sweep's one vectorised path: each layer's forward
-    count weighted by its backward factors. Equal to ``training`` point by point. Returns a tidy DataFrame."""
+    parameters over an alpha x resolution grid, by the grid's one path: each layer's forward mult-adds
+    weighted by its backward factors (a FLOP counter's other operations are not part of a training step's
+    mult-adds, as in ``training``). Equal to ``training`` point by point. Returns a tidy DataFrame."""
     import pandas as pd
 
-    from .engine import check_resolutions, grid
-
     freeze, batch = check_freeze(freeze), check_batch(batch)
-    if count not in ("physical", "torch"):
-        raise UsageError(f"count must be 'physical' or 'torch', got {count!r}")
-    s = setup(model, convention, classes, "exact", top, head, aux, reduced_tail, symbols)
+    choice(count, "count", COUNTS)
+    s = setup(model, configure(config, {"convention": "torchvision"}, **options))
+    if s.config.stage_alpha is not None:
+        raise UsageError("a training sweep takes alphas, not stage_alpha")
 
     def weigh(layers):
         frozen = frozen_blocks(s, [(l.block, l.part) for l in layers], freeze)
         out = []
-        for l, f in zip(layers, step_factors(layers, frozen)):
-            back_in, back_w, back_wt = backward_parts(l, *f)
-            out.append((batch * (1 + back_in + (back_wt if count == "torch" else back_w)),
+        for l, (x_rg, trainable) in zip(layers, step_factors(layers, frozen, s)):
+            back_in, back_w, back_wt = backward_parts(l, x_rg, trainable, s)
+            out.append((batch * (1 + back_in + (back_wt if count == "torch" else back_w)), 0,
                         int(l.block not in frozen)))
         return out
 
-    res = check_resolutions(s.table, resolutions, "exact")
-    macs, trainable = grid(model, alphas, res, convention=convention, classes=classes, top=top, head=head,
-                           aux=aux, reduced_tail=reduced_tail, symbols=symbols, weigh=weigh)
-    if s.rules.bn_trainable != s.rules.bn_params:  # Keras: the moving statistics are parameters, never trainable
-        import dataclasses
-
-        rules = dataclasses.replace(s.rules, bn_params=s.rules.bn_trainable)
-        trainable = grid(model, alphas, res[:1], convention=rules, classes=classes, top=top, head=head, aux=aux,
-                         reduced_tail=reduced_tail, symbols=symbols, weigh=weigh)[1]
-    a = np.repeat(np.atleast_1d(np.asarray(alphas, dtype=float)), len(res))
-    return pd.DataFrame({"alpha": a, "resolution": np.tile(res, macs.shape[0]), "training_macs": macs.ravel(),
-                         "trainable": np.repeat(trainable, len(res))})
+    alphas, res = check_alphas(alphas), check_resolutions(s, resolutions)
+    macs, _, trainable = grid_counts(s, alphas, res, weigh)
+    return pd.DataFrame({"alpha": np.repeat(alphas, len(res)), "resolution": np.tile(res, macs.shape[0]),
+                         "training_macs": macs.ravel(), "trainable": np.repeat(trainable, len(res))})
 
 
 class SavedBytes:
-    """What autograd keeps for the backward pass, storage by storage (see the module docstring)."""
+    """What autograd keeps for the backward pass, storage by storage (see the module docstring): each layer's
+    op spec says what it keeps (its ``saves`` facet), through ``keep``, ``new``, ``act`` and ``batchnorm``."""
 
-    def __init__(self, r: Cost, layers, factors, frozen: set, batch: int, size: int):
-        self.r, self.layers, self.factors, self.frozen, self.batch, self.size = r, layers, factors, frozen, batch, size
+    def __init__(self, r: Cost, layers, factors, frozen: set, batch: int, size: int, s):
+        self.r, self.layers, self.frozen, self.batch, self.size, self.s = r, layers, frozen, batch, size, s
+        self.rules, self.weights = r.rules, r.columns["weights"]
+        self.x_rg, self.trainable = [f[0] for f in factors], [f[1] for f in factors]
         self.saved: dict = {}  # storage key -> (bytes, category, index of the layer that saved it first)
         self.store = {"input": "input"}  # tensor name -> storage key
         self.elements = {"input": r.channels * int(r.columns["h_in"][0]) * int(r.columns["w_in"][0]) if layers else 0}
         self.buffer_elements = sum(2 * l.c_out for l in layers if l.bn) if r.rules.bn_params == 2 else 0  # running stats
         self.by_layer = [0] * len(layers)
+        # the classifier: the last fully connected layer (dropout comes before it)
+        self.last_fc = max((i for i, l in enumerate(layers) if s.ops[l.op].spatial == "one" and s.ops[l.op].counted),
+                           default=None)
+
+    @staticmethod
+    def n(x) -> int:
+        return _n(x)
+
+    def out_elements(self, l) -> int:
+        return _n(l.c_out) * _n(l.h_out) * _n(l.w_out)
 
     def keep(self, i, key, elements, category="act", element_bytes=None):
         if key not in self.saved:
@@ -277,75 +279,13 @@ class SavedBytes:
             self.keep(i, f"{l.name}:stats", 2 * l.c_out, "stat")
 
     def run(self):
-        r, rules = self.r, self.r.rules
-        weights = r.columns["weights"]
-        last_fc = max((i for i, l in enumerate(self.layers) if l.op == "fc"), default=None)
-        for i, (l, (x_rg, trainable, _)) in enumerate(zip(self.layers, self.factors)):
-            frozen = l.block in self.frozen
+        for i, l in enumerate(self.layers):
             ins = [self.store.get(t, t) for t in l.inputs]
-            out_elements = _n(l.c_out) * _n(l.h_out) * _n(l.w_out)
-            if not (x_rg or trainable):  # no autograd node: nothing kept
-                self.new(l.name, f"{l.name}:out", out_elements)
+            if not (self.x_rg[i] or self.trainable[i]):  # no autograd node: nothing kept
+                self.new(l.name, f"{l.name}:out", self.out_elements(l))
                 continue
-            x = ins[0]
-            if l.op in ("conv", "pw", "dw") or (l.op == "fc" and l.bn):
-                self.keep(i, x, self.elements.get(x, 0))
-                self.keep(i, f"{l.name}:w", weights[i], "param")
-                key = f"{l.name}:conv"
-                if l.bn and rules.bn_params:
-                    self.batchnorm(i, l, key, out_elements, frozen)
-                    key = f"{l.name}:bn"
-                self.elements[key] = out_elements
-                self.new(l.name, self.act(i, l, key, out_elements), out_elements)
-            elif l.op == "fc":
-                if i == last_fc and rules.dropout and not isinstance(r.top, list):
-                    if x_rg:  # dropout's product keeps its noise only when its input needs a gradient
-                        self.keep(i, f"{l.name}:noise", l.c_in)
-                    if rules.dropout == "new":
-                        x = self.new(f"{l.name}:dropped", f"{l.name}:dropped", l.c_in)
-                if trainable:
-                    self.keep(i, x, l.c_in)
-                if x_rg:
-                    self.keep(i, f"{l.name}:w", weights[i], "param")
-                self.elements[f"{l.name}:out"] = l.c_out
-                self.new(l.name, self.act(i, l, f"{l.name}:out", l.c_out), l.c_out)
-            elif l.op == "se":
-                c, mid = l.c_in, l.c_mid
-                self.keep(i, f"{l.name}:pooled", c)
-                w1 = w2 = weights[i] // 2
-                self.keep(i, f"{l.name}:w1", w1, "param")
-                if rules.se_act == "RE":
-                    self.keep(i, f"{l.name}:squeezed", mid)  # ReLU, out of place: its result, fc2's input
-                else:
-                    self.keep(i, f"{l.name}:fc1", mid)  # SiLU, out of place: its input
-                    self.keep(i, f"{l.name}:squeezed", mid)
-                self.keep(i, f"{l.name}:w2", w2, "param")
-                self.keep(i, f"{l.name}:gate_in" if rules.se_gate == "HSIG" else f"{l.name}:gate", c)
-                self.keep(i, f"{l.name}:gate", c)  # the product keeps the gate ...
-                self.keep(i, x, self.elements.get(x, 0))  # ... and the features
-                self.new(l.name, f"{l.name}:out", out_elements)
-            elif l.op == "mul":
-                for t in ins:
-                    self.keep(i, t, self.elements.get(t, 0))
-                self.new(l.name, f"{l.name}:out", out_elements)
-            elif l.op == "norm":
-                self.batchnorm(i, l, x, self.elements.get(x, 0), frozen)
-                self.new(l.name, f"{l.name}:out", out_elements)
-            elif l.op == "scale":
-                self.keep(i, x, self.elements.get(x, 0))
-                self.keep(i, f"{l.name}:gamma", l.c_out, "param")
-                self.new(l.name, f"{l.name}:out", out_elements)
-            elif l.op == "attn":
-                q, k, v = ins
-                a = l.args
-                n_q, n_kv = _n(l.h_out) * _n(l.w_out), _n(l.h_in) * _n(l.w_in)
-                self.keep(i, f"{l.name}:q", a["heads"] * a["key_dim"] * n_q)  # the scaled queries
-                self.keep(i, k, self.elements.get(k, 0))
-                self.keep(i, f"{l.name}:weights", a["heads"] * n_q * n_kv)  # softmax's result, AV's operand
-                self.keep(i, v, self.elements.get(v, 0))
-                self.new(l.name, f"{l.name}:out", out_elements)
-            else:  # pooling, additions, concatenation, upsampling keep nothing
-                self.new(l.name, f"{l.name}:out", out_elements)
+            key = self.s.ops[l.op].facet("saves")(self, i, l, ins, l.block in self.frozen)
+            self.new(l.name, key, self.elements.get(key, self.out_elements(l)))
         if self.layers and self.saved:  # the loss: log-softmax, int64 targets, one scalar
             last = self.layers[-1]
             i = len(self.layers) - 1
