@@ -215,9 +215,9 @@ def expand(table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, 
             block_input = x
 
             def add(op, x, s, cout, groups=1, bn=False, act="", k=1, c_mid=0, suffix="", present=True,
-                    inputs=None, size=None, c0=None, args=None, bias=None):
+                    inputs=None, size=None, c0=None, args=None, bias=None, dilatable=True):
                 rate = x.rate
-                if backbone and s > 1 and x.stride * s > table.output_stride:
+                if backbone and dilatable and s > 1 and x.stride * s > table.output_stride:
                     s, rate = 1, x.rate * s  # DeepLab's output stride: the stride becomes a dilation
                 if op in ("pool", "fc"):
                     h_out = w_out = np.ones_like(x.h)
@@ -272,8 +272,10 @@ def expand(table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, 
                 q = add("pw", n, 1, heads * dk, bias=False, suffix="query", c0=heads * dk)
                 kv_in = {}
                 for part, d in (("key", dk), ("value", dv)):
+                    # the output stride rewrites the block's main stride only, never kv_stride (timm's
+                    # output_stride): the keys and values are still downsampled, at the block's dilation
                     down = n if kv == 1 else add("dw", n, kv, n.c, groups=n.c, bn=row.bn, bias=False, act="-",
-                                                 k=row.kernel, suffix=f"{part}_down", c0=n.c0)
+                                                 k=row.kernel, suffix=f"{part}_down", c0=n.c0, dilatable=False)
                     kv_in[part] = add("pw", down, 1, d, bias=False, suffix=part, c0=d)
                 k, v = kv_in["key"], kv_in["value"]
                 att = add("attn", k, 1, heads * dv, size=q, inputs=(q.name, k.name, v.name), suffix="attn",
