@@ -206,7 +206,7 @@ class Setup:
         w = h if widths is None else np.asarray(widths)
         return expand(self.table, self.rules, alpha, h, w, self.classes, c.spatial, top=c.top, head=c.head,
                       stage_alpha=stage_alpha, switches=self.switches, reduced_tail=c.reduced_tail,
-                      symbols=dict(self.symbols))
+                      symbols=dict(self.symbols), ops=self.ops)
 
     @property
     def symbols(self) -> tuple:

@@ -1,5 +1,8 @@
 """Expansion of table rows into primitive layers: the one place where widths, repeats, strides,
 dilations, expansions, squeeze-excite, residuals and the tensors each layer reads are decided.
+What layers each row op emits is its row type's (``rows.py``, beside what its row may hold); this
+module runs them over a table's rows, scales their widths by the convention's rules, applies a head
+table's output stride and keeps the tensors by name.
 
 Primitive ops: ``conv`` (standard k x k, k > 1), ``pw`` (1x1 conv), ``dw`` (depthwise), ``se``
 (squeeze-excite: global pool + two 1x1 FCs + channel scale), ``pool`` (global average pool),
@@ -7,13 +10,6 @@ Primitive ops: ``conv`` (standard k x k, k > 1), ``pw`` (1x1 conv), ``dw`` (dept
 ``mul`` (element-wise product, broadcasting a 1x1 map), ``concat`` (channel concatenation),
 ``upsample`` (bilinear, to another tensor's size), ``norm`` (a BatchNorm alone), ``attn`` (the two
 matmuls of multi-query attention), ``scale`` (layer scale), and any op a user registered.
-
-Block rows: ``bneck`` (V2/V3 inverted residual), ``fused`` (V4's FusedIB: a k x k conv to the
-expansion, a 1x1 projection), ``uib`` (V4's Universal Inverted Bottleneck: an optional start
-depthwise conv, a 1x1 expansion, an optional middle depthwise conv, a 1x1 projection; the stride on
-the middle one when it exists) and ``mqa`` (V4's Mobile MQA: input BatchNorm, query projection, keys
-and values downsampled by a strided depthwise conv when kv_stride > 1, one key and one value head
-shared by all query heads, output projection).
 
 The expansion works on arrays: widths have one value per configuration (an array of alphas, or of
 per-row multipliers), heights and widths one value per resolution. A layer that exists in only some
@@ -29,14 +25,13 @@ import numpy as np
 
 from .conventions import Rules
 from .errors import TableError, UsageError
-from .ops import Area
-from .scaling import FACTOR_RULES, SQUEEZE_RULES, out_size, scale_width
+from .ops import BUILTIN, Area
+from .rows import row_type
+from .scaling import FACTOR_RULES, out_size, scale_width
 from .tables import MAX_VALUE, Row, Table
 
 MAX_CHANNELS = MAX_VALUE  # beyond any network; keeps every count inside 64-bit integers' reach
 MAX_LAYERS = 10_000  # primitive layers one table may expand to (the largest shipped: about 230); keeps every command fast
-NO_SPATIAL_CHANGE = ("se", "add", "mul", "concat", "norm", "scale")
-NO_BIAS = ("pool", "add", "mul", "concat", "upsample", "norm", "attn", "scale")
 
 
 @dataclass(frozen=True)
@@ -135,7 +130,7 @@ def selected_rows(table: Table, top=True, head=None, switches=(), reduced_tail=F
 
 
 def expand(table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, top: bool = True, head=None,
-           stage_alpha=None, switches=(), reduced_tail: bool = False, symbols=None) -> list[Layer]:
+           stage_alpha=None, switches=(), reduced_tail: bool = False, symbols=None, ops=BUILTIN) -> list[Layer]:
     """Unroll ``table`` into primitive layers, for configurations ``alpha`` (an array: one width
     multiplier each) or ``stage_alpha`` (configurations x table rows: a multiplier per row), at input
     heights ``h`` and widths ``w`` (arrays: one value per resolution).
@@ -144,214 +139,117 @@ def expand(table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, 
     ``include_top=False`` does; ``head=(320, 320)`` replaces it by ``head_rows``. ``switches``
     (``{"aux"}``) keeps the rows that exist only under them; ``reduced_tail`` halves the widths the
     table's ``# reduced-tail:`` line names (V3's RF2 and dagger variants); ``symbols`` sets the table's
-    params (``{"f": 256}``)."""
-    layers: list[Layer] = []
-    tensors: dict[str, _Tensor] = {}
-    image = _Tensor("input", np.full(np.shape(alpha), table.channels, dtype=float), table.channels, h, w)
-    tensors["input"] = current = image
-    row_alpha = alpha
-    anchors = {**dict(table.params), **(symbols or {}), "k": classes, "a": rules.anchors, "a1": rules.anchors_first}
+    params (``{"f": 256}``). Each row's layers are its row type's (rows.py)."""
+    b = _Builder(table, rules, alpha, h, w, classes, spatial, symbols, ops)
+    for r_index, row in selected_rows(table, top, head, switches, reduced_tail):
+        if stage_alpha is not None:
+            b.row_alpha = stage_alpha[:, r_index] if r_index is not None and r_index < stage_alpha.shape[1] else 1.0
+        b.expand_row(row)
+    return b.layers
 
-    def describe(a):
+
+class _Builder:
+    """The state of one expansion, and what a row type's ``build`` asks of it: widths scaled by the
+    convention's rules (``width``, ``symbolic``), tensors by name (``resolve``), layers (``add``)."""
+
+    def __init__(self, table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, symbols, ops=BUILTIN):
+        self.table, self.rules, self.spatial, self.ops = table, rules, spatial, ops
+        self.shape = np.shape(alpha)
+        self.alpha = self.row_alpha = alpha
+        self.layers: list[Layer] = []
+        self.image = _Tensor("input", np.full(self.shape, table.channels, dtype=float), table.channels, h, w)
+        self.tensors: dict[str, _Tensor] = {"input": self.image}
+        self.current = self.image
+        self.anchors = {**dict(table.params), **(symbols or {}), "k": classes, "a": rules.anchors,
+                        "a1": rules.anchors_first}
+        self.memo: dict = {}  # a row's repeats share their widths: compute each once (arrays are costly)
+        self.row, self.block, self.sources, self.dilate = None, "", [], False
+
+    def expand_row(self, row: Row):
+        """Emit the layers of ``row``'s repeats; the first reads the row's sources and takes its stride."""
+        kind = row_type(row.op)
+        self.memo.clear()
+        self.row = row
+        self.sources = [self.resolve(ref, row) for ref in row.inputs] or [self.current]
+        self.dilate = row.part == "backbone" and bool(self.table.output_stride)
+        for i in range(row.n):
+            self.block = row.stage if row.n == 1 else f"{row.stage}.{i + 1}"
+            x = self.sources[0] if i == 0 else self.current
+            self.current = self.tensors[self.block] = kind.build(self, row, x, row.stride if i == 0 else 1)
+        self.tensors[row.stage] = self.current
+
+    def describe(self) -> str:
+        a = self.row_alpha
         return f"{a[0]:g}" if np.size(a) == 1 else "some configurations"
 
-    memo: dict = {}  # a row's repeats share their widths: compute each once (arrays are costly)
-
-    def width(role: str, c: float, x: _Tensor):
-        rule = rules.width_rule(role)
+    def width(self, role: str, c: float, x: _Tensor):
+        """Paper width ``c`` of a layer reading ``x``, scaled by the convention's rule for ``role``."""
+        rule = self.rules.width_rule(role)
         key = (rule, c, id(x.c), x.c0) if rule in FACTOR_RULES else (rule, c)
-        if key in memo:
-            return memo[key]
-        value = memo[key] = np.broadcast_to(scale_width(rule, c, row_alpha, x.c, x.c0), np.shape(alpha))
+        if key in self.memo:
+            return self.memo[key]
+        value = self.memo[key] = np.broadcast_to(scale_width(rule, c, self.row_alpha, x.c, x.c0), self.shape)
         if np.any(value < 1):
-            raise UsageError(f"alpha {describe(row_alpha)} leaves a layer of {table.name} with "
+            raise UsageError(f"alpha {self.describe()} leaves a layer of {self.table.name} with "
                              f"{np.min(value):g} channels (paper width {c})")
         if np.any(value > MAX_CHANNELS):
-            raise UsageError(f"alpha {describe(row_alpha)} gives a layer of {table.name} {np.max(value):g} channels; "
+            raise UsageError(f"alpha {self.describe()} gives a layer of {self.table.name} {np.max(value):g} channels; "
                              f"at most {MAX_CHANNELS}")
         return value
 
-    def symbolic(row: Row):
+    def symbolic(self, row: Row):
+        """A symbolic ``out`` (``a*k``): the classes, the convention's anchors and the table's params."""
         value = 1
         for token in row.expr:
-            value *= anchors[token] if token in anchors else int(token)
+            value *= self.anchors[token] if token in self.anchors else int(token)
         if value > MAX_CHANNELS:
-            raise UsageError(f"{table.name}: row {row.stage!r} would have {value} channels; at most {MAX_CHANNELS}")
+            raise UsageError(f"{self.table.name}: row {row.stage!r} would have {value} channels; at most {MAX_CHANNELS}")
         return value
 
-    def resolve(ref: str, row: Row) -> _Tensor:
-        if ref not in tensors:  # parse_table checked the name; a layer this configuration left out
-            raise TableError(f"{table.name}: row {row.stage!r} (line {row.line}) reads {ref!r}, which this "
+    def resolve(self, ref: str, row: Row) -> _Tensor:
+        if ref not in self.tensors:  # parse_table checked the name; a layer this configuration left out
+            raise TableError(f"{self.table.name}: row {row.stage!r} (line {row.line}) reads {ref!r}, which this "
                              f"configuration does not have")
-        return tensors[ref]
+        return self.tensors[ref]
 
-    def same_size(row: Row, xs, broadcast=False):
-        big = max(xs, key=lambda x: np.max(x.h * x.w))
-        for x in xs:
-            fits = np.array_equal(x.h, big.h) and np.array_equal(x.w, big.w)
-            if not fits and not (broadcast and np.all(x.h == 1) and np.all(x.w == 1)):
-                raise TableError(f"{table.name}: row {row.stage!r} (line {row.line}) combines tensors of different "
-                                 f"sizes: {x.name} and {big.name}")
-        return big
+    def add(self, op, x, s, cout, groups=1, bn=False, act="", k=1, c_mid=0, suffix="", present=True,
+            inputs=None, size=None, c0=None, args=None, bias=None, dilatable=True):
+        """A layer of the current block reading ``x`` with stride ``s``; returns its output tensor. An
+        absent layer (``present`` False) is not emitted: its name reads its input."""
+        row, rate = self.row, x.rate
+        if self.dilate and dilatable and s > 1 and x.stride * s > self.table.output_stride:
+            s, rate = 1, x.rate * s  # DeepLab's output stride: the stride becomes a dilation
+        h_out, w_out = self._out_size(op, x, s, size)
+        name = f"{self.block}.{suffix}" if suffix else self.block
+        out = _Tensor(name, cout, cout if c0 is None else c0, h_out, w_out,
+                      size.stride if size is not None else x.stride * (s if self.ops[op].spatial != "one" else 1), rate)
+        if np.ndim(present) == 0 and not present:
+            self.tensors[name] = x  # absent: its name reads its input
+            return x
+        if len(self.layers) >= MAX_LAYERS:
+            raise TableError(f"{self.table.name} expands to more than {MAX_LAYERS:,} layers (rows x repeats); "
+                             "mnetcost costs networks up to that size")
+        dilation = (row.dilation * (rate if self.dilate else 1)) if k > 1 else 1
+        self.layers.append(Layer(
+            name=name, stage=row.stage, block=self.block, op=op, kernel=k, stride=s, groups=groups,
+            c_in=x.c, c_out=cout, h_in=x.h, w_in=x.w, h_out=h_out, w_out=w_out, bn=bn,
+            bias=(not bn if bias is None else bias) and self.ops[op].bias, act=act, c_mid=c_mid,
+            present=present, inputs=tuple(inputs or (x.name,)), dilation=dilation, args=args or {},
+            part=row.part, size_of=size.name if size is not None else "",
+        ))
+        self.tensors[name] = out
+        return out
 
-    def same_width(row: Row, xs):
-        for x in xs[1:]:
-            if not np.array_equal(np.broadcast_to(x.c, np.shape(alpha)), np.broadcast_to(xs[0].c, np.shape(alpha))):
-                error = TableError if x.c0 != xs[0].c0 else UsageError
-                raise error(f"{table.name}: row {row.stage!r} (line {row.line}) combines {x.name} and {xs[0].name}, "
-                            f"of different widths ({np.min(x.c):g} and {np.min(xs[0].c):g} channels)")
-
-    for r_index, row in selected_rows(table, top, head, switches, reduced_tail):
-        if stage_alpha is not None:
-            row_alpha = stage_alpha[:, r_index] if r_index is not None and r_index < stage_alpha.shape[1] else 1.0
-        memo.clear()
-        sources = [resolve(ref, row) for ref in row.inputs] or [current]
-        backbone = row.part == "backbone" and table.output_stride
-
-        for i in range(row.n):
-            stride = row.stride if i == 0 else 1
-            block = row.stage if row.n == 1 else f"{row.stage}.{i + 1}"
-            x = sources[0] if i == 0 else current
-            block_input = x
-
-            def add(op, x, s, cout, groups=1, bn=False, act="", k=1, c_mid=0, suffix="", present=True,
-                    inputs=None, size=None, c0=None, args=None, bias=None):
-                rate = x.rate
-                if backbone and s > 1 and x.stride * s > table.output_stride:
-                    s, rate = 1, x.rate * s  # DeepLab's output stride: the stride becomes a dilation
-                if op in ("pool", "fc"):
-                    h_out = w_out = np.ones_like(x.h)
-                elif size is not None:
-                    h_out, w_out = size.h, size.w
-                elif op in NO_SPATIAL_CHANGE or op == "upsample":
-                    h_out, w_out = x.h, x.w
-                else:
-                    h_out, w_out = out_size(x.h, s, spatial), out_size(x.w, s, spatial)
-                name = f"{block}.{suffix}" if suffix else block
-                out = _Tensor(name, cout, cout if c0 is None else c0, h_out, w_out,
-                              size.stride if size is not None else x.stride * s if op not in ("pool", "fc") else x.stride,
-                              rate)
-                if np.ndim(present) == 0 and not present:
-                    tensors[name] = x  # absent: its name reads its input
-                    return x
-                if len(layers) >= MAX_LAYERS:
-                    raise TableError(f"{table.name} expands to more than {MAX_LAYERS:,} layers (rows x repeats); "
-                                     "mnetcost costs networks up to that size")
-                dilation = (row.dilation * (rate if backbone else 1)) if k > 1 else 1
-                layers.append(Layer(
-                    name=name, stage=row.stage, block=block, op=op, kernel=k, stride=s, groups=groups,
-                    c_in=x.c, c_out=cout, h_in=x.h, w_in=x.w, h_out=h_out, w_out=w_out, bn=bn,
-                    bias=(not bn if bias is None else bias) and op not in NO_BIAS,
-                    act=act, c_mid=c_mid,
-                    present=present, inputs=tuple(inputs or (x.name,)), dilation=dilation, args=args or {},
-                    part=row.part, size_of=size.name if size is not None else "",
-                ))
-                tensors[name] = out
-                return out
-
-            def residual(p, out_s):
-                """The block's output: ``p`` plus its input where stride and widths allow (and the row
-                does not say no); an explicit residual that cannot apply is an error."""
-                x = block_input
-                fits = np.logical_and(p.h.shape == x.h.shape and np.array_equal(p.h, x.h), np.equal(x.c, out_s))
-                if row.residual and not np.all(fits):
-                    raise UsageError(f"{table.name}: the residual of row {row.stage!r} (line {row.line}) cannot apply at "
-                                     f"alpha {describe(row_alpha)}: {np.min(x.c):g} -> {np.min(out_s):g} channels, "
-                                     f"stride {stride}")
-                if row.layer_scale:
-                    p = add("scale", p, 1, out_s, suffix="scale", c0=row.out)
-                if row.residual is False:
-                    return p
-                return add("add", p, 1, out_s, suffix="add", present=fits, inputs=(p.name, block_input.name), c0=row.out)
-
-            def attention_block(x):
-                """Mobile MQA: the attention widths are the row's settings, not scaled by alpha."""
-                a = dict(row.args)
-                heads, dk, dv, kv = a["heads"], a["key_dim"], a["value_dim"], a["kv_stride"]
-                n = add("norm", x, 1, x.c, bn=row.bn, act="-", suffix="norm", c0=x.c0)
-                q = add("pw", n, 1, heads * dk, bias=False, suffix="query", c0=heads * dk)
-                kv_in = {}
-                for part, d in (("key", dk), ("value", dv)):
-                    down = n if kv == 1 else add("dw", n, kv, n.c, groups=n.c, bn=row.bn, bias=False, act="-",
-                                                 k=row.kernel, suffix=f"{part}_down", c0=n.c0)
-                    kv_in[part] = add("pw", down, 1, d, bias=False, suffix=part, c0=d)
-                k, v = kv_in["key"], kv_in["value"]
-                att = add("attn", k, 1, heads * dv, size=q, inputs=(q.name, k.name, v.name), suffix="attn",
-                          c0=heads * dv, args={"heads": heads, "key_dim": dk, "value_dim": dv})
-                return add("pw", att, 1, width(row.width, row.out, x), bias=False, suffix="output", c0=row.out)
-
-            def expansion():
-                exp_0 = row.exp if row.exp is not None else row.t * x.c0
-                return exp_0, width("expand", exp_0, x)
-
-            if row.op == "conv":
-                out_s = symbolic(row) if row.expr else width(row.width, row.out, x)
-                out_0 = out_s if row.expr else row.out
-                x = add("pw" if row.kernel == 1 else "conv", x, stride, out_s, bn=row.bn, act=row.nl, k=row.kernel, c0=out_0,
-                        bias=row.bias)
-            elif row.op == "dw":
-                x = add("dw", x, stride, x.c, groups=x.c, bn=row.bn, act=row.nl, k=row.kernel, c0=x.c0, bias=row.bias)
-            elif row.op == "dwsep":
-                out_s = width(row.width, row.out, x)
-                x = add("dw", x, stride, x.c, groups=x.c, bn=row.bn, act=row.nl, k=row.kernel, suffix="dw", c0=x.c0)
-                x = add("pw", x, 1, out_s, bn=row.bn, act=row.nl, suffix="pw", c0=row.out)
-            elif row.op == "bneck":
-                out_s = width(row.width, row.out, x)
-                exp_0 = row.exp if row.exp is not None else row.t * x.c0
-                exp_s = width("expand", exp_0, x)
-                # an expansion as wide as its input is left out (torchvision, TF-slim, Keras alike)
-                e = add("pw", x, 1, exp_s, bn=row.bn, act=row.nl, suffix="expand", present=exp_s != x.c, c0=exp_0)
-                d = add("dw", e, stride, exp_s, groups=exp_s, bn=row.bn, act=row.nl, k=row.kernel, suffix="dw", c0=exp_0)
-                if row.se:
-                    key = ("squeeze", id(exp_s), id(x.c))
-                    squeeze = memo[key] if key in memo else memo.setdefault(key, SQUEEZE_RULES[rules.se_squeeze](exp_s, x.c))
-                    d = add("se", d, 1, exp_s, c_mid=squeeze, suffix="se", c0=exp_0)
-                p = add("pw", d, 1, out_s, bn=row.bn, act="-", suffix="project", c0=row.out)
-                x = residual(p, out_s)
-            elif row.op == "fused":
-                out_s = width(row.width, row.out, x)
-                exp_0, exp_s = expansion()
-                e = add("conv", x, stride, exp_s, bn=row.bn, act=row.nl, k=row.kernel, suffix="expand", c0=exp_0)
-                x = residual(add("pw", e, 1, out_s, bn=row.bn, act="-", suffix="project", c0=row.out), out_s)
-            elif row.op == "uib":
-                out_s = width(row.width, row.out, x)
-                exp_0, exp_s = expansion()
-                s = x
-                if row.start:  # linear, and strided only when there is no middle depthwise conv
-                    s = add("dw", x, 1 if row.kernel else stride, x.c, groups=x.c, bn=row.bn, act="-", k=row.start,
-                            suffix="start", c0=x.c0)
-                e = add("pw", s, 1, exp_s, bn=row.bn, act=row.nl, suffix="expand", c0=exp_0)
-                if row.kernel:
-                    e = add("dw", e, stride, exp_s, groups=exp_s, bn=row.bn, act=row.nl, k=row.kernel, suffix="dw",
-                            c0=exp_0)
-                x = residual(add("pw", e, 1, out_s, bn=row.bn, act="-", suffix="project", c0=row.out), out_s)
-            elif row.op == "mqa":
-                x = residual(attention_block(x), width(row.width, row.out, x))
-            elif row.op == "pool":
-                x = add("pool", x, 1, x.c, c0=x.c0)
-            elif row.op == "fc":
-                out_s = symbolic(row) if row.expr else width(row.width, row.out, x)
-                if not (np.all(x.h == 1) and np.all(x.w == 1)):
-                    raise TableError(f"{table.name}: fc row {row.stage!r} (line {row.line}) needs a 1x1 input; add a pool row before it")
-                x = add("fc", x, 1, out_s, bn=row.bn, act=row.nl, c0=out_s if row.expr else row.out, bias=row.bias)
-            elif row.op == "concat":
-                big = same_size(row, sources)
-                x = add("concat", big, 1, sum(np.broadcast_to(s.c, np.shape(alpha)) for s in sources),
-                        inputs=row.inputs, c0=sum(s.c0 for s in sources))
-            elif row.op in ("add", "mul"):
-                same_width(row, sources)
-                big = same_size(row, sources, broadcast=row.op == "mul")
-                x = add(row.op, big, 1, big.c, act=row.nl, inputs=row.inputs, c0=big.c0)
-            elif row.op == "upsample":
-                target = image if row.size == "input" else resolve(row.size, row)
-                x = add("upsample", x, 1, x.c, size=target, c0=x.c0)
-            else:  # an op a user registered (parse_table admits no other)
-                out_s = width(row.width, row.out, x) if row.out else x.c
-                x = add(row.op, x, stride, out_s, bn=row.bn, act=row.nl, k=row.kernel, c0=row.out or x.c0,
-                        args=dict(row.args))
-            current = tensors[block] = x
-        tensors[row.stage] = current
-    return layers
+    def _out_size(self, op, x, s, size):
+        """The output's size, as the op's spec says it follows the input (``spatial``)."""
+        spatial = self.ops[op].spatial
+        if spatial == "one":
+            return np.ones_like(x.h), np.ones_like(x.h)
+        if size is not None:
+            return size.h, size.w
+        if spatial != "conv":
+            return x.h, x.w
+        return out_size(x.h, s, self.spatial), out_size(x.w, s, self.spatial)
 
 
 def single(layers: list[Layer], index: int = 0) -> list[Layer]:

@@ -43,7 +43,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import UnknownOp, UsageError
-from .vocab import ROW_OPS
+from .rows import ROW_TYPES
 
 
 class Area:
@@ -491,7 +491,7 @@ class Ops(Mapping):
     def with_op(self, spec: OpSpec) -> "Ops":
         if not isinstance(spec, OpSpec):
             raise UsageError(f"an op is an OpSpec, got {type(spec).__name__}")
-        if spec.name in BUILTIN or spec.name in ROW_OPS:
+        if spec.name in BUILTIN or spec.name in ROW_TYPES:
             raise UsageError(f"op {spec.name!r} is built in and cannot be replaced")
         return Ops([*self._specs.values(), spec])
 

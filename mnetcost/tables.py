@@ -21,15 +21,17 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import TableError, UnknownModel
-from .vocab import ACTIVATIONS, MAX_VALUE, OUT_OF_PLACE, ROW_OPS  # noqa: F401 (re-exported)
+from .rows import MAX_VALUE, MQA_ARGS, ROW_TYPES, row_type, taking  # noqa: F401  (MQA_ARGS: importable here as before)
+from .vocab import ACTIVATIONS, OUT_OF_PLACE  # noqa: F401 (importable here as before)
 
 FAMILIES = ("v1", "v2", "v3", "mnasnet", "efficientnet", "v4")
-BLOCK_OPS = ("bneck", "fused", "uib", "mqa")  # rows that expand into several layers, with a residual
-EXPANDING_OPS = ("bneck", "fused", "uib")  # rows with an expansion (t or exp)
-LAYER_SCALE_OPS = ("fused", "uib", "mqa")  # rows whose output may pass a layer scale
-MQA_ARGS = {"heads": None, "key_dim": None, "value_dim": "key_dim", "kv_stride": 1}  # name -> default
-MERGE_OPS = ("concat", "add", "mul")  # rows that read two or more tensors
-SHAPE_OPS = ("dw", "pool", "upsample") + MERGE_OPS  # rows whose width follows their input(s)
+# What each row op takes is its row type's (rows.py); these lists are read from the row types.
+ROW_OPS = tuple(ROW_TYPES)
+BLOCK_OPS = taking("residual")  # rows that expand into several layers, with a residual
+EXPANDING_OPS = taking("t")  # rows with an expansion (t or exp)
+LAYER_SCALE_OPS = taking("layer_scale")  # rows whose output may pass a layer scale
+MERGE_OPS = tuple(op for op, kind in ROW_TYPES.items() if kind.merge)  # rows that read two or more tensors
+SHAPE_OPS = tuple(op for op, kind in ROW_TYPES.items() if kind.out == "input")  # rows whose width follows their input(s)
 ROLES = ("stem", "block", "last", "head", "extra", "classes", "fixed")
 SYMBOLS = ("k", "a", "a1")  # in ``out``: the classes, the anchors per location, those of the first (lowest) map
 REQUIRED = ("stage", "op", "kernel", "out", "n", "stride")
@@ -188,12 +190,50 @@ def _load(path: str, mtime: float, custom: tuple = ()) -> Table:
 
 
 def parse_table(text: str, path: str = "<table>", custom: tuple = ()) -> Table:
-    """Parse and validate a table's text. Every problem found is reported, one line each. ``custom``: the
-    names of the ops a user registered that its rows may name."""
+    """Parse and validate a table's text. Every problem found is reported, one line each."""
     text = text[1:] if text.startswith("\ufeff") else text
+    where = Path(path).name
+    meta, body_lines, first_body_line = _split(text, where)
+    problems: list[str] = []
+
+    def meta1(key, default=""):
+        return meta.get(key, [default])[0]
+
+    head = _metadata(meta, path, where, problems)
+    backbone, output_stride = head["backbone"], head["output_stride"]
+    if first_body_line is None:
+        raise TableError(f"{where}: no header row and no rows")
+    header, records = _records(body_lines, first_body_line, where)
+    _check_header(header, where, problems)
+    rows = list(_backbone_rows(backbone, meta1("backbone-end"), where, problems)) if backbone else []
+    graph = _read_rows(records, header, rows, head, where, problems, custom)
+    if not any(row.part == "head" for row in rows) and not problems:
+        problems.append(f"{where}: the table has no rows")
+    if meta1("reduced-tail") or not backbone:
+        tail = _reduced_tail(meta1("reduced-tail"), rows, where, problems)
+    else:  # the backbone's, for the rows the head keeps
+        kept = {row.stage for row in rows}
+        tail = tuple(pair for pair in backbone.reduced_tail if pair[0] in kept)
+    if problems:
+        raise TableError("\n".join(problems))
+    chain = [row for row in rows if row.part == "backbone"] if backbone else rows
+    total_stride = graph.max_stride(chain)
+    name = Path(path).stem
+    return Table(
+        name=meta1("name", name), title=meta1("title", name), family=head["family"], resolution=head["resolution"],
+        rows=tuple(rows), channels=head["channels"], source=meta1("source"), ref=meta1("ref") or meta1("source")[:40],
+        errata=tuple(meta.get("erratum", [])), notes=tuple(meta.get("note", [])), path=path,
+        meta={k: v for k, v in meta.items()}, backbone=backbone.name if backbone else "", output_stride=output_stride,
+        reduced_tail=tail, classes=head["classes"], params=head["params"],
+        total_stride=min(total_stride, output_stride) if output_stride else total_stride,
+    )
+
+
+def _split(text: str, where: str):
+    """A table's text -> (its ``# key: value`` metadata, its body's lines, the body's first line number)."""
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.isprintable() and any(ord(ch) < 32 and ch != "\t" or 127 <= ord(ch) < 160 for ch in line):
-            raise TableError(f"{Path(path).name}, line {number}: a control character, which a table never holds")
+            raise TableError(f"{where}, line {number}: a control character, which a table never holds")
     meta: dict[str, list[str]] = {}
     body_lines = []
     first_body_line = None
@@ -207,9 +247,11 @@ def parse_table(text: str, path: str = "<table>", custom: tuple = ()) -> Table:
             first_body_line = i
         if first_body_line is not None:
             body_lines.append(line)
-    name = Path(path).stem
-    problems: list[str] = []
-    where = Path(path).name
+    return meta, body_lines, first_body_line
+
+
+def _metadata(meta: dict, path: str, where: str, problems: list) -> dict:
+    """The metadata a table's rows and its Table need, checked: a head table inherits its backbone's."""
 
     def meta1(key, default=""):
         return meta.get(key, [default])[0]
@@ -229,17 +271,20 @@ def parse_table(text: str, path: str = "<table>", custom: tuple = ()) -> Table:
         problems.append(f"{where}: metadata 'family' must be one of {', '.join(FAMILIES)}, got {family!r}")
     elif backbone and family != backbone.family:
         problems.append(f"{where}: metadata 'family' is {family!r} but the backbone {backbone.name!r} is {backbone.family!r}")
-    resolution = meta_int("resolution", backbone.resolution if backbone else 224)
-    channels = meta_int("channels", backbone.channels if backbone else 3)
-    classes = meta_int("classes", None)
-    output_stride = meta_int("output-stride", None)
-    params = _params(meta.get("param", []), where, problems)
-    if output_stride is not None and not backbone:
+    head = dict(backbone=backbone, family=family,
+                resolution=meta_int("resolution", backbone.resolution if backbone else 224),
+                channels=meta_int("channels", backbone.channels if backbone else 3),
+                classes=meta_int("classes", None), output_stride=meta_int("output-stride", None),
+                params=_params(meta.get("param", []), where, problems))
+    if head["output_stride"] is not None and not backbone:
         problems.append(f"{where}: metadata 'output-stride' is for a head table (one with '# backbone:')")
-    if first_body_line is None:
-        raise TableError(f"{where}: no header row and no rows")
+    return head
+
+
+def _records(body_lines: list, first_body_line: int, where: str):
+    """The header's columns, and each record as (physical line where it starts, its fields)."""
     reader = csv.reader(io.StringIO("\n".join(body_lines)))
-    records = []  # (physical line where the record starts, its fields)
+    records = []
     try:
         header = [h.strip() for h in next(reader, [])]
         end = reader.line_num
@@ -251,6 +296,10 @@ def parse_table(text: str, path: str = "<table>", custom: tuple = ()) -> Table:
                 records.append((first_body_line + start - 1, fields))
     except csv.Error as e:
         raise TableError(f"{where}, line {first_body_line + reader.line_num - 1}: {e}") from None
+    return header, records
+
+
+def _check_header(header: list, where: str, problems: list):
     repeated = sorted({h for h in header if h and header.count(h) > 1})
     if repeated:
         problems.append(f"{where}: column(s) {', '.join(repeated)} appear more than once in the header")
@@ -261,11 +310,15 @@ def parse_table(text: str, path: str = "<table>", custom: tuple = ()) -> Table:
     if unknown:
         problems.append(f"{where}: unknown column(s) {', '.join(unknown)}")
 
-    rows = list(_backbone_rows(backbone, meta1("backbone-end"), where, problems)) if backbone else []
-    graph = _Graph(channels)
+
+def _read_rows(records, header, rows: list, head: dict, where: str, problems: list, custom=()) -> "_Graph":
+    """Parse the records into ``rows`` (after the backbone's rows it holds), checking what each reads
+    against the graph of the rows above it; return that graph."""
+    graph = _Graph(head["channels"])
     for row in rows:
         graph.add(row)
     stages = {row.stage: 0 for row in rows}
+    symbols = SYMBOLS + tuple(name for name, _ in head["params"])
     width = graph.width  # the running width at paper scale, to check explicit residuals
     for line, fields in records:
         if len(fields) > len(header):
@@ -275,12 +328,12 @@ def parse_table(text: str, path: str = "<table>", custom: tuple = ()) -> Table:
         raw = {key: v.strip() for key, v in zip(header, fields)}
         if not any(raw.values()):
             continue
-        row = _parse_row(raw, where, line, problems, SYMBOLS + tuple(name for name, _ in params), custom)
+        row = _parse_row(raw, where, line, problems, symbols, custom)
         if row is None:
             width = None
             continue
         if row.stage in stages:
-            first = f"at line {stages[row.stage]}" if stages[row.stage] else f"in the backbone {backbone.name}"
+            first = f"at line {stages[row.stage]}" if stages[row.stage] else f"in the backbone {head['backbone'].name}"
             problems.append(f"{where}, line {line}, column stage: duplicate stage name (first {first}), got {row.stage!r}")
         stages.setdefault(row.stage, line)
         for ref in row.inputs + ((row.size,) if row.size else ()):
@@ -295,79 +348,27 @@ def parse_table(text: str, path: str = "<table>", custom: tuple = ()) -> Table:
         graph.add(row)
         width = graph.width
         rows.append(row)
-    if not any(row.part == "head" for row in rows) and not problems:
-        problems.append(f"{where}: the table has no rows")
-    if meta1("reduced-tail") or not backbone:
-        tail = _reduced_tail(meta1("reduced-tail"), rows, where, problems)
-    else:  # the backbone's, for the rows the head keeps
-        kept = {row.stage for row in rows}
-        tail = tuple(pair for pair in backbone.reduced_tail if pair[0] in kept)
-    if problems:
-        raise TableError("\n".join(problems))
-    chain = [row for row in rows if row.part == "backbone"] if backbone else rows
-    total_stride = graph.max_stride(chain)
-    return Table(
-        name=meta1("name", name),
-        title=meta1("title", name),
-        family=family,
-        resolution=resolution,
-        rows=tuple(rows),
-        channels=channels,
-        source=meta1("source"),
-        ref=meta1("ref") or meta1("source")[:40],
-        errata=tuple(meta.get("erratum", [])),
-        notes=tuple(meta.get("note", [])),
-        path=path,
-        meta={k: v for k, v in meta.items()},
-        backbone=backbone.name if backbone else "",
-        output_stride=output_stride,
-        reduced_tail=tail,
-        classes=classes,
-        params=params,
-        total_stride=min(total_stride, output_stride) if output_stride else total_stride,
-    )
-
-
-# The layers a row's name can be followed by in a reference (``bneck13.expand``), per row op.
-LAYER_SUFFIXES = {"dwsep": ("dw", "pw"), "bneck": ("expand", "dw", "se", "project", "add"),
-                  "fused": ("expand", "project", "scale", "add"),
-                  "uib": ("start", "expand", "dw", "project", "scale", "add"),
-                  "mqa": ("norm", "query", "key_down", "key", "value_down", "value", "attn", "output", "scale", "add")}
-
-
-def before_stride(row: Row) -> tuple:
-    """The layers of a block row that run before its stride (at its input's resolution)."""
-    if row.op == "bneck":
-        return ("expand",)
-    if row.op == "uib":
-        return ("start", "expand") if row.kernel else ("expand",) if not row.start else ()
-    if row.op == "mqa":
-        return ("norm", "query", "key_down", "value_down")
-    return ()
+    return graph
 
 
 class _Graph:
     """What a table's rows name, as they are read: for each stage, block and layer, its width at paper
-    scale (None where it depends on the configuration) and its stride, to check references early."""
+    scale (None where it depends on the configuration) and its stride, to check references early. What
+    a row names and where its stride sits are its row type's (rows.py): the names expansion gives."""
 
     def __init__(self, channels: int):
         self.names = {"input": (channels, 1)}
         self.width, self.stride = channels, 1
 
     def add(self, row: Row):
+        kind = row_type(row.op)
         sources = [self.names.get(ref, (None, 1)) for ref in row.inputs] or [(self.width, self.stride)]
-        width, stride = sources[0][0], max(s for _, s in sources)
-        if row.op == "concat":
-            width = None if any(w is None for w, _ in sources) else sum(w for w, _ in sources)
-        elif row.op == "upsample":
-            stride = self.names.get(row.size, (None, 1))[1]
-        elif row.op not in SHAPE_OPS and (row.out or row.width == "classes"):
-            width = row.out or None  # classes rows: known only at expansion
+        width, stride = kind.sketch(row, sources, self.names)
+        early = kind.early(row)
         for i in range(row.n):
             block = row.stage if row.n == 1 else f"{row.stage}.{i + 1}"
-            for suffix in LAYER_SUFFIXES.get(row.op, ()):
-                early = suffix in before_stride(row)
-                self.names[f"{block}.{suffix}"] = (None, stride if early else stride * row.stride ** (i == 0))
+            for suffix in kind.suffixes:
+                self.names[f"{block}.{suffix}"] = (None, stride if suffix in early else stride * row.stride ** (i == 0))
             stride *= row.stride if i == 0 else 1
             self.names[block] = (width, stride)
         self.names[row.stage] = (width, stride)
@@ -448,170 +449,37 @@ def _reduced_tail(text: str, rows, where: str, problems: list) -> tuple:
     return tuple(pairs)
 
 
-def _parse_row(raw: dict, where: str, line: int, problems: list[str], symbols=SYMBOLS, custom=()) -> Row | None:
-    n_before = len(problems)
+class _Cells:
+    """One record's cells as they are read; each problem is one line naming the file, line and column."""
 
-    def bad(col, msg):
-        problems.append(f"{where}, line {line}, column {col}: {msg}, got {raw.get(col, '')!r}")
+    def __init__(self, raw: dict, where: str, line: int, problems: list):
+        self.raw, self.where, self.line, self.problems = raw, where, line, problems
 
-    def pos_int(col, default=None, allow_blank=False):
-        text = raw.get(col, "")
+    def get(self, col: str) -> str:
+        return self.raw.get(col, "")
+
+    def bad(self, col: str, msg: str):
+        self.problems.append(f"{self.where}, line {self.line}, column {col}: {msg}, got {self.raw.get(col, '')!r}")
+
+    def pos_int(self, col: str, default=None, allow_blank=False):
+        text = self.get(col)
         if text == "":
             if allow_blank or default is not None:
                 return default
-            bad(col, "must be a positive integer")
+            self.bad(col, "must be a positive integer")
             return None
         try:
             value = float(text)
         except ValueError:
-            bad(col, "must be a positive integer")
+            self.bad(col, "must be a positive integer")
             return None
         if not math.isfinite(value) or value != int(value) or value <= 0:
-            bad(col, "must be a positive integer")
+            self.bad(col, "must be a positive integer")
             return None
         if value > MAX_VALUE:
-            bad(col, f"must be at most {MAX_VALUE}")
+            self.bad(col, f"must be at most {MAX_VALUE}")
             return None
         return int(value)
-
-    op = raw.get("op", "")
-    if op not in ROW_OPS and op not in custom:
-        bad("op", f"unknown op (allowed: {', '.join(ROW_OPS + tuple(custom))})")
-        return None
-    kernel = pos_int("kernel", default=1 if op in ("fc", "pool", "upsample") + MERGE_OPS or op in custom else None,
-                     allow_blank=op in ("uib", "mqa"))
-    start = pos_int("start", allow_blank=True)
-    if start is not None and op != "uib":
-        bad("start", "a start depthwise kernel is only for a uib row")
-    stride = pos_int("stride", default=1)
-    n = pos_int("n", default=1)
-    dilation = pos_int("dilation", default=1)
-    width = raw.get("width", "") or "block"
-    out_text = raw.get("out", "")
-    out, expr = None, ()
-    if op in SHAPE_OPS:
-        if out_text:
-            bad("out", f"a {op} row keeps its input width; leave out blank")
-    elif out_text == "" and op in custom:
-        pass  # a user's op that keeps its input width
-    elif "*" in out_text or out_text.lower() in symbols:
-        expr = tuple(t.strip().lower() for t in out_text.split("*"))
-        if op not in ("fc", "conv") or not all(t in symbols or (t.isascii() and t.isdigit() and int(t) > 0) for t in expr):
-            bad("out", "a width with symbols is a product of whole numbers, k (classes), a and a1 (anchors) and the "
-                       "table's params, on an fc or conv row, e.g. k or a*k")
-            expr = ()
-        width, out = "classes", 0
-    else:
-        out = pos_int("out")
-    inputs = tuple(filter(None, (t.strip() for t in raw.get("from", "").split(","))))
-    size = raw.get("size", "")
-    if op in MERGE_OPS and len(inputs) < 2:
-        bad("from", f"a {op} row reads two or more tensors, e.g. \"a,b\"")
-    elif op not in MERGE_OPS and len(inputs) > 1:
-        bad("from", f"a {op} row reads one tensor")
-    if op == "mul" and len(inputs) > 2:
-        bad("from", "a mul row multiplies two tensors")
-    if (op == "upsample") != bool(size):
-        bad("size", "an upsample row (and only it) names the tensor whose size it takes, or input")
-    when = raw.get("when", "")
-    if when and when not in SWITCHES:
-        bad("when", f"unknown switch (allowed: {', '.join(SWITCHES)})")
-    if dilation != 1 and op not in ("conv", "dw", "dwsep", "bneck"):
-        bad("dilation", "a dilation is only for a convolution")
-    args = _parse_args(raw.get("args", ""), bad) if raw.get("args", "") else ()
-    if args and op not in custom and op != "mqa":
-        bad("args", "op arguments are only for an mqa row or an op registered with mnetcost.register_op")
-    if op == "mqa" and len(problems) == n_before:
-        args = _mqa_args(dict(args), kernel, bad)
-    if width not in ROLES:
-        bad("width", f"unknown width role (allowed: {', '.join(ROLES)})")
-    t = exp = None
-    if raw.get("t", ""):
-        if op not in EXPANDING_OPS:
-            bad("t", f"an expansion factor is only for {_rows_of(EXPANDING_OPS)}")
-        else:
-            try:
-                t = float(raw["t"])
-                if not math.isfinite(t) or t <= 0 or t > MAX_EXPANSION:
-                    raise ValueError
-            except ValueError:
-                t = None
-                bad("t", f"must be a number > 0 and at most {MAX_EXPANSION}")
-    if raw.get("exp", ""):
-        if op not in EXPANDING_OPS:
-            bad("exp", f"an expansion width is only for {_rows_of(EXPANDING_OPS)}")
-        else:
-            exp = pos_int("exp")
-    if op in EXPANDING_OPS and t is None and exp is None and len(problems) == n_before:
-        bad("t", f"a {op} row needs an expansion: t (factor) or exp (width)")
-    if op in EXPANDING_OPS and t is not None and exp is not None:
-        bad("exp", "give t or exp, not both")
-    if op == "uib" and stride is not None and stride > 1 and kernel is None and start is None:
-        bad("stride", "a strided uib row needs a depthwise conv (start or kernel) to carry the stride")
-    if op == "mqa" and stride != 1:
-        bad("stride", "an mqa row keeps its input's size (its keys and values are downsampled by kv_stride)")
-    stage = raw.get("stage", "")
-    if not stage.isprintable():
-        bad("stage", "a stage name is one line of printable text")
-    elif "." in stage or "," in stage:
-        bad("stage", "a stage name cannot contain '.' or ',' (repeated blocks are named stage.1, stage.2, ...)")
-    if stage == "input":
-        bad("stage", "'input' names the network's input")
-    flags = {}
-    for col, default in (("se", False), ("bn", op in ("conv", "dw", "dwsep") + BLOCK_OPS), ("residual", None),
-                         ("bias", None), ("layer_scale", False)):
-        text = raw.get(col, "")
-        if text in ("", "-"):
-            flags[col] = default
-        elif text in ("1", "0"):
-            flags[col] = text == "1"
-        else:
-            bad(col, "must be 1, 0 or blank")
-    if flags.get("se") and op != "bneck":
-        bad("se", "squeeze-excite is only for a bneck row")
-    if flags.get("bias") is not None and op not in ("conv", "dw", "fc"):
-        bad("bias", "an explicit bias is only for a conv, dw or fc row")
-    if flags.get("residual") is not None and op not in BLOCK_OPS:
-        bad("residual", f"a residual connection is only for {_rows_of(BLOCK_OPS)}")
-    if flags.get("layer_scale") and op not in LAYER_SCALE_OPS:
-        bad("layer_scale", f"a layer scale is only for {_rows_of(LAYER_SCALE_OPS)}")
-    nl = raw.get("nl", "")
-    if nl not in ACTIVATIONS:
-        bad("nl", f"unknown activation (allowed: {', '.join(a for a in ACTIVATIONS if a)})")
-    if n is not None and n > 1 and op in ("pool", "fc", "upsample") + MERGE_OPS:
-        bad("n", f"a {op} row cannot repeat")
-    if n is not None and n > MAX_REPEATS:
-        bad("n", f"at most {MAX_REPEATS} repeats")
-    if len(problems) != n_before:
-        return None
-    return Row(
-        stage=raw.get("stage", "") or f"row{line}",
-        op=op,
-        kernel=kernel,
-        out=out,
-        n=n,
-        stride=stride,
-        t=t,
-        exp=exp,
-        se=flags["se"],
-        nl=nl,
-        bn=flags["bn"],
-        width=width,
-        residual=flags["residual"],
-        start=start,
-        layer_scale=flags["layer_scale"],
-        bias=flags["bias"],
-        inputs=inputs,
-        size=size,
-        dilation=dilation,
-        when=when,
-        expr=expr,
-        args=args,
-        input=raw.get("input", ""),
-        operator=raw.get("operator", ""),
-        source=raw.get("source", ""),
-        line=line,
-    )
 
 
 def _rows_of(ops) -> str:
@@ -619,29 +487,145 @@ def _rows_of(ops) -> str:
     return f"a {', '.join(ops[:-1])} or {ops[-1]} row" if len(ops) > 1 else f"a {ops[0]} row"
 
 
-def _mqa_args(args: dict, kernel, bad) -> tuple:
-    """An mqa row's attention settings, checked and completed: heads, key_dim, value_dim (default
-    key_dim), kv_stride (default 1; above 1 the keys and values pass a strided depthwise conv of
-    ``kernel``)."""
-    unknown = set(args) - set(MQA_ARGS)
-    if unknown:
-        bad("args", f"an mqa row takes {', '.join(MQA_ARGS)}; unknown: {', '.join(sorted(unknown))}")
-        return ()
-    for name, default in MQA_ARGS.items():
-        value = args.get(name, args.get(default) if isinstance(default, str) else default)
-        if value is None:
-            bad("args", f"an mqa row needs {name}=N")
-            return ()
-        if not isinstance(value, int) or value < 1:
-            bad("args", f"{name} must be a positive whole number")
-            return ()
-        args[name] = value
-    if args["heads"] * max(args["key_dim"], args["value_dim"]) > MAX_VALUE:
-        bad("args", f"heads x key_dim and heads x value_dim must be at most {MAX_VALUE}")
-        return ()
-    if args["kv_stride"] > 1 and kernel is None:
-        bad("kernel", "an mqa row with kv_stride > 1 needs the kernel of its key/value downsampling")
-    return tuple((name, args[name]) for name in MQA_ARGS)
+# What an op-specific column says when a row whose type does not take it gives it.
+ONLY_FOR = {
+    "start": f"a start depthwise kernel is only for {_rows_of(taking('start'))}",
+    "dilation": "a dilation is only for a convolution",
+    "args": "op arguments are only for an mqa row or an op registered with mnetcost.register_op",
+    "t": f"an expansion factor is only for {_rows_of(taking('t'))}",
+    "exp": f"an expansion width is only for {_rows_of(taking('exp'))}",
+    "se": f"squeeze-excite is only for {_rows_of(taking('se'))}",
+    "bias": f"an explicit bias is only for {_rows_of(taking('bias'))}",
+    "residual": f"a residual connection is only for {_rows_of(taking('residual'))}",
+    "layer_scale": f"a layer scale is only for {_rows_of(taking('layer_scale'))}",
+}
+
+
+def _parse_row(raw: dict, where: str, line: int, problems: list[str], symbols=SYMBOLS, custom=()) -> Row | None:
+    """One record -> a Row, or None with its problems added. What the op's row takes is its row type's."""
+    cells, n_before = _Cells(raw, where, line, problems), len(problems)
+    op = raw.get("op", "")
+    if op not in ROW_OPS and op not in custom:
+        cells.bad("op", f"unknown op (allowed: {', '.join(ROW_OPS + tuple(custom))})")
+        return None
+    kind = row_type(op)
+    fields = _sizes(cells, kind)
+    fields.update(_out(cells, kind, symbols))
+    fields.update(_wiring(cells, kind, fields["dilation"]))
+    if fields["width"] not in ROLES:
+        cells.bad("width", f"unknown width role (allowed: {', '.join(ROLES)})")
+    fields.update(_expansion(cells, kind))
+    kind.check(fields, cells.bad, len(problems) == n_before)
+    stage = raw.get("stage", "")
+    if not stage.isprintable():
+        cells.bad("stage", "a stage name is one line of printable text")
+    elif "." in stage or "," in stage:
+        cells.bad("stage", "a stage name cannot contain '.' or ',' (repeated blocks are named stage.1, stage.2, ...)")
+    if stage == "input":
+        cells.bad("stage", "'input' names the network's input")
+    fields.update(_flags(cells, kind))
+    n = fields["n"]
+    if n is not None and n > 1 and not kind.repeats:
+        cells.bad("n", f"a {op} row cannot repeat")
+    if n is not None and n > MAX_REPEATS:
+        cells.bad("n", f"at most {MAX_REPEATS} repeats")
+    if len(problems) != n_before:
+        return None
+    return Row(stage=stage or f"row{line}", op=op, **fields, input=raw.get("input", ""),
+               operator=raw.get("operator", ""), source=raw.get("source", ""), line=line)
+
+
+def _sizes(cells: _Cells, kind) -> dict:
+    """kernel, start, stride, n and dilation: positive integers (a kernel and a start as the row type takes them)."""
+    kernel = cells.pos_int("kernel", default=kind.kernel, allow_blank=kind.kernel_optional)
+    start = cells.pos_int("start", allow_blank=True)
+    if start is not None and "start" not in kind.columns:
+        cells.bad("start", ONLY_FOR["start"])
+    return dict(kernel=kernel, start=start, stride=cells.pos_int("stride", default=1), n=cells.pos_int("n", default=1),
+                dilation=cells.pos_int("dilation", default=1))
+
+
+def _out(cells: _Cells, kind, symbols) -> dict:
+    """out, its symbolic form (expr) and the width role (a symbolic out's is classes), as the row type takes them."""
+    width = cells.get("width") or "block"
+    out_text = cells.get("out")
+    out, expr = None, ()
+    if kind.out == "input":
+        if out_text:
+            cells.bad("out", f"a {kind.op} row keeps its input width; leave out blank")
+    elif out_text == "" and kind.out == "either":
+        pass  # a user's op that keeps its input width
+    elif "*" in out_text or out_text.lower() in symbols:
+        expr = tuple(t.strip().lower() for t in out_text.split("*"))
+        if kind.out != "symbols" or not all(t in symbols or (t.isascii() and t.isdigit() and int(t) > 0) for t in expr):
+            cells.bad("out", "a width with symbols is a product of whole numbers, k (classes), a and a1 (anchors) and "
+                             "the table's params, on an fc or conv row, e.g. k or a*k")
+            expr = ()
+        width, out = "classes", 0
+    else:
+        out = cells.pos_int("out")
+    return dict(out=out, expr=expr, width=width)
+
+
+def _wiring(cells: _Cells, kind, dilation) -> dict:
+    """What the row reads (from, size), when it exists, its dilation's place and its op arguments."""
+    inputs = tuple(filter(None, (t.strip() for t in cells.get("from").split(","))))
+    size = cells.get("size")
+    kind.check_reads(inputs, cells.bad)
+    if (kind.op == "upsample") != bool(size):
+        cells.bad("size", "an upsample row (and only it) names the tensor whose size it takes, or input")
+    when = cells.get("when")
+    if when and when not in SWITCHES:
+        cells.bad("when", f"unknown switch (allowed: {', '.join(SWITCHES)})")
+    if dilation != 1 and "dilation" not in kind.columns:  # a bad dilation (None) too, as before
+        cells.bad("dilation", ONLY_FOR["dilation"])
+    args = _parse_args(cells.get("args"), cells.bad) if cells.get("args") else ()
+    if args and "args" not in kind.columns:
+        cells.bad("args", ONLY_FOR["args"])
+    return dict(inputs=inputs, size=size, when=when, args=args)
+
+
+def _expansion(cells: _Cells, kind) -> dict:
+    """t (a factor) and exp (a width), on a row type with an expansion."""
+    t = exp = None
+    if cells.get("t"):
+        if "t" not in kind.columns:
+            cells.bad("t", ONLY_FOR["t"])
+        else:
+            try:
+                t = float(cells.get("t"))
+                if not math.isfinite(t) or t <= 0 or t > MAX_EXPANSION:
+                    raise ValueError
+            except ValueError:
+                t = None
+                cells.bad("t", f"must be a number > 0 and at most {MAX_EXPANSION}")
+    if cells.get("exp"):
+        if "exp" not in kind.columns:
+            cells.bad("exp", ONLY_FOR["exp"])
+        else:
+            exp = cells.pos_int("exp")
+    return dict(t=t, exp=exp)
+
+
+def _flags(cells: _Cells, kind) -> dict:
+    """The 1/0 columns (se, bn, residual, bias, layer_scale) and the activation, as the row type takes them."""
+    flags = {}
+    for col, default in (("se", False), ("bn", kind.bn), ("residual", None), ("bias", None), ("layer_scale", False)):
+        text = cells.get(col)
+        if text in ("", "-"):
+            flags[col] = default
+        elif text in ("1", "0"):
+            flags[col] = text == "1"
+        else:
+            cells.bad(col, "must be 1, 0 or blank")
+    for col, given in (("se", flags.get("se")), ("bias", flags.get("bias") is not None),
+                       ("residual", flags.get("residual") is not None), ("layer_scale", flags.get("layer_scale"))):
+        if given and col not in kind.columns:
+            cells.bad(col, ONLY_FOR[col])
+    nl = cells.get("nl")
+    if nl not in ACTIVATIONS:
+        cells.bad("nl", f"unknown activation (allowed: {', '.join(a for a in ACTIVATIONS if a)})")
+    return dict(flags, nl=nl)
 
 
 def _parse_args(text: str, bad) -> tuple:

@@ -1,7 +1,6 @@
 """Vocabularies shared by the library and the CLI, in a module that imports nothing (so the CLI can offer
 them as choices without loading numpy)."""
 
-ROW_OPS = ("conv", "dw", "dwsep", "bneck", "fused", "uib", "mqa", "pool", "fc", "concat", "add", "mul", "upsample")
 ACTIVATIONS = ("RE", "RE6", "HS", "SW", "SIG", "HSIG", "GE", "-", "")
 OUT_OF_PLACE = ("SIG", "GE")  # activations the PyTorch modules apply out of place (the others in place)
 MAX_VALUE = 2**31  # widths, kernels, strides, resolutions: beyond any network, and counts stay inside 64 bits

@@ -94,6 +94,41 @@ def test_output_stride_turns_the_last_stride_into_a_dilation():
     assert (dense.loc["bneck12.dw", "dilation"], dense.loc["bneck4.project", "h_out"]) == (1, 65)
 
 
+HYBRID_OS16 = "# backbone: v4-hybrid-medium\n# output-stride: 16\nstage,op,kernel,out,n,stride,from\nhead,conv,1,k,1,1,\n"
+
+
+def test_output_stride_leaves_the_attention_key_value_downsampling_alone():
+    """timm's output_stride rewrites a block's main stride only, never Mobile MQA's kv_stride: before the
+    cut mqa8's keys and values still go from 16x16 to 8x8 (4·256·64·128 MACs, as without a cut); after
+    it, the main strides become dilations as before."""
+    plain = mnetcost.cost("v4-hybrid-medium", convention="timm").layers.set_index("name")
+    cut = mnetcost.cost(parse_table(HYBRID_OS16, "h.csv"), convention="timm").layers.set_index("name")
+    assert (cut.loc["mqa8.key_down", "stride"], cut.loc["mqa8.key_down", "h_out"]) == (2, 8)
+    assert (cut.loc["mqa8.value_down", "stride"], cut.loc["mqa8.value_down", "dilation"]) == (2, 1)
+    assert cut.loc["mqa8.attn", "macs"] == plain.loc["mqa8.attn", "macs"] == 4 * 256 * 64 * (64 + 64) == 8_388_608
+    block = [n for n in plain.index if n.startswith("mqa8.")]
+    columns = ["op", "stride", "dilation", "h_in", "h_out", "c_out", "macs", "params"]
+    assert cut.loc[block, columns].equals(plain.loc[block, columns])
+    # the main stride beyond 16 is still a dilation: uib16's middle depthwise conv, and every later 5x5 one
+    assert (cut.loc["uib16.dw", "stride"], cut.loc["uib16.dw", "dilation"], cut.loc["uib16.dw", "h_out"]) == (1, 2, 16)
+    assert (plain.loc["uib16.dw", "stride"], plain.loc["uib16.dw", "dilation"]) == (2, 1)
+    assert (cut.loc["uib17.dw", "dilation"], cut.loc["mqa23.attn", "h_in"]) == (2, 16)
+
+
+def test_output_stride_dilates_a_key_value_downsampling_after_the_cut(tmp_path):
+    """After the cut, a kv_stride > 1 block keeps its kv stride; its downsampling conv takes the block's
+    dilation (timm passes the block's dilation to the key/value down conv)."""
+    (tmp_path / "b.csv").write_text(
+        "# family: v4\n# resolution: 64\nstage,op,kernel,out,n,stride,args\n"
+        "stem,conv,3,16,1,2,\ndown,conv,3,32,1,2,\nattn,mqa,3,32,1,1,heads=2; key_dim=16; kv_stride=2\n"
+        "pool,pool,,,1,1,\nfc,fc,1,k,1,1,\n")
+    (tmp_path / "h.csv").write_text("# backbone: b.csv\n# output-stride: 2\nstage,op,kernel,out,n,stride\nout,conv,1,4,1,1\n")
+    L = mnetcost.cost(tmp_path / "h.csv", convention="timm").layers.set_index("name")
+    assert (L.loc["down", "stride"], L.loc["down", "dilation"], L.loc["down", "h_out"]) == (1, 2, 32)
+    assert (L.loc["attn.key_down", "stride"], L.loc["attn.key_down", "dilation"], L.loc["attn.key_down", "h_out"]) == (2, 2, 16)
+    assert L.loc["attn.attn", "macs"] == 2 * 32 * 32 * 16 * 16 * (16 + 16)
+
+
 def test_reduced_tail_halves_what_the_table_names():
     full = mnetcost.cost("ssdlite-v3-large", convention="torchvision").layers.set_index("name")
     half = mnetcost.cost("ssdlite-v3-large", convention="torchvision", reduced_tail=True).layers.set_index("name")

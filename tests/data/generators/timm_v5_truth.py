@@ -5,8 +5,8 @@ Usage (torch 2.14.1, torchvision 0.29.1, timm 1.0.31; CPU, no weights are downlo
     .venv-timm/bin/pip install torch==2.14.1 torchvision==0.29.1 timm==1.0.31
     .venv-timm/bin/python tests/data/generators/timm_v5_truth.py              # ~2 minutes on 2 threads
     .venv-timm/bin/python tests/data/generators/timm_v5_truth.py --large      # + 1024x1024 rows
-    .venv-timm/bin/python tests/data/generators/timm_v5_truth.py --real       # every row re-measured by
-                                                                              # a full CPU forward (~15 min)
+    .venv-timm/bin/python tests/data/generators/timm_v5_truth.py --real       # every row measured by a
+                                                                              # full CPU forward (slow)
     .venv-counters/bin/python tests/data/generators/timm_v5_truth.py --counters   # prints only, see below
 Writes timm_v5_totals.csv and timm_v5_layers.csv into tests/data (--counters writes nothing).
 
@@ -51,13 +51,14 @@ Columns of timm_v5_totals.csv:
                   bilinear (align_corners=False), read from the aten ops that ran.
   output_shape  = the model output's shape without the batch dim, joined by 'x'.
 
-How the numbers are measured (fast path, the default): fused-OFF rows are forwards on the meta device
-(FlopCounterMode counts from shapes; asserted equal to a real CPU forward for every model at 256, 257
-and 480x640). Fused-ON rows cannot use meta (on meta, SDPA takes the math path and its bmm ARE counted),
-so they run on CPU with real tensors and the real SDPA dispatch, but every aten.convolution is replaced
-by zeros of the output shape computed on meta (ConvStub, placed below FlopCounterMode so the counter
-still sees and counts each convolution); asserted equal to a full real CPU forward for every model at
-256 and 320. --real re-measures every row with full CPU forwards and asserts equality.
+How the numbers are measured (fast path, the default): every row is a forward on the meta device
+(FlopCounterMode counts from shapes). With fused attention ON that alone would be wrong: on meta, SDPA
+takes the math path and its bmm ARE counted. So in fused-ON forwards each F.scaled_dot_product_attention
+call is intercepted (SdpaOnCpu, a TorchFunctionMode) and executed for real on CPU zeros of the same
+shapes, under the same FlopCounterMode: the CPU dispatcher picks the kernel and the counter sees that
+kernel. Both paths are asserted equal to full real CPU forwards (REAL_CHECK_OFF / REAL_CHECK_ON:
+mobilenetv5_300m_enc at 256 and 257 and mobilenetv5_base at 480x640, fused off; mobilenetv5_300m_enc at
+256 and mobilenetv5_base at 320, fused on). --real measures every row with full CPU forwards instead.
 
 Padding: mobilenetv5_300m_enc uses pad_type='same' (mobilenetv5.py:940): stride-1 convs get static
 symmetric padding (plain nn.Conv2d), stride-2 convs are Conv2dSame (dynamic TF 'SAME',
@@ -126,9 +127,10 @@ SIZES = [(200, 200), (224, 224), (256, 256), (257, 257), (320, 320), (384, 384),
 LARGE_SIZES = [(1024, 1024)]
 WIDTH_CASES = [("mobilenetv5_300m_enc", 0, m, (256, 256)) for m in (0.5, 0.75, 1.25)] + \
               [("mobilenetv5_base", 1000, m, (256, 256)) for m in (0.5, 0.75, 1.25)]
-# real CPU forwards the fast path is checked against: fused off on these sizes, fused on on those
-REAL_CHECK_OFF = [(256, 256), (257, 257), (480, 640)]
-REAL_CHECK_ON = [(256, 256), (320, 320)]
+# full real CPU forwards the fast path is checked against: (model, num_classes, size), fused off / on
+REAL_CHECK_OFF = [("mobilenetv5_300m_enc", 0, (256, 256)), ("mobilenetv5_300m_enc", 0, (257, 257)),
+                  ("mobilenetv5_base", 1000, (480, 640))]
+REAL_CHECK_ON = [("mobilenetv5_300m_enc", 0, (256, 256)), ("mobilenetv5_base", 10, (320, 320))]
 LAYER_CASES = [  # (model, resolution, num_classes)
     ("mobilenetv5_300m_enc", 256, 0),
     ("mobilenetv5_base", 256, 1000),
@@ -200,39 +202,41 @@ class OpLog(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-class ConvStub(TorchDispatchMode):
-    """Below FlopCounterMode: returns zeros of the convolution's output shape (computed on meta)."""
+class SdpaOnCpu(TorchFunctionMode):
+    """In a meta-device forward: runs each F.scaled_dot_product_attention for real, on CPU zeros of the
+    same shapes, so the CPU dispatcher picks the kernel and FlopCounterMode sees that kernel."""
 
     def __init__(self):
         super().__init__()
         self.n = 0
 
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+    def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        if func.overloadpacket is aten.convolution:
-            margs = tree_map(lambda a: a.to("meta") if isinstance(a, torch.Tensor) else a, args)
-            out = func(*margs, **kwargs)
+        if func is F.scaled_dot_product_attention:
+            cpu = tree_map(lambda a: torch.zeros(a.shape, dtype=a.dtype) if isinstance(a, torch.Tensor)
+                           else a, args)
+            out = func(*cpu, **kwargs)
             self.n += 1
-            return torch.zeros(out.shape, dtype=out.dtype, device=args[0].device)
+            return torch.empty(out.shape, dtype=out.dtype, device="meta")
         return func(*args, **kwargs)
 
 
-def forward_count(model, hw, device, stub=False):
+def forward_count(model, hw, device, sdpa_on_cpu=False):
     x = torch.zeros(1, 3, *hw, device=device)
     shapes = {}
     hooks = [mod.register_forward_pre_hook(lambda m, i, n=n: shapes.__setitem__(n, tuple(i[0].shape)))
              for n, mod in model.named_modules() if isinstance(mod, MultiQueryAttention2d)]
     stack = contextlib.ExitStack()
     with torch.no_grad(), stack:
-        if stub:
-            cs = stack.enter_context(ConvStub())
         fc = stack.enter_context(FlopCounterMode(display=False))
         log = stack.enter_context(OpLog())
+        if sdpa_on_cpu:
+            sc = stack.enter_context(SdpaOnCpu())
         out = model(x)
     for h in hooks:
         h.remove()
-    if stub:
-        assert cs.n > 0
+    if sdpa_on_cpu:
+        assert device == "meta" and sc.n == len(shapes), (sc.n, len(shapes))
     total = fc.get_total_flops()
     assert total % 2 == 0, total
     return total // 2, fc, log, out, shapes
@@ -317,8 +321,9 @@ def measure_off(model, hw, device="meta"):
     return r
 
 
-def measure_on(model, hw, stub=True):
-    macs, fc, log, out, _ = forward_count(model, hw, "cpu", stub=stub)
+def measure_on(model, hw, device="meta"):
+    """fused attention ON; on meta each SDPA call runs on CPU (SdpaOnCpu), on cpu everything does."""
+    macs, fc, log, out, _ = forward_count(model, hw, device, sdpa_on_cpu=device == "meta")
     sdpa = {k: v for k, v in log.ops.items() if "scaled_dot_product" in k}
     n_mqa = sum(isinstance(x, MultiQueryAttention2d) for x in model.modules())
     assert sum(sdpa.values()) == n_mqa, sdpa
@@ -336,23 +341,24 @@ def totals(sizes, real):
     for name, k, mult, hw in cases:
         groups.setdefault((name, k, mult), []).append(hw)
     off_by_key = {}
+    dev = "cpu" if real else "meta"
     for (name, k, mult), hws in groups.items():
-        meta = build(name, k, mult, fused=False, device="meta")
-        params = n_params(meta)
+        off = build(name, k, mult, fused=False, device=dev)
+        params = n_params(off)
         for hw in hws:
             r = dict(model=name, height=hw[0], width=hw[1], num_classes=k, channel_multiplier=mult,
-                     params=params, **measure_off(meta, hw))
+                     params=params, **measure_off(off, hw, device=dev))
             off_by_key[(name, k, mult, hw)] = r
             rows.append(r)
-        del meta
-        cpu_on = build(name, k, mult, fused=True, device="cpu")
-        assert n_params(cpu_on) == params
+        del off
+        on = build(name, k, mult, fused=True, device=dev)
+        assert n_params(on) == params
         for hw in hws:
             r = off_by_key[(name, k, mult, hw)]
-            r.update(measure_on(cpu_on, hw, stub=not real))
+            r.update(measure_on(on, hw, device=dev))
             assert r["macs_fused"] == r["macs"] - r["attention_macs"] + r["attention_macs_fused"]
             r.update(torch_version=TORCH_V, timm_version=TIMM_V)
-        del cpu_on
+        del on
         print(f"{name} c={k} m={mult} params={params} sizes={len(hws)} t={time.time() - t0:.0f}s",
               flush=True)
     real_checks(groups, off_by_key, real)
@@ -366,31 +372,23 @@ def totals(sizes, real):
 
 
 def real_checks(groups, off_by_key, real):
-    """the fast path (meta / ConvStub) against full real CPU forwards."""
+    """the fast path (meta device; SDPA alone on CPU) against full real CPU forwards."""
+    if real:
+        return  # every row was measured on CPU
     t0 = time.time()
     for (name, k, mult), hws in groups.items():
-        if mult != 1.0 and not real:
-            continue
-        if (name, k) != (name, dict(MODELS)[name][0]) and not real:
-            continue  # one class count per model is enough for the default check
-        checks_off = hws if real else [hw for hw in REAL_CHECK_OFF if hw in hws]
-        checks_on = [] if real else [hw for hw in REAL_CHECK_ON if hw in hws]  # --real: done in totals
-        if checks_off:
-            m = build(name, k, mult, fused=False, device="cpu")
-            for hw in checks_off:
-                got = measure_off(m, hw, device="cpu")
+        for fused, checks in ((False, REAL_CHECK_OFF), (True, REAL_CHECK_ON)):
+            todo = [hw for (n, c, hw) in checks if (n, c, mult) == (name, k, 1.0) and hw in hws]
+            if not todo:
+                continue
+            m = build(name, k, mult, fused=fused, device="cpu")
+            for hw in todo:
+                got = (measure_on if fused else measure_off)(m, hw, device="cpu")
                 want = {c: off_by_key[(name, k, mult, hw)][c] for c in got}
-                assert got == want, (name, k, mult, hw, got, want)
+                assert got == want, (name, k, mult, hw, fused, got, want)
             del m
-        if checks_on:
-            m = build(name, k, mult, fused=True, device="cpu")
-            for hw in checks_on:
-                got = measure_on(m, hw, stub=False)
-                want = {c: off_by_key[(name, k, mult, hw)][c] for c in got}
-                assert got == want, (name, k, mult, hw, got, want)
-            del m
-        print(f"real-CPU check {name} c={k} m={mult}: fused off {checks_off}, fused on {checks_on}: "
-              f"equal to the fast path (t={time.time() - t0:.0f}s)", flush=True)
+            print(f"real-CPU check {name} c={k} fused_attn={fused} {todo}: equal to the fast path "
+                  f"(t={time.time() - t0:.0f}s)", flush=True)
 
 
 def cross_checks(rows):
