@@ -276,6 +276,11 @@ class Calibration:
     def __repr__(self):
         return f"Calibration({self.device.name!r}, {self.form}: {self.held_out or 'nothing held out'})"
 
+    def records(self) -> list[dict]:
+        """The table's rows as dicts, a value that does not exist (nothing held out) as None, not NaN."""
+        return [{k: None if isinstance(v, float) and v != v else v for k, v in rec.items()}
+                for rec in self.table.to_dict("records")]
+
 
 MIN_LATENCY, MAX_LATENCY = 1e-9, 1e4  # seconds: 1 ns to 10,000 s
 

@@ -1061,8 +1061,7 @@ def calibrate(
     params = c.device.parameters.to_dict("records")
     for p in params:
         p["shown"] = "unbounded" if p["value"] == float("inf") else f"{p['value']:.4g}"
-    records = [{k: None if isinstance(v, float) and v != v else v for k, v in rec.items()}  # nothing held out: null
-               for rec in c.table.to_dict("records")]
+    records = c.records()
     for rec in records:
         rec["config"] = f"{rec['model']} {rec['alpha']:g} {rec['resolution']}"
         rec["measured"], rec["predicted"] = ("" if rec[k] is None else f"{rec[k]:.3g}" for k in ("measured_ms", "predicted_ms"))
