@@ -530,7 +530,7 @@ def latency_grid(model, alphas, resolutions, device, *, dtype=None, convention="
     if not alphas:
         raise UsageError("a grid needs at least one alpha")
     s = setup(model, convention, classes, "exact", True, None, aux, reduced_tail, symbols)
-    res = check_resolutions(s.table, resolutions if resolutions is None else list(resolutions), "exact")
+    res = check_resolutions(s.table, resolutions, "exact")
     out = np.array([seconds(layer_terms(s, a, res, res, dtype or dev.dtype), dev) for a in alphas])
     return out.reshape(len(alphas), len(res))
 
