@@ -4,8 +4,11 @@ latencies it was not fitted to.
 The fit: non-negative least squares on relative error, over the terms the measurements contain (a MAC
 rate per layer class, the cost per layer, per squeeze-excite block and per element of each
 element-wise operator), for a bandwidth that is either given (as a ridge point) or chosen by a scan
-(infinite included: memory never bounds a layer). Where a layer is memory-bound under the current
-fit its time is its bytes over the bandwidth, and the fit is repeated until that split settles.
+(infinite included: memory never bounds a layer). The features are the device model's own per-layer
+terms (``latency.layer_terms``), and every prediction -- the fit's loss, the fitted values, the held-out
+ones -- is a ``Device``'s time (``latency.layer_time``): the profile saved is the model reported. The
+max() of the roofline is fitted by fixing each layer's bound (compute or memory) as the current Device
+gives it, solving the then linear model, and repeating until the bounds settle.
 
 Held-out error: cross-validation by groups -- a network (one model at one alpha, all its resolutions)
 or a whole model -- each group predicted by a fit to all the others, beside the MACs-only proxy
@@ -16,12 +19,14 @@ misses.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from .errors import TableError, UsageError
-from .latency import ELEMENT_TERMS, ITEM_TERMS, MAC_CLASSES, Device, HeldOut, layer_terms
+from .latency import (ELEMENT_TERMS, ITEM_TERMS, MAC_CLASSES, Device, HeldOut, LayerTerms, combine, layer_seconds,
+                      layer_terms)
 
 FORMS = {"roofline": "one MAC rate and a bandwidth (MobileNetV4's Eq. 1)",
          "overhead": "one MAC rate, a bandwidth and a cost per layer",
@@ -46,19 +51,27 @@ class Observation:
     latency_s: float
 
 
+
 @dataclass
 class _Features:
-    """Every layer of every observation in flat arrays (``obs``: whose layer it is), and per
-    observation the counts of the other terms."""
+    """The device model's per-layer terms (``latency.layer_terms``) of every observation, stacked into
+    one LayerTerms (``obs``: whose layer each is), and per observation the sums of the count terms."""
 
+    terms: LayerTerms  # every layer of every observation, layers x 1
     obs: np.ndarray
     cls: np.ndarray  # index into MAC_CLASSES, -1 for a layer without MACs
-    macs: np.ndarray
-    moved: np.ndarray
     counts: np.ndarray  # observations x count_terms
     count_terms: list
     total_macs: np.ndarray
     y: np.ndarray
+
+    @property
+    def macs(self) -> np.ndarray:
+        return self.terms.macs[:, 0]
+
+    @property
+    def moved(self) -> np.ndarray:
+        return self.terms.moved[:, 0]
 
 
 def nnls(a: np.ndarray, b: np.ndarray, tol: float = 1e-12) -> np.ndarray:
@@ -86,42 +99,66 @@ def nnls(a: np.ndarray, b: np.ndarray, tol: float = 1e-12) -> np.ndarray:
     return x
 
 
+
+
 def _features(observations, dtype: str) -> _Features:
     from .engine import setup
 
-    classes = list(MAC_CLASSES)
-    obs, cls, macs, moved, rows = [], [], [], [], []
-    setups = {}
-    for j, o in enumerate(observations):
+    setups, each = {}, []
+    for o in observations:
         key = (o.model, o.convention)
         if key not in setups:
             setups[key] = setup(o.model, convention=o.convention)
-        t = layer_terms(setups[key], o.alpha, np.array([o.resolution]), np.array([o.resolution]), dtype)
-        obs.append(np.full(len(t.names), j))
-        cls.append(np.array([classes.index(c) if c else -1 for c in t.classes], dtype=np.int64))
-        macs.append(t.macs[:, 0])
-        moved.append(t.moved[:, 0])
-        rows.append({k: float(v[:, 0].sum()) for k, v in t.counts.items()})
-    names = [t for t in (*ITEM_TERMS, *ELEMENT_TERMS) if any(r.get(t, 0) > 0 for r in rows)]
-    counts = np.array([[r.get(t, 0.0) for t in names] for r in rows]).reshape(len(rows), len(names))
-    macs_all = np.concatenate(macs)
-    obs_all = np.concatenate(obs)
-    return _Features(obs_all, np.concatenate(cls), macs_all, np.concatenate(moved), counts, names,
-                     np.bincount(obs_all, weights=macs_all, minlength=len(rows)),
+        each.append(layer_terms(setups[key], o.alpha, np.array([o.resolution]), np.array([o.resolution]), dtype))
+    keys = [k for t in each for k in t.counts]
+    keys = sorted(set(keys), key=keys.index)
+    terms = LayerTerms([n for t in each for n in t.names], [op for t in each for op in t.ops],
+                       [c for t in each for c in t.classes], np.concatenate([t.macs for t in each]),
+                       np.concatenate([t.moved for t in each]), np.concatenate([t.intensity for t in each]),
+                       {k: np.concatenate([t.counts.get(k, np.zeros_like(t.macs)) for t in each]) for k in keys})
+    obs = np.concatenate([np.full(len(t.names), j) for j, t in enumerate(each)])
+    sums = [{k: float(v[:, 0].sum()) for k, v in t.counts.items()} for t in each]
+    names = [t for t in (*ITEM_TERMS, *ELEMENT_TERMS) if any(r.get(t, 0) > 0 for r in sums)]
+    counts = np.array([[r.get(t, 0.0) for t in names] for r in sums]).reshape(len(sums), len(names))
+    classes = list(MAC_CLASSES)
+    return _Features(terms, obs, np.array([classes.index(c) if c else -1 for c in terms.classes], dtype=np.int64),
+                     counts, names, np.bincount(obs, weights=terms.macs[:, 0], minlength=len(each)),
                      np.array([o.latency_s for o in observations]))
 
 
-@dataclass
-class _Model:
-    form: str
-    mac_terms: list  # fitted MAC classes ("all": one rate for every class)
-    count_terms: list
-    theta: np.ndarray  # seconds per MAC for each mac term, then seconds per count
-    bandwidth: float
-    ridge_point: float | None
+def _subset(f: _Features, idx) -> _Features:
+    """The features of observations ``idx`` alone (renumbered in that order)."""
+    idx = np.asarray(idx)
+    position = np.full(len(f.y), -1)
+    position[idx] = np.arange(len(idx))
+    mine = position[f.obs] >= 0
+    t = f.terms
+    terms = LayerTerms([n for n, m in zip(t.names, mine) if m], [o for o, m in zip(t.ops, mine) if m],
+                       [c for c, m in zip(t.classes, mine) if m], t.macs[mine], t.moved[mine], t.intensity[mine],
+                       {k: v[mine] for k, v in t.counts.items()})
+    return _Features(terms, position[f.obs[mine]], f.cls[mine], f.counts[idx], f.count_terms, f.total_macs[idx],
+                     f.y[idx])
 
-    def term_of(self, f: _Features) -> np.ndarray:
-        """Per layer, the index of the MAC term whose rate it takes."""
+
+def predict(device: Device, f: _Features, parts=None) -> np.ndarray:
+    """Each observation's seconds on ``device``: the device model's layer times summed (``parts``: the
+    layers' ``latency.layer_seconds`` on it, when already at hand)."""
+    return np.bincount(f.obs, weights=combine(*(parts or layer_seconds(f.terms, device)))[:, 0], minlength=len(f.y))
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """What a fit may fit: MAC terms (``["all"]``: one rate for every class), count terms, and either a
+    fixed ridge point or a fixed bandwidth."""
+
+    mac_terms: list
+    count_terms: list
+    ridge_point: float | None = None
+    bandwidth: float = np.inf
+
+    def column_of(self, f: _Features) -> np.ndarray:
+        """Per layer, the column of the MAC term whose rate it takes (a class without a rate of its own
+        takes the main rate, as a Device's classes without a rate take its peak)."""
         if self.mac_terms == ["all"]:
             return np.zeros(len(f.cls), dtype=np.int64)
         lookup = np.full(len(MAC_CLASSES), self.mac_terms.index(MAIN))
@@ -129,85 +166,93 @@ class _Model:
             lookup[list(MAC_CLASSES).index(c)] = k
         return lookup[np.maximum(f.cls, 0)]
 
-    def predict(self, f: _Features, idx) -> np.ndarray:
-        idx = np.asarray(idx)
-        per_mac = self.theta[: len(self.mac_terms)][self.term_of(f)]
-        if self.ridge_point is not None:
-            t = per_mac * np.maximum(f.macs, self.ridge_point * f.moved)
-        else:
-            t = np.maximum(per_mac * f.macs, f.moved / self.bandwidth)
-        total = np.bincount(f.obs, weights=t, minlength=len(f.y))
-        cols = [f.count_terms.index(t_) for t_ in self.count_terms]
-        return total[idx] + f.counts[np.ix_(idx, cols)] @ self.theta[len(self.mac_terms):]
+    def device(self, theta: np.ndarray, dtype: str) -> Device:
+        """The Device of parameters ``theta`` (seconds per MAC of each MAC term, then each count term's cost)."""
+        with np.errstate(divide="ignore", over="ignore"):
+            rates = np.where(theta[: len(self.mac_terms)] > 0, 1.0 / theta[: len(self.mac_terms)], np.inf)
+        costs = tuple((t, float(v)) for t, v in zip(self.count_terms, theta[len(self.mac_terms):]))
+        own = dict(zip(self.mac_terms, (float(r) for r in rates)))
+        peak = own.get("all", own.get(MAIN))
+        bandwidth = self.bandwidth if self.ridge_point is None else peak / self.ridge_point
+        return Device("fit", peak, bandwidth, dtype, "", tuple((c, r) for c, r in own.items() if c not in ("all", MAIN)),
+                      costs)
 
 
-def _terms_for(form: str, f: _Features, idx) -> tuple[list, list]:
+def _terms_for(form: str, f: _Features) -> tuple[list, list]:
     # a class gets a rate of its own where it holds MIN_SHARE of some network's MACs; the others
     # (a stem's few dense MACs, say) cannot be told apart and share the main rate
     if form == "roofline":
         return ["all"], []
     if form == "overhead":
         return ["all"], ["layer"]
-    mine = np.isin(f.obs, idx)
     present = [MAIN]
     for k, c in enumerate(MAC_CLASSES):
-        share = np.bincount(f.obs[mine], weights=np.where(f.cls[mine] == k, f.macs[mine], 0.0), minlength=len(f.y))
-        if c != MAIN and (share[idx] / np.maximum(f.total_macs[idx], 1.0)).max(initial=0) >= MIN_SHARE:
+        share = np.bincount(f.obs, weights=np.where(f.cls == k, f.macs, 0.0), minlength=len(f.y))
+        if c != MAIN and (share / np.maximum(f.total_macs, 1.0)).max(initial=0) >= MIN_SHARE:
             present.append(c)
-    counts = [t for k, t in enumerate(f.count_terms) if f.counts[idx, k].sum() > 0]
+    counts = [t for k, t in enumerate(f.count_terms) if f.counts[:, k].sum() > 0]
     if form == "classes":
         return present, [t for t in counts if t == "layer"]
     return present, counts
 
 
-def _solve(form, terms, f: _Features, idx, bandwidth, ridge_point) -> tuple[_Model, float]:
-    mac_terms, count_terms = terms
-    cols = [f.count_terms.index(t) for t in count_terms]
-    y = f.y[idx]
-    position = np.full(len(f.y), -1)
-    position[idx] = np.arange(len(idx))
-    mine = position[f.obs] >= 0
-    rows = position[f.obs[mine]]
-    model = _Model(form, mac_terms, count_terms, np.zeros(len(mac_terms) + len(count_terms)), bandwidth, ridge_point)
-    term = model.term_of(f)[mine]
-    macs, moved = f.macs[mine], f.moved[mine]
-    memory_bound = (macs == 0) & np.isfinite(bandwidth)
+def _design(spec: _Spec, f: _Features, memory_bound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The linear model of the device model's time once each layer's bound is fixed: (columns per
+    observation, seconds that need no parameter). A compute-bound layer takes MACs x seconds per MAC of
+    its class; a memory-bound one bytes / bandwidth: a constant for a fixed bandwidth, ridge point x
+    bytes x seconds per MAC of the main rate for a fixed ridge point (bandwidth = peak / ridge point)."""
+    n, k = len(f.y), len(spec.mac_terms)
+    column = spec.column_of(f)
+    a = np.zeros((n, k + len(spec.count_terms)))
+    for j in range(k):
+        a[:, j] = np.bincount(f.obs, weights=np.where((column == j) & ~memory_bound, f.macs, 0.0), minlength=n)
+    offset = np.zeros(n)
+    if spec.ridge_point is not None:
+        main = 0 if spec.mac_terms == ["all"] else spec.mac_terms.index(MAIN)
+        a[:, main] += np.bincount(f.obs, weights=np.where(memory_bound, spec.ridge_point * f.moved, 0.0), minlength=n)
+    elif np.isfinite(spec.bandwidth):
+        offset = np.bincount(f.obs, weights=np.where(memory_bound, f.moved / spec.bandwidth, 0.0), minlength=n)
+    cols = [f.count_terms.index(t) for t in spec.count_terms]
+    a[:, k:] = f.counts[:, cols]
+    return a, offset
+
+
+def _solve(spec: _Spec, f: _Features, dtype: str) -> tuple[Device, float]:
+    """NNLS on relative error with each layer's bound fixed, then the bounds the fitted Device gives,
+    until they settle: the best Device by its own predictions' loss."""
+    y = f.y
+    if spec.ridge_point is not None:
+        memory_bound = spec.ridge_point * f.moved > f.macs  # exact for one rate
+    else:
+        memory_bound = (f.macs == 0) & np.isfinite(spec.bandwidth)
     best = None
     for _ in range(30):
-        if ridge_point is not None:
-            work, offset = np.maximum(macs, ridge_point * moved), np.zeros(len(idx))
-        else:
-            work = np.where(memory_bound, 0.0, macs)
-            offset = (np.bincount(rows, weights=np.where(memory_bound, moved / bandwidth, 0.0), minlength=len(idx))
-                      if np.isfinite(bandwidth) else np.zeros(len(idx)))
-        a = np.zeros((len(idx), len(mac_terms) + len(count_terms)))
-        for k in range(len(mac_terms)):
-            a[:, k] = np.bincount(rows, weights=np.where(term == k, work, 0.0), minlength=len(idx))
-        a[:, len(mac_terms):] = f.counts[np.ix_(idx, cols)]
-        model = _Model(form, mac_terms, count_terms, nnls(a / y[:, None], (y - offset) / y), bandwidth, ridge_point)
-        loss = float((((model.predict(f, idx) - y) / y) ** 2).sum())
+        a, offset = _design(spec, f, memory_bound)
+        device = spec.device(nnls(a / y[:, None], (y - offset) / y), dtype)
+        parts = layer_seconds(f.terms, device)
+        loss = float((((predict(device, f, parts) - y) / y) ** 2).sum())
         if best is None or loss < best[1]:
-            best = (model, loss)
-        if ridge_point is not None or not np.isfinite(bandwidth):
-            break
-        new = model.theta[term] * macs < moved / bandwidth
+            best = (device, loss)
+        new = parts[1][:, 0] > parts[0][:, 0]  # memory-bound
         if np.array_equal(new, memory_bound):
             break
         memory_bound = new
     return best
 
 
-def _fit(form, f: _Features, idx, ridge_point=None, bandwidth=None) -> _Model:
-    terms = _terms_for(form, f, idx)
+def _fit(form, f: _Features, dtype: str, ridge_point=None, bandwidth=None) -> Device:
+    """The Device fitted to every observation of ``f``."""
+    mac_terms, count_terms = _terms_for(form, f)
+    spec = lambda b=np.inf: _Spec(mac_terms, count_terms, ridge_point, b)  # noqa: E731
     if ridge_point is not None:
-        return _solve(form, terms, f, idx, np.inf, ridge_point)[0]
+        return _solve(spec(), f, dtype)[0]
     if bandwidth is not None:
-        return _solve(form, terms, f, idx, bandwidth, None)[0]
-    best = min((_solve(form, terms, f, idx, b, None) for b in BANDWIDTHS), key=lambda m: m[1])
-    b = best[0].bandwidth
+        return _solve(spec(bandwidth), f, dtype)[0]
+    fits = [(_solve(spec(b), f, dtype), b) for b in BANDWIDTHS]
+    best, b = min(fits, key=lambda x: x[0][1])
     if np.isfinite(b):  # refine between the neighbouring grid points
         step = BANDWIDTHS[1] / BANDWIDTHS[2]
-        best = min([best] + [_solve(form, terms, f, idx, b * step ** x, None) for x in np.linspace(-0.75, 0.75, 7)],
+        best = min([best] + [_solve(spec(b * step ** x), f, dtype) for x in np.linspace(-0.75, 0.75, 7)],
                    key=lambda m: m[1])
     return best[0]
 
@@ -231,13 +276,48 @@ class Calibration:
     def __repr__(self):
         return f"Calibration({self.device.name!r}, {self.form}: {self.held_out or 'nothing held out'})"
 
+    def records(self) -> list[dict]:
+        """The table's rows as dicts, a value that does not exist (nothing held out) as None, not NaN."""
+        return [{k: None if isinstance(v, float) and v != v else v for k, v in rec.items()}
+                for rec in self.table.to_dict("records")]
+
+
+MIN_LATENCY, MAX_LATENCY = 1e-9, 1e4  # seconds: 1 ns to 10,000 s
+
 
 def calibrate(observations, *, name: str = "calibrated", form: str = "full", holdout: str = "network",
               dtype: str = "float32", ridge_point=None, bandwidth=None, source: str = "") -> Calibration:
     """A device profile fitted to ``observations`` (``Observation``s, or what ``read_measurements``
-    and ``published_latencies`` return), with its held-out error under ``holdout``."""
-    import pandas as pd
+    and ``published_latencies`` return), with its held-out error under ``holdout``. The profile is the
+    model: its ``roofline`` of each measured configuration is that row's ``fitted_ms``, and each
+    ``predicted_ms`` is the same device model fitted without that row's group."""
+    observations = _check(observations, form, holdout, dtype, ridge_point, bandwidth)
+    f = _features(observations, dtype)
+    try:
+        device = _fit(form, f, dtype, ridge_point, bandwidth)
+        if not device.bounded:
+            raise UsageError("the measurements determine no term of the model (every one fitted as free): "
+                             "measure more configurations, or larger ones")
+        fitted = predict(device, f)
+        keys = [_group(o, holdout) for o in observations]
+        held, proxy, unseen = _cross_validate(form, f, keys, dtype, ridge_point, bandwidth)
+    except np.linalg.LinAlgError as e:
+        raise UsageError(f"the measurements cannot be fitted ({e}): are the latencies of one machine, in ms?") from None
+    y = f.y
+    error, proxy_error = (held - y) / y, (proxy - y) / y
+    held_out = None
+    if len(set(keys)) > 1:
+        held_out = HeldOut(HOLDOUTS[holdout], len(y), float(np.mean(np.abs(error) <= 0.1)),
+                           float(np.mean(np.abs(error))), float(np.mean(np.abs(proxy_error) <= 0.1)),
+                           float(np.mean(np.abs(proxy_error))))
+    device = dataclasses.replace(device, name=name, source=source or f"fit by mnetcost calibrate ({FORMS[form]}) "
+                                 f"to {len(y)} latencies", held_out=held_out)
+    table = _table(observations, keys, y, fitted, held, error, proxy, proxy_error, unseen)
+    return Calibration(device, table, form, holdout, float(np.mean(np.abs(fitted - y) / y)), held_out)
 
+
+def _check(observations, form, holdout, dtype, ridge_point, bandwidth) -> list:
+    """The arguments of ``calibrate``, validated; the observations as a list."""
     from .traffic import dtype_bytes
 
     if form not in FORMS:
@@ -251,45 +331,51 @@ def calibrate(observations, *, name: str = "calibrated", form: str = "full", hol
             raise UsageError(f"the {label} must be a positive number, got {value!r}")
     if ridge_point is not None and bandwidth is not None:
         raise UsageError("give a ridge point or a bandwidth, not both")
+    if isinstance(observations, (str, bytes)) or not hasattr(observations, "__iter__"):
+        raise UsageError(f"observations are a list of Observation, got {observations!r:.60}")
     observations = list(observations)
     if not 2 <= len(observations) <= MAX_OBSERVATIONS:
         raise UsageError(f"a calibration needs 2 to {MAX_OBSERVATIONS} measurements, got {len(observations)}")
-    f = _features(observations, dtype)
-    everything = np.arange(len(observations))
-    model = _fit(form, f, everything, ridge_point, bandwidth)
-    fitted = model.predict(f, everything)
-    keys = [_group(o, holdout) for o in observations]
+    for o in observations:
+        if not isinstance(o, Observation):
+            raise UsageError(f"observations are a list of Observation, got {o!r:.60}")
+        if isinstance(o.latency_s, bool) or not isinstance(o.latency_s, (int, float, np.floating)) \
+                or not MIN_LATENCY <= o.latency_s <= MAX_LATENCY:
+            raise UsageError(f"a latency must be 1 ns to 10,000 s, got {o.latency_s!r:.40} s for {o.model} "
+                             f"{o.alpha:g} {o.resolution}")
+    return observations
+
+
+def _cross_validate(form, f: _Features, keys, dtype, ridge_point, bandwidth):
+    """Per observation: the prediction of the device fitted to every other group, the MACs-only
+    proxy's, and the count terms that prediction needed but its fit never saw."""
+    n = len(keys)
+    held, proxy, unseen = np.full(n, np.nan), np.full(n, np.nan), [""] * n
     groups = sorted(set(keys), key=keys.index)
-    held = np.full(len(observations), np.nan)
-    proxy = np.full(len(observations), np.nan)
-    unseen = [""] * len(observations)
-    fitted_terms = set(_terms_for(form, f, everything)[1])
-    if len(groups) > 1:
-        for g in groups:
-            test = np.array([i for i, k in enumerate(keys) if k == g])
-            train = np.array([i for i, k in enumerate(keys) if k != g])
-            held[test] = _fit(form, f, train, ridge_point, bandwidth).predict(f, test)
-            proxy[test] = _proxy(f, train, test)
-            new = [t for k, t in enumerate(f.count_terms) if t in fitted_terms
-                   and f.counts[test, k].sum() > 0 and f.counts[train, k].sum() == 0]
-            for i in test:
-                unseen[i] = ", ".join(new)
-    y = f.y
-    error, proxy_error = (held - y) / y, (proxy - y) / y
-    held_out = None
-    if len(groups) > 1:
-        held_out = HeldOut(HOLDOUTS[holdout], len(y), float(np.mean(np.abs(error) <= 0.1)),
-                           float(np.mean(np.abs(error))), float(np.mean(np.abs(proxy_error) <= 0.1)),
-                           float(np.mean(np.abs(proxy_error))))
-    device = _device(model, name, dtype, source or f"fit by mnetcost calibrate ({FORMS[form]}) to {len(y)} latencies",
-                     held_out)
-    table = pd.DataFrame({"source": [o.source for o in observations], "model": [o.model for o in observations],
-                          "alpha": [o.alpha for o in observations], "resolution": [o.resolution for o in observations],
-                          "group": [" ".join(map(str, k)) for k in keys], "measured_ms": y * 1e3,
-                          "fitted_ms": fitted * 1e3, "predicted_ms": held * 1e3, "error": error,
-                          "proxy_ms": proxy * 1e3, "proxy_error": proxy_error,
-                          "unseen": unseen})  # terms a held-out prediction needed that its fit never saw
-    return Calibration(device, table, form, holdout, float(np.mean(np.abs(fitted - y) / y)), held_out)
+    if len(groups) < 2:
+        return held, proxy, unseen
+    fitted_terms = set(_terms_for(form, f)[1])
+    for g in groups:
+        test = np.array([i for i, k in enumerate(keys) if k == g])
+        train = np.array([i for i, k in enumerate(keys) if k != g])
+        held[test] = predict(_fit(form, _subset(f, train), dtype, ridge_point, bandwidth), _subset(f, test))
+        proxy[test] = _proxy(f, train, test)
+        new = [t for k, t in enumerate(f.count_terms) if t in fitted_terms
+               and f.counts[test, k].sum() > 0 and f.counts[train, k].sum() == 0]
+        for i in test:
+            unseen[i] = ", ".join(new)
+    return held, proxy, unseen
+
+
+def _table(observations, keys, y, fitted, held, error, proxy, proxy_error, unseen):
+    import pandas as pd
+
+    return pd.DataFrame({"source": [o.source for o in observations], "model": [o.model for o in observations],
+                         "alpha": [o.alpha for o in observations], "resolution": [o.resolution for o in observations],
+                         "group": [" ".join(map(str, k)) for k in keys], "measured_ms": y * 1e3,
+                         "fitted_ms": fitted * 1e3, "predicted_ms": held * 1e3, "error": error,
+                         "proxy_ms": proxy * 1e3, "proxy_error": proxy_error,
+                         "unseen": unseen})  # terms a held-out prediction needed that its fit never saw
 
 
 def _group(o: Observation, holdout: str) -> tuple:
@@ -298,24 +384,6 @@ def _group(o: Observation, holdout: str) -> tuple:
     if holdout == "network":
         return (o.model, f"{o.alpha:g}")
     return (o.model, f"{o.alpha:g}", o.resolution, o.source)
-
-
-def _device(model: _Model, name, dtype, source, held_out) -> Device:
-    def rate(per_mac):
-        return float(1.0 / per_mac) if per_mac > 0 else np.inf
-
-    costs = tuple((t, float(v)) for t, v in zip(model.count_terms, model.theta[len(model.mac_terms):]))
-    if model.mac_terms == ["all"]:
-        peak, rates = rate(model.theta[0]), ()
-    else:
-        lookup = dict(zip(model.mac_terms, model.theta))
-        peak = rate(lookup[MAIN])
-        rates = tuple((c, rate(lookup[c])) for c in model.mac_terms if c != MAIN)
-    bandwidth = model.bandwidth if model.ridge_point is None else peak / model.ridge_point
-    if not np.isfinite(peak) and not np.isfinite(bandwidth) and not any(v > 0 for _, v in costs):
-        raise UsageError("the measurements determine no term of the model (every one fitted as free): "
-                         "measure more configurations, or larger ones")
-    return Device(name, peak, float(bandwidth), dtype, source, rates, costs, held_out)
 
 
 # ---- where observations come from ------------------------------------------------------------------------------
@@ -345,8 +413,9 @@ def read_measurements(path, convention: str | None = None) -> list[Observation]:
             raise TableError(f"{where}: alpha must be 0.01 to 10 and resolution a whole number 8 to 4096, "
                              f"got {r['alpha']!r:.20} and {r['resolution']!r:.20}")
         latency = number(r["latency_ms"], where, "latency_ms")
-        if latency > 1e7:
-            raise TableError(f"{where}, column latency_ms: more than 10,000 s, got {r['latency_ms']!r:.20}")
+        if not MIN_LATENCY * 1e3 <= latency <= MAX_LATENCY * 1e3:
+            raise TableError(f"{where}, column latency_ms: a latency is 1 ns to 10,000 s (0.000001 to 10000000 ms), "
+                             f"got {r['latency_ms']!r:.20}")
         out.append(Observation(r.get("source") or r.get("host") or "measured", checked[key].table.name, alpha,
                                int(res), conv, latency / 1e3))
     return out

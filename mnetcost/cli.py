@@ -1060,12 +1060,12 @@ def calibrate(
     params = c.device.parameters.to_dict("records")
     for p in params:
         p["shown"] = "unbounded" if p["value"] == float("inf") else f"{p['value']:.4g}"
-    records = c.table.to_dict("records")
+    records = c.records()
     for rec in records:
         rec["config"] = f"{rec['model']} {rec['alpha']:g} {rec['resolution']}"
-        rec["measured"], rec["predicted"] = (f"{rec[k]:.3g}" if rec[k] == rec[k] else "" for k in ("measured_ms", "predicted_ms"))
+        rec["measured"], rec["predicted"] = ("" if rec[k] is None else f"{rec[k]:.3g}" for k in ("measured_ms", "predicted_ms"))
         for key in ("error", "proxy_error"):
-            rec[key + "_pct"] = None if rec[key] != rec[key] else round(100 * rec[key], 1)
+            rec[key + "_pct"] = None if rec[key] is None else round(100 * rec[key], 1)
     h = c.held_out
     summary = (f"Held out ({h.method}): {100 * h.within_10:.0f}% of {h.n} predictions within ±10%, mean |error| "
                f"{100 * h.mean_error:.1f}%; the MACs-only proxy: {100 * h.proxy_within_10:.0f}%, "

@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -76,6 +76,32 @@ class Device:
     costs: tuple = ()  # (term, seconds per item or per element) pairs
     held_out: HeldOut | None = None
 
+    def __post_init__(self):
+        """Every parameter checked once, here: rates positive (inf: unbounded), costs finite and >= 0."""
+        from .traffic import DTYPE_BYTES
+
+        if not isinstance(self.name, str):
+            raise UsageError(f"a device's name is a string, got {self.name!r:.40}")
+        if self.dtype not in DTYPE_BYTES:
+            raise UsageError(f"device {self.name!r:.80}: dtype must be one of {', '.join(DTYPE_BYTES)}, "
+                             f"got {self.dtype!r:.40}")
+        rates = _pairs(self, self.rates, MAC_CLASSES, "rates")
+        costs = _pairs(self, self.costs, TERMS[len(MAC_CLASSES):], "costs")
+        for label, value in (("peak_macs", self.peak_macs), ("bandwidth", self.bandwidth), *rates):
+            _check_parameter(self, label, value, rate=True)
+        for label, value in costs:
+            _check_parameter(self, label, value, rate=False)
+        object.__setattr__(self, "peak_macs", float(self.peak_macs))
+        object.__setattr__(self, "bandwidth", float(self.bandwidth))
+        object.__setattr__(self, "rates", tuple((k, float(v)) for k, v in rates))
+        object.__setattr__(self, "costs", tuple((k, float(v)) for k, v in costs))
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the device gives a network any time at all: a finite rate or bandwidth, or a cost > 0."""
+        return any(math.isfinite(v) for v in (self.peak_macs, self.bandwidth, *dict(self.rates).values())) \
+            or any(v > 0 for _, v in self.costs)
+
     def rate(self, mac_class: str) -> float:
         return dict(self.rates).get(mac_class, self.peak_macs)
 
@@ -101,7 +127,40 @@ class Device:
 
     def terms_text(self) -> str:
         """The ``terms`` cell of a device file: ``class=MAC/s`` and ``term=seconds``, separated by ';'."""
-        return "; ".join(f"{k}={v:.6g}" for k, v in self.rates + self.costs)
+        return "; ".join(f"{k}={exact(v)}" for k, v in self.rates + self.costs)
+
+
+def exact(value: float) -> str:
+    """A number as a device file holds it: 6 significant digits where they are the number, else every
+    digit it takes to read back the same float (a profile reads back as the very model written)."""
+    short = f"{value:.6g}"
+    if float(short) == value or not math.isfinite(value):
+        return short
+    return np.format_float_scientific(value, unique=True, trim="-")
+
+
+def _pairs(device, pairs, names, what: str) -> list:
+    try:
+        out = [(k, v) for k, v in pairs]
+    except (TypeError, ValueError):
+        raise UsageError(f"device {device.name!r:.80}: {what} are (name, value) pairs, got {pairs!r:.80}") from None
+    for k, _ in out:
+        if k not in names:
+            raise UsageError(f"device {device.name!r:.80}: {what} are named {', '.join(names)}, got {k!r:.40}")
+    if len({k for k, _ in out}) < len(out):
+        raise UsageError(f"device {device.name!r:.80}: a term appears twice in its {what}")
+    return out
+
+
+def _check_parameter(device, label: str, value, *, rate: bool) -> None:
+    """A rate (MAC/s, B/s) is a number > 0, inf for unbounded; a cost (seconds) a finite number >= 0."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if ok:
+        v = float(value)
+        ok = v > 0 if rate else (math.isfinite(v) and v >= 0)
+    if not ok:
+        kind = "a number > 0 (inf: unbounded)" if rate else "a finite number >= 0 (seconds)"
+        raise UsageError(f"device {device.name!r:.80}: {label} must be {kind}, got {value!r:.40}")
 
 
 DURATIONS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -161,9 +220,13 @@ def read_devices(path) -> dict[str, Device]:
             stats = [number(r.get(k, ""), where, k, positive=False)
                      for k in ("n", "within_10", "mean_error", "proxy_within_10", "proxy_mean_error")]
             held = HeldOut(r["holdout"], int(stats[0]), *stats[1:])
-        out[name] = Device(name, number(r["peak_macs"], where, "peak_macs", allow_inf=True),
-                           number(r["bandwidth"], where, "bandwidth", allow_inf=True), dtype, r.get("source", ""),
-                           rates, costs, held)
+        device = Device(name, number(r["peak_macs"], where, "peak_macs", allow_inf=True),
+                        number(r["bandwidth"], where, "bandwidth", allow_inf=True), dtype, r.get("source", ""),
+                        rates, costs, held)
+        if not device.bounded:
+            raise TableError(f"{where}: device {name!r:.80} bounds no time (every rate and the bandwidth unbounded, "
+                             "no cost): give at least one finite rate or a cost > 0")
+        out[name] = device
     return out
 
 
@@ -214,7 +277,7 @@ def write_device(device: Device, path) -> None:
 
 def _device_row(d: Device) -> dict:
     h = d.held_out
-    row = {"name": d.name, "peak_macs": f"{d.peak_macs:.6g}", "bandwidth": f"{d.bandwidth:.6g}", "dtype": d.dtype,
+    row = {"name": d.name, "peak_macs": exact(d.peak_macs), "bandwidth": exact(d.bandwidth), "dtype": d.dtype,
            "terms": d.terms_text(), "source": d.source}
     if h is not None:
         row.update(holdout=h.method, n=h.n, within_10=f"{h.within_10:.4f}", mean_error=f"{h.mean_error:.4f}",
@@ -271,6 +334,13 @@ class LayerTerms:
     intensity: np.ndarray
     counts: dict  # term -> layers x resolutions: items (layer, se_block) or elements
 
+    @cached_property
+    def class_index(self) -> tuple[list, np.ndarray]:
+        """(the distinct classes, each layer's index into them)."""
+        distinct = sorted(set(self.classes))
+        where = {c: i for i, c in enumerate(distinct)}
+        return distinct, np.array([where[c] for c in self.classes], dtype=np.int64)
+
 
 def layer_terms(s, alpha: float, h, w, dtype: str) -> LayerTerms:
     """The terms of a device model for configuration ``alpha`` of setup ``s`` at heights ``h`` and
@@ -284,8 +354,11 @@ def layer_terms(s, alpha: float, h, w, dtype: str) -> LayerTerms:
     h, w = np.atleast_1d(h), np.atleast_1d(w)
     layers = single(s.expand(np.array([float(alpha)]), h, widths=w))
     shape = (len(layers), len(h))
+    _check_sizes(layers, h, w, s.table.channels)
     costs = [op_cost(l, s.rules, s.ops) for l in layers]
     macs = np.array([np.broadcast_to(_per_resolution(c.macs), h.shape) for c in costs], dtype=float).reshape(shape)
+    if macs.max(initial=0) >= INT_LIMIT:
+        raise UsageError(TOO_LARGE)
     plan = Plan([l.name for l in layers], [l.inputs for l in layers], [l.block for l in layers],
                 roles(s.ops, [l.op for l in layers]))
     sizes = tensor_sizes(s.table.channels, h, w, [l.h_out for l in layers], [l.w_out for l in layers],
@@ -313,25 +386,54 @@ def layer_terms(s, alpha: float, h, w, dtype: str) -> LayerTerms:
                       macs, moved, intensity, counts)
 
 
+INT_LIMIT = 2 ** 62  # counts stay inside int64, as the cost and memory models require
+TOO_LARGE = "the counts are too large for 64-bit integers: alpha or resolution far too large"
+
+
+def _check_sizes(layers, h, w, channels) -> None:
+    """Refuse, before any integer arithmetic, tensors whose bytes would overflow 64-bit integers."""
+    biggest = float(np.max(h)) * float(np.max(w)) * channels
+    for l in layers:
+        biggest = max(biggest, float(np.max(l.h_out)) * float(np.max(l.w_out)) * float(np.max(l.c_out)))
+    if not biggest * 8 * max(len(layers), 1) < INT_LIMIT:
+        raise UsageError(TOO_LARGE)
+
+
 def _per_resolution(terms) -> np.ndarray:
     value = np.asarray(terms.value() if terms.items else 0.0, dtype=float)
     return value[0] if value.ndim == 2 else value
 
 
 def layer_seconds(t: LayerTerms, device: Device) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per layer (compute time, memory time, time of the other terms), layers x resolutions."""
-    rates = np.array([device.rate(c) if c else np.inf for c in t.classes])[:, None]
-    compute = t.macs / rates
+    """Per layer (compute time, memory time, time of the other terms), layers x resolutions: MACs over
+    the rate of the layer's class (a layer without MACs computes nothing), bytes moved over the
+    bandwidth, and each other term's count times its cost."""
+    distinct, index = t.class_index
+    rates = np.array([device.rate(c) if c else np.inf for c in distinct])
+    compute = t.macs / rates[index].reshape(-1, 1)
     memory = t.moved / device.bandwidth
     costs = dict(device.costs)
-    other = sum((costs[term] * v for term, v in t.counts.items() if costs.get(term)), np.zeros_like(compute))
+    other = np.zeros_like(compute)
+    for term, count in t.counts.items():
+        if costs.get(term):
+            other += costs[term] * count
     return compute, memory, other
+
+
+def layer_time(t: LayerTerms, device: Device) -> np.ndarray:
+    """The device model, per layer: max(compute time, memory time) + the other terms' time (layers x
+    resolutions). The one formula: roofline, the grid, the ridge sweep and calibration all use it."""
+    return combine(*layer_seconds(t, device))
+
+
+def combine(compute, memory, other):
+    """A layer's time from its compute, memory and other terms' times: the roofline's max, plus the rest."""
+    return np.maximum(compute, memory) + other
 
 
 def seconds(t: LayerTerms, device: Device) -> np.ndarray:
     """The network's time at each resolution."""
-    compute, memory, other = layer_seconds(t, device)
-    return (np.maximum(compute, memory) + other).sum(axis=0)
+    return layer_time(t, device).sum(axis=0)
 
 
 # ---- the front doors -------------------------------------------------------------------------------------------
@@ -366,15 +468,11 @@ def roofline(model, config=None, *, dtype=None, device=None, peak_macs=None, ban
     """Predicted latency of ``model`` on ``device`` (a shipped name, a name in ``device_file``, a Device),
     or on an inline roofline profile (``peak_macs`` MAC/s and ``bandwidth`` bytes/s), layer by layer, under
     one configuration (``config`` or keyword options, as for ``cost``). ``dtype`` defaults to the device's."""
-    from .engine import hw, setup
-
     dev = get_device(device, peak_macs, bandwidth, device_file)
     dtype = dtype or dev.dtype
-    s = setup(model, config, **options)
-    h, w = hw(s.resolution()[1])
-    t = layer_terms(s, s.config.alpha, np.array([h]), np.array([w]), dtype)
+    t = configuration_terms(model, config, dtype=dtype, **options)
     compute, memory, other = (x[:, 0] for x in layer_seconds(t, dev))
-    time = np.maximum(compute, memory) + other
+    time = combine(compute, memory, other)
     if not np.isfinite(time.sum()):
         raise UsageError(f"the device {dev.name!r} gives a layer no finite time: its rates are too small")
     columns = {"name": np.array(t.names, dtype=object), "op": np.array(t.ops, dtype=object),
@@ -384,14 +482,24 @@ def roofline(model, config=None, *, dtype=None, device=None, peak_macs=None, ban
     return Roofline(device=dev, dtype=dtype, columns=columns)
 
 
+def configuration_terms(model, config=None, *, dtype: str = "float32", **options) -> LayerTerms:
+    """The device model's per-layer terms of one configuration (``config`` or keyword options, as for ``cost``)."""
+    from .engine import hw, setup
+
+    s = setup(model, config, **options)
+    h, w = hw(s.resolution()[1])
+    return layer_terms(s, s.config.alpha, np.array([h]), np.array([w]), dtype)
+
+
 def latency_grid(model, alphas, resolutions, device, config=None, *, dtype=None, **options) -> np.ndarray:
     """Predicted seconds for every alpha (rows) and resolution (columns): ``roofline(...).latency_s``
-    on a grid, each alpha's layers expanded once for all resolutions."""
+    on a grid, each alpha's layers expanded once for all resolutions; alphas and resolutions are
+    validated as ``roofline`` validates one."""
     from .engine import check_alphas, check_resolutions, setup
 
     dev = get_device(device)
     s = setup(model, config, **options)
-    alphas, res = check_alphas(alphas), check_resolutions(s, resolutions)
+    alphas, res = check_alphas(alphas), check_resolutions(s, np.atleast_1d(resolutions))
     out = np.array([seconds(layer_terms(s, a, res, res, dtype or dev.dtype), dev) for a in alphas])
     return out.reshape(len(alphas), len(res))
 
@@ -406,17 +514,20 @@ def ridge_sweep(configs: dict, ridge_points, dtype: str = "int8"):
     """MobileNetV4's roofline (its Eq. 1) over hardware ridge points RP = peak MACs / bandwidth: for
     each configuration (name -> keyword arguments of ``memory``, e.g. ``{"model": "v2"}``) the time
     sum_i max(MACs_i, RP x bytes_i) in units of one MAC at peak rate, so that models rank by it on any
-    hardware of that ridge point. RP = 0 is counting MACs. Returns a DataFrame: ridge points x names."""
+    hardware of that ridge point: the device model's time on a device of 1 MAC/s and 1 / RP bytes/s.
+    RP = 0 is counting MACs. ``configs`` map names to keyword arguments of ``roofline`` that pick a
+    configuration (model, alpha, resolution, convention, ...). Returns a DataFrame: ridge points x names."""
     import pandas as pd
 
-    from .traffic import memory
-
-    ridge = np.asarray(ridge_points, dtype=float)
+    try:
+        ridge = np.asarray(ridge_points, dtype=float)
+    except (TypeError, ValueError):
+        raise UsageError("ridge points are finite numbers >= 0") from None
     if ridge.ndim != 1 or not np.all(np.isfinite(ridge)) or np.any(ridge < 0):
         raise UsageError("ridge points are finite numbers >= 0")
+    units = [Device(f"RP {rp:g}", 1.0, 1.0 / rp if rp > 0 else np.inf, dtype) for rp in ridge]
     times = {}
     for name, kwargs in configs.items():
-        c = memory(dtype=dtype, **kwargs).columns
-        macs, moved = np.asarray(c["mult_adds"], dtype=float), np.asarray(c["bytes_moved"], dtype=float)
-        times[name] = np.maximum(macs[None, :], ridge[:, None] * moved[None, :]).sum(axis=1)
+        t = configuration_terms(**{"dtype": dtype, **kwargs})
+        times[name] = np.array([float(seconds(t, unit)[0]) for unit in units])
     return pd.DataFrame(times, index=pd.Index(ridge, name="ridge point (MACs/byte)"))

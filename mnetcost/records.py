@@ -46,8 +46,10 @@ def read_records(path, required: tuple, optional: tuple, what: str) -> list[tupl
             if not any(f.strip() for f in fields):
                 continue
             line = skip + start
-            if len(fields) > len(header):
-                raise TableError(f"{p.name}, line {line}: {len(fields)} fields, more than the header's {len(header)}")
+            if len(fields) != len(header):
+                raise TableError(f"{p.name}, line {line}: {len(fields)} fields, "
+                                 f"{'more' if len(fields) > len(header) else 'fewer'} than the header's {len(header)}"
+                                 " (a field left empty is still written, between its commas)")
             records.append((line, {k: v.strip() for k, v in zip(header, fields)}))
             if len(records) > MAX_RECORDS:
                 raise TableError(f"{p.name}: more than {MAX_RECORDS:,} records")

@@ -50,7 +50,8 @@ def csv_cell(value):
 
 
 def md_cell(value) -> str:
-    return safe(_py(value)).replace("|", "\\|").replace("\n", " ")
+    value = _py(value)
+    return "" if value is None else safe(value).replace("|", "\\|").replace("\n", " ")
 MAC_NOTE = "MACs = multiply-accumulates: one multiply-add is one MAC (FLOPs ≈ 2 × MACs)."
 
 

@@ -157,28 +157,56 @@ def measure(configs, *, runtime: str = "onnxruntime", threads: int = 1, repeat: 
         raise UsageError(f"measure 1 to {MAX_CONFIGS} configurations at a time, got {len(configs)}")
     _, ort = _imports()
     say = progress or (lambda message: None)
-    sessions = []
-    for c in configs:
-        say(f"exporting {c['model']} {c['alpha']:g} {c['resolution']}")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = options.inter_op_num_threads = threads
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3
-        session = ort.InferenceSession(export(c["model"], alpha=c["alpha"], resolution=c["resolution"],
-                                              convention=c["convention"]), options,
-                                       providers=["CPUExecutionProvider"])
-        x = np.random.default_rng(0).standard_normal((1, session.get_inputs()[0].shape[1], c["resolution"],
-                                                       c["resolution"])).astype(np.float32)
-        sessions.append((session, {"x": x}))
-    runs = [repeat] * len(configs)
+    sessions = [_session(ort, c, threads, say) for c in configs]
+    timed = time_sessions(sessions, repeat=repeat, passes=passes, seed=seed, progress=say)
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [Measurement(c["model"], float(c["alpha"]), int(c["resolution"]), c["convention"], t.latency_s * 1e3,
+                        t.median_s * 1e3, t.iqr_pct, t.pass_sd_pct, t.runs, passes, threads,
+                        f"{runtime} {ort.__version__}", host(), stamp) for c, t in zip(configs, timed)]
+
+
+def _session(ort, c: dict, threads: int, say):
+    """An ONNX Runtime session of configuration ``c`` and its input feed."""
+    say(f"exporting {c['model']} {c['alpha']:g} {c['resolution']}")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = threads
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    session = ort.InferenceSession(export(c["model"], alpha=c["alpha"], resolution=c["resolution"],
+                                          convention=c["convention"]), options, providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).standard_normal((1, session.get_inputs()[0].shape[1], c["resolution"],
+                                                   c["resolution"])).astype(np.float32)
+    return session, {"x": x}
+
+
+@dataclass
+class Timing:
+    """One session's figures under the protocol."""
+
+    latency_s: float  # median over the groups of passes of each group's fastest run
+    median_s: float  # median of all timed runs
+    iqr_pct: float  # interquartile range of all timed runs, % of their median
+    pass_sd_pct: float  # standard deviation of the groups' fastest runs, % of the latency
+    runs: int  # timed runs per pass
+
+
+def time_sessions(sessions, *, repeat: int | None = None, passes: int = 40, seed: int | None = None, progress=None,
+                  clock=None) -> list[Timing]:
+    """The protocol on ``sessions``, (session, feed) pairs whose ``session.run(None, feed)`` is timed by
+    ``clock`` (seconds): each warmed up; ``passes`` passes in a new shuffled order, each session run
+    once untimed and then ``repeat`` times (default: as often as fits in about 40 ms, 1 to 100);
+    pass k dealt to group k mod GROUPS. ``clock`` defaults to ``time.perf_counter``."""
+    say = progress or (lambda message: None)
+    clock = clock or time.perf_counter
+    runs = [repeat] * len(sessions)
     for i, (session, feed) in enumerate(sessions):
-        took = _warm_up(session, feed)
+        took = _warm_up(session, feed, clock)
         if repeat is None:
             runs[i] = int(min(100, max(1, 0.04 / max(took, 1e-6))))
     groups = min(GROUPS, passes)
-    fastest = np.full((len(configs), groups), np.inf)
-    times = [[] for _ in configs]
-    order = list(range(len(configs)))
+    fastest = np.full((len(sessions), groups), np.inf)
+    times = [[] for _ in sessions]
+    order = list(range(len(sessions)))
     rng = random.Random(seed)
     for p in range(passes):
         rng.shuffle(order)
@@ -186,39 +214,36 @@ def measure(configs, *, runtime: str = "onnxruntime", threads: int = 1, repeat: 
             say(f"pass {p + 1} of {passes}")
         for i in order:
             session, feed = sessions[i]
-            _time(session, feed, 1)  # caches refilled after the other configurations
-            t = _time(session, feed, runs[i])
+            _time(session, feed, 1, clock)  # caches refilled after the other configurations
+            t = _time(session, feed, runs[i], clock)
             fastest[i, p % groups] = min(fastest[i, p % groups], t.min())
             times[i].extend(t)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     out = []
-    for c, low, t, n in zip(configs, fastest, times, runs):
+    for low, t, n in zip(fastest, times, runs):
         latency, median = float(np.median(low)), float(np.median(t))
         iqr = float(np.percentile(t, 75) - np.percentile(t, 25)) / median
-        out.append(Measurement(c["model"], float(c["alpha"]), int(c["resolution"]), c["convention"], latency * 1e3,
-                               median * 1e3, 100 * iqr, 100 * float(np.std(low)) / latency, n, passes, threads,
-                               f"{runtime} {ort.__version__}", host(), stamp))
+        out.append(Timing(latency, median, 100 * iqr, 100 * float(np.std(low)) / latency, n))
     return out
 
 
-def _warm_up(session, feed) -> float:
+def _warm_up(session, feed, clock) -> float:
     """Runs until 3 runs and 0.2 s have passed; the last run's seconds."""
-    start = time.perf_counter()
+    start = clock()
     count = 0
-    while count < 3 or time.perf_counter() - start < 0.2:
-        t0 = time.perf_counter()
+    while count < 3 or clock() - start < 0.2:
+        t0 = clock()
         session.run(None, feed)
-        took = time.perf_counter() - t0
+        took = clock() - t0
         count += 1
     return took
 
 
-def _time(session, feed, runs: int) -> np.ndarray:
+def _time(session, feed, runs: int, clock) -> np.ndarray:
     out = np.empty(runs)
     for k in range(runs):
-        t0 = time.perf_counter()
+        t0 = clock()
         session.run(None, feed)
-        out[k] = time.perf_counter() - t0
+        out[k] = clock() - t0
     return out
 
 
