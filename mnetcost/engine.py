@@ -447,10 +447,10 @@ def _sum_terms(terms: dict, n: int, res, exact: bool) -> np.ndarray:
     return np.asarray(total).round().astype(np.int64)
 
 
-def _grid_block(s: Setup, alpha, res, stage_alpha, weigh=None):
-    """``grid_counts`` for one chunk of configurations."""
+def _grid_block(s: Setup, alpha, res, stage_alpha, weigh=None, layers=None):
+    """``grid_counts`` for one chunk of configurations (``layers``: their expansion, when done already)."""
     n = len(alpha)
-    layers = s.expand(alpha, res, stage_alpha)
+    layers = s.expand(alpha, res, stage_alpha) if layers is None else layers
     factors = weigh(layers) if weigh is not None else [(1, 1, 1)] * len(layers)
     terms: dict = {}  # area key -> [area values per resolution, coefficient per configuration]
     params, trainable = np.zeros(n), np.zeros(n)
@@ -471,6 +471,12 @@ def _grid_block(s: Setup, alpha, res, stage_alpha, weigh=None):
     if max(params.max(initial=0), trainable.max(initial=0)) >= EXACT_LIMIT:
         raise UsageError("the counts are too large for exact arithmetic: alpha or resolution far too large")
     return _sum_terms(terms, n, res, s.spatial == "exact"), params.astype(np.int64), trainable.astype(np.int64)
+
+
+def grid_of(s: Setup, layers, alphas, res):
+    """``(macs, params, trainable)`` of an expansion already made (``s.expand(alphas, res)``): for a caller that
+    needs the layers for more than the counts (``explore.fit``: peak memory and latency too)."""
+    return _grid_block(s, alphas, res, None, layers=layers)
 
 
 def grid_counts(s: Setup, alphas, res, weigh=None):

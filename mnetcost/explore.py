@@ -10,13 +10,13 @@ import numpy as np
 
 from typing import NamedTuple
 
-from .config import Config, configure
+from .config import Config, choice, configure
 from .conventions import get_convention
 from .engine import cost, grid
 from .errors import UsageError
 from .ops import BUILTIN
 from .tables import load_table, model_names
-from .vocab import MAX_VALUE
+from .vocab import MAX_VALUE, SCHEDULES
 
 
 def models():
@@ -302,34 +302,56 @@ def check_limits(**limits):
             raise UsageError(f"{name} must be a positive number, got {limit!r}")
 
 
-def fit(model, alphas=None, resolutions=None, *, max_macs=None, max_params=None, max_peak_bytes=None,
-        max_latency=None, device=None, device_file=None, dtype: str = "int8", schedule: str = "materialized",
-        convention="paper", classes=None, aux=False, reduced_tail=False, symbols=None):
+def budget_grid(s, alphas, res, *, dtype: str, schedule: str, device=None) -> dict:
+    """MACs, params, peak bytes at ``dtype`` (and seconds on ``device``, at its dtype) of every alpha x resolution
+    of setup ``s``, from
+    one expansion of the table: the arrays' for the counts, each configuration's own (``single``) for peak
+    memory and latency."""
+    from .engine import grid_of
+    from .expand import single
+    from .latency import layer_terms, seconds
+    from .traffic import dtype_bytes, peak_of
+
+    size = dtype_bytes(dtype)
+    layers = s.expand(alphas, res)
+    macs, params, _ = grid_of(s, layers, alphas, res)
+    peaks, times = np.zeros(macs.shape, dtype=np.int64), np.full(macs.shape, np.nan)
+    for i, a in enumerate(alphas):
+        one = single(layers, i)
+        peaks[i] = peak_of(s, one, res, schedule) * size
+        if device is not None:
+            times[i] = seconds(layer_terms(s, a, res, res, device.dtype, one), device)  # at the device's dtype
+    return {"macs": macs, "params": params, "peak_bytes": peaks, "seconds": times}
+
+
+def fit(model, alphas=None, resolutions=None, config: Config | None = None, *, max_macs=None, max_params=None,
+        max_peak_bytes=None, max_latency=None, device=None, device_file=None, dtype: str = "int8",
+        schedule: str = "materialized", **options):
     """The alpha x resolution configurations of ``model`` within a budget of MACs, parameters, peak
     activation memory (at ``dtype`` under ``schedule``) and latency (seconds, predicted on ``device``),
     sorted by MACs, with ``pareto`` marking those no other feasible configuration beats on both alpha
-    and resolution (wider and larger being taken as better). Vectorised over the grid; by default the
-    CLI's grid (alpha 0.25 to 1.4 by 0.05, 96 to 320 px by 16). With a device, ``latency_ms`` too."""
-    from .latency import latency_grid
-    from .traffic import peak_grid
+    and resolution (wider and larger being taken as better). The rest of the configuration is ``config``
+    or keyword options, as for ``cost``. Vectorised over the grid, from one expansion of the table; by
+    default the CLI's grid (alpha 0.25 to 1.4 by 0.05, 96 to 320 px by 16). With a device, ``latency_ms`` too."""
+    import pandas as pd
+
+    from .engine import check_alphas, check_resolutions, setup
 
     check_limits(max_macs=max_macs, max_params=max_params, max_peak_bytes=max_peak_bytes, max_latency=max_latency)
     dev = _budget_device(device, device_file, max_latency)
-    alphas = numbers(parse_values(FIT_ALPHAS, "alphas") if alphas is None else alphas, "alphas")
-    resolutions = numbers(parse_values(FIT_RESOLUTIONS, "resolutions", int) if resolutions is None else resolutions,
-                          "resolutions")
-    variant = dict(convention=convention, classes=classes, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
-    frame = sweep(model, alphas, resolutions, **variant)
-    peaks = peak_grid(model, alphas, list(resolutions), dtype=dtype, schedule=schedule, **variant)
-    frame["peak_bytes"] = peaks.ravel()
+    choice(schedule, "schedule", SCHEDULES)
+    s = setup(model, configure(config, **options))
+    alphas = check_alphas(parse_values(FIT_ALPHAS, "alphas") if alphas is None else numbers(alphas, "alphas"))
+    res = check_resolutions(s, parse_values(FIT_RESOLUTIONS, "resolutions", int) if resolutions is None else
+                            numbers(resolutions, "resolutions"))
+    check_grid_size(len(alphas) * len(res))
+    g = budget_grid(s, alphas, res, dtype=dtype, schedule=schedule, device=dev)
+    frame = pd.DataFrame({"alpha": np.repeat(alphas, len(res)), "resolution": np.tile(res, len(alphas)),
+                          "macs": g["macs"].ravel(), "params": np.repeat(g["params"], len(res)),
+                          "peak_bytes": g["peak_bytes"].ravel()})
     if dev is not None:
-        frame["latency_ms"] = 1e3 * latency_grid(model, alphas, list(resolutions), dev, **variant).ravel()
-    ok = np.ones(len(frame), dtype=bool)
-    for column, limit in (("macs", max_macs), ("params", max_params), ("peak_bytes", max_peak_bytes),
-                          ("latency_ms", None if max_latency is None else 1e3 * max_latency)):
-        if limit is not None:
-            ok &= frame[column].to_numpy() <= limit
-    feasible = frame[ok].reset_index(drop=True)
+        frame["latency_ms"] = 1e3 * g["seconds"].ravel()
+    feasible = frame[_within(frame, max_macs, max_params, max_peak_bytes, max_latency)].reset_index(drop=True)
     # Pareto: the largest resolution of its alpha, and larger than any wider configuration's
     best_r = feasible.groupby("alpha")["resolution"].transform("max")
     by_alpha = feasible.groupby("alpha")["resolution"].max().sort_index(ascending=False)
@@ -341,6 +363,16 @@ def fit(model, alphas=None, resolutions=None, *, max_macs=None, max_params=None,
     return feasible
 
 
+def _within(frame, max_macs, max_params, max_peak_bytes, max_latency) -> np.ndarray:
+    """Which rows of ``frame`` are within every budget given."""
+    ok = np.ones(len(frame), dtype=bool)
+    for column, limit in (("macs", max_macs), ("params", max_params), ("peak_bytes", max_peak_bytes),
+                          ("latency_ms", None if max_latency is None else 1e3 * max_latency)):
+        if limit is not None:
+            ok &= frame[column].to_numpy() <= limit
+    return ok
+
+
 def choose(*, device=None, device_file=None, max_latency=None, max_peak_bytes=None, max_params=None, max_macs=None,
            dtype: str | None = None, schedule: str = "materialized", sources=None):
     """The published checkpoints (``reference.accuracy()``) within a budget, ranked by published top-1,
@@ -349,9 +381,8 @@ def choose(*, device=None, device_file=None, max_latency=None, max_peak_bytes=No
     predicted latency (ms). ``pareto`` marks the checkpoints no other fitting one beats on both
     accuracy and latency (on accuracy and MACs without a device). No accuracy is ever estimated: only
     published checkpoints are listed."""
-    from .latency import latency_grid
     from .reference import accuracy
-    from .traffic import dtype_bytes, peak_grid
+    from .traffic import dtype_bytes
 
     check_limits(max_latency=max_latency, max_peak_bytes=max_peak_bytes, max_params=max_params, max_macs=max_macs)
     dev = _budget_device(device, device_file, max_latency)
@@ -368,23 +399,19 @@ def choose(*, device=None, device_file=None, max_latency=None, max_peak_bytes=No
     for column in ("macs", "params", "peak_bytes", "latency_ms"):
         table[column] = np.nan if column == "latency_ms" else 0
     # one expansion per network (model, convention, classes, alpha), all its resolutions at once
+    from .engine import setup
+
     for (model, convention, classes, alpha), rows in table.groupby(["model", "convention", "classes", "alpha"]):
-        res = sorted(set(rows["resolution"]))
-        variant = dict(convention=convention, classes=int(classes))
-        macs, params = grid(model, [alpha], res, **variant)
-        peaks = peak_grid(model, [alpha], res, dtype=dtype, schedule=schedule, **variant)
-        at = {r: i for i, r in enumerate(res)}
-        cols = [at[r] for r in rows["resolution"]]
-        table.loc[rows.index, "macs"] = macs[0, cols]
-        table.loc[rows.index, "params"] = params[0]
-        table.loc[rows.index, "peak_bytes"] = peaks[0, cols]
+        res = np.array(sorted(set(rows["resolution"])), dtype=np.int64)
+        g = budget_grid(setup(model, convention=convention, classes=int(classes)), np.array([alpha]), res,
+                        dtype=dtype, schedule=schedule, device=dev)
+        cols = np.searchsorted(res, rows["resolution"].to_numpy())
+        table.loc[rows.index, "macs"] = g["macs"][0, cols]
+        table.loc[rows.index, "params"] = g["params"][0]
+        table.loc[rows.index, "peak_bytes"] = g["peak_bytes"][0, cols]
         if dev is not None:
-            table.loc[rows.index, "latency_ms"] = 1e3 * latency_grid(model, [alpha], res, dev, **variant)[0, cols]
-    ok = np.ones(len(table), dtype=bool)
-    for column, limit in (("macs", max_macs), ("params", max_params), ("peak_bytes", max_peak_bytes),
-                          ("latency_ms", None if max_latency is None else 1e3 * max_latency)):
-        if limit is not None:
-            ok &= table[column].to_numpy() <= limit
+            table.loc[rows.index, "latency_ms"] = 1e3 * g["seconds"][0, cols]
+    ok = _within(table, max_macs, max_params, max_peak_bytes, max_latency)
     chosen = table[ok].sort_values(["top1", "macs"], ascending=[False, True], ignore_index=True)
     cost_axis = chosen["latency_ms" if dev is not None else "macs"].to_numpy(dtype=float)
     top1 = chosen["top1"].to_numpy(dtype=float)

@@ -342,17 +342,18 @@ class LayerTerms:
         return distinct, np.array([where[c] for c in self.classes], dtype=np.int64)
 
 
-def layer_terms(s, alpha: float, h, w, dtype: str) -> LayerTerms:
+def layer_terms(s, alpha: float, h, w, dtype: str, layers=None) -> LayerTerms:
     """The terms of a device model for configuration ``alpha`` of setup ``s`` at heights ``h`` and
     widths ``w`` (arrays of resolutions): each layer's MAC class and terms from its op spec's ``latency``
-    facet, its MACs and bytes moved from the cost and memory models."""
+    facet, its MACs and bytes moved from the cost and memory models. ``layers``: the configuration's
+    layers when they are expanded already."""
     from .expand import single
     from .ops import op_cost
     from .traffic import Plan, dtype_bytes, roles, tensor_sizes, traffic_bytes
 
     size = dtype_bytes(dtype)
     h, w = np.atleast_1d(h), np.atleast_1d(w)
-    layers = single(s.expand(np.array([float(alpha)]), h, widths=w))
+    layers = single(s.expand(np.array([float(alpha)]), h, widths=w)) if layers is None else layers
     shape = (len(layers), len(h))
     _check_sizes(layers, h, w, s.table.channels)
     costs = [op_cost(l, s.rules, s.ops) for l in layers]

@@ -213,12 +213,13 @@ def peak_grid(model, alphas, resolutions, config=None, *, dtype: str = "float16"
     choice(schedule, "schedule", SCHEDULES)
     s = setup(model, configure(config, **options))
     alphas, res = check_alphas(alphas), check_resolutions(s, resolutions)
-    out = np.zeros((len(alphas), len(res)), dtype=np.int64)
-    for a_i, a in enumerate(alphas):
-        layers = single(s.expand(np.array([a]), res))
-        plan = Plan([l.name for l in layers], [l.inputs for l in layers], [l.block for l in layers],
-                    roles(s.ops, [l.op for l in layers]))
-        sizes = tensor_sizes(s.table.channels, res, res, [l.h_out for l in layers], [l.w_out for l in layers],
-                             [l.c_out for l in layers])
-        out[a_i] = plan.peak(sizes, schedule)[0]
-    return out * size
+    return np.array([peak_of(s, single(s.expand(np.array([a]), res)), res, schedule) for a in alphas]) * size
+
+
+def peak_of(s, layers, res, schedule: str) -> np.ndarray:
+    """Peak elements of one configuration's ``layers`` at each of the square resolutions ``res``."""
+    plan = Plan([l.name for l in layers], [l.inputs for l in layers], [l.block for l in layers],
+                roles(s.ops, [l.op for l in layers]))
+    sizes = tensor_sizes(s.table.channels, res, res, [l.h_out for l in layers], [l.w_out for l in layers],
+                         [l.c_out for l in layers])
+    return np.asarray(plan.peak(sizes, schedule)[0], dtype=np.int64)
