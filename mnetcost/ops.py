@@ -8,7 +8,8 @@ A spec's facets (all but ``forward`` optional for a user's op):
   activations are counted for every op alike (``op_cost``).
 - ``backward(layer, x_rg, trainable) -> (input, weight, weight_torch)``: the backward pass's mult-adds as
   multiples of the forward's: the input gradient (when the input requires grad), the weight gradient
-  (when the weights train), and the weight gradient as torch's FlopCounterMode counts it.
+  (when the weights train), and the weight gradient as torch's FlopCounterMode counts it. ``x_rg`` is a
+  bool, or in a grid an array over configurations (a layer upstream may exist in only some).
 - ``trains``: whether the op has trainable parameters (weights, or a BatchNorm's).
 - ``saves(saver, i, layer, inputs, frozen) -> key``: what autograd keeps for the backward pass, through
   the saver of ``mnetcost.training`` (``keep``, ``new``, ``act``, ``batchnorm``); returns the storage key
