@@ -6,6 +6,7 @@ Each defect test names the behaviour that was wrong before; the property test dr
 the single configuration, point by point."""
 
 import ast
+import os
 import pathlib
 
 import numpy as np
@@ -277,3 +278,35 @@ def test_no_function_over_60_lines():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 60:
                 long.append(f"{path.relative_to(PACKAGE)}:{node.name} ({node.end_lineno - node.lineno + 1})")
     assert not long, long
+
+
+def _documented_op_set():
+    """The op set docs/schema.md's "Your own op" builds, by running its code as written."""
+    text = (PACKAGE.parent / "docs" / "schema.md").read_text()
+    code = text.split("## Your own op")[1].split("```python")[1].split("```")[0]
+    scope: dict = {}
+    exec(code.replace('mnetcost.cost("mynet.csv", ops=ops)', ""), scope)
+    return scope["ops"]
+
+
+def test_the_documented_user_op_works_in_every_command(gconv_table):
+    """A user op registered with every facet, as docs/schema.md shows it, in table, sweep, memory, roofline,
+    train and fit alike (verify: tests/test_torch.py)."""
+    ops = _documented_op_set()
+    r = mnetcost.cost(gconv_table, ops=ops)
+    assert r.layers.set_index("name").loc["g", "mult_adds"] == 9 * 16 * 32 // 4 * 8 * 8
+    assert mnetcost.sweep(gconv_table, [1.0], [32], ops=ops)["macs"][0] == r.macs
+    assert memory(gconv_table, ops=ops).peak_bytes > 0
+    assert roofline(gconv_table, device="pixel1-big-core", ops=ops).latency_s > 0
+    assert training(gconv_table, ops=ops).totals["backward_weight_macs"] > 0
+    assert len(mnetcost.fit(gconv_table, [0.5, 1.0], [32, 64], ops=ops, device="pixel1-big-core")) == 4
+
+
+@pytest.mark.torch
+def test_the_documented_user_op_verifies_in_pytorch(gconv_table):
+    if not os.environ.get("MNETCOST_REQUIRE_TORCH"):  # CI sets it: there this test never skips
+        pytest.importorskip("torch")
+    from mnetcost.torch import verify
+
+    v = verify(gconv_table, ops=_documented_op_set())
+    assert v.ok and any(row["op"] == "gconv" for row in v.rows)
