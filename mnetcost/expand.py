@@ -219,7 +219,7 @@ class _Builder:
         row, rate = self.row, x.rate
         if self.dilate and dilatable and s > 1 and x.stride * s > self.table.output_stride:
             s, rate = 1, x.rate * s  # DeepLab's output stride: the stride becomes a dilation
-        h_out, w_out = self._out_size(op, x, s, size)
+        h_out, w_out = self._out_size(op, x, s, size, args or {})
         name = f"{self.block}.{suffix}" if suffix else self.block
         out = _Tensor(name, cout, cout if c0 is None else c0, h_out, w_out,
                       size.stride if size is not None else x.stride * (s if self.ops[op].spatial != "one" else 1), rate)
@@ -240,11 +240,13 @@ class _Builder:
         self.tensors[name] = out
         return out
 
-    def _out_size(self, op, x, s, size):
+    def _out_size(self, op, x, s, size, args):
         """The output's size, as the op's spec says it follows the input (``spatial``)."""
         spatial = self.ops[op].spatial
         if spatial == "one":
             return np.ones_like(x.h), np.ones_like(x.h)
+        if spatial == "grid":  # a fixed grid, whatever the input's size
+            return np.full_like(x.h, args["grid"]), np.full_like(x.w, args["grid"])
         if size is not None:
             return size.h, size.w
         if spatial != "conv":

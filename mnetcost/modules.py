@@ -23,13 +23,35 @@ def activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]() if name in OUT_OF_PLACE else ACTIVATIONS[name](inplace=True)
 
 
+class RmsNorm2d(nn.Module):
+    """RMSNorm over the channels of an N x C x H x W tensor, with a weight and no bias (timm's RmsNorm2d,
+    MobileNetV5's norm): C parameters, no running statistics."""
+
+    def __init__(self, channels: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(channels))
+
+    def forward(self, x):
+        scale = torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + self.eps)
+        return x * scale * self.weight.view(1, -1, 1, 1)
+
+
+def norm_module(channels: int, rules):
+    """The convention's norm: none (it counts no norm parameters), RMSNorm (1 value per channel: V5) or
+    BatchNorm (2, or 4 with the running statistics)."""
+    if rules.bn_params == 0:
+        return None
+    return RmsNorm2d(channels) if rules.bn_params == 1 else nn.BatchNorm2d(channels)
+
+
 class ConvLayer(nn.Sequential):
-    def __init__(self, layer, batchnorm: bool):
+    def __init__(self, layer, rules):
         k, d = layer.kernel, layer.dilation
         parts = [nn.Conv2d(layer.c_in, layer.c_out, k, layer.stride, padding=(k - 1) // 2 * d, dilation=d,
                            groups=layer.groups, bias=layer.bias)]
-        if layer.bn and batchnorm:
-            parts.append(nn.BatchNorm2d(layer.c_out))
+        norm = norm_module(layer.c_out, rules) if layer.bn else None
+        parts += [norm] if norm is not None else []
         parts.append(activation(layer.act))
         super().__init__(*parts)
 
@@ -97,20 +119,42 @@ class LayerScale(nn.Module):
 
 
 class Upsample(nn.Module):
-    """Bilinear interpolation to another tensor's size (torchvision's heads: ``align_corners=False``)."""
+    """Bilinear interpolation to another tensor's size (torchvision's heads: ``align_corners=False``), or
+    nearest-neighbour."""
+
+    def __init__(self, nearest: bool = False):
+        super().__init__()
+        self.nearest = nearest
 
     def forward(self, x, size):
+        if self.nearest:
+            return nn.functional.interpolate(x, size=size, mode="nearest")
         return nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+class GridPool(nn.Module):
+    """Down to a G x G grid: average pooling by the ratio where the size is a multiple of G, else bilinear."""
+
+    def __init__(self, grid: int):
+        super().__init__()
+        self.grid = grid
+
+    def forward(self, x):
+        h, w = x.shape[-2:]
+        if h % self.grid == 0 and w % self.grid == 0:
+            kernel = (h // self.grid, w // self.grid)
+            return nn.functional.avg_pool2d(x, kernel, kernel) if kernel != (1, 1) else x
+        return nn.functional.interpolate(x, size=(self.grid, self.grid), mode="bilinear", align_corners=False)
 
 
 # the builders the op specs name: (layer, rules) -> module
 def conv(layer, rules):
-    return ConvLayer(layer, rules.bn_params > 0)
+    return ConvLayer(layer, rules)
 
 
 def fc(layer, rules):
     """A BatchNorm'd FC is a 1x1 conv on a 1x1 map; otherwise a Linear classifier."""
-    return ConvLayer(layer, rules.bn_params > 0) if layer.bn else Classifier(layer)
+    return ConvLayer(layer, rules) if layer.bn else Classifier(layer)
 
 
 def se(layer, rules):
@@ -126,11 +170,17 @@ def merge(layer, rules):
 
 
 def upsample(layer, rules):
-    return Upsample()
+    return Upsample(bool(layer.args.get("nearest")))
+
+
+def gridpool(layer, rules):
+    return GridPool(layer.args["grid"])
 
 
 def norm(layer, rules):
-    return nn.BatchNorm2d(layer.c_out) if rules.bn_params > 0 else nn.Identity()
+    """A norm on its own, then the row's activation."""
+    parts = [norm_module(layer.c_out, rules) or nn.Identity(), activation(layer.act)]
+    return nn.Sequential(*parts)
 
 
 def attention(layer, rules):

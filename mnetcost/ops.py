@@ -127,7 +127,7 @@ class OpCost:
 FACETS = {"backward": "backward mult-adds (training)", "saves": "saved-for-backward bytes (training)",
           "latency": "latency terms (a device model)", "module": "a PyTorch module (verify, measure)",
           "trains": "whether its parameters train (training)"}
-SPATIAL = ("conv", "same", "one", "resize")
+SPATIAL = ("conv", "same", "one", "resize", "grid")
 
 
 @dataclass(frozen=True)
@@ -204,8 +204,22 @@ def global_pool(layer, rules):
 
 def upsample(layer, rules):
     """Bilinear interpolation: four weighted reads per output element, which no paper or framework
-    counts as mult-adds (fvcore counts 4 flops per output element)."""
+    counts as mult-adds (fvcore counts 4 flops per output element); nearest-neighbour (``nearest=1``)
+    copies, counted by no convention."""
+    if layer.args.get("nearest"):
+        return OpCost(0, 0, 0, 0)
     return OpCost(0, 0, 0, rules.upsample_out * layer.c_out * layer.area_out)
+
+
+def grid_pool(layer, rules):
+    """Down to a G x G grid: average pooling (additions, then a division per output element) where the
+    input's size is a multiple of G, bilinear interpolation elsewhere; no mult-adds, no weights. What a
+    FLOP counter counts follows its pooling and interpolation rules, resolution by resolution."""
+    g = layer.args["grid"]
+    pooled = (np.asarray(layer.h_in) % g == 0) & (np.asarray(layer.w_in) % g == 0)
+    area_in = Area(np.where(pooled, np.asarray(layer.h_in * layer.w_in), 0))
+    area_out = Area(np.where(pooled, 0, g * g))
+    return OpCost(0, 0, 0, rules.pool_in * layer.c_in * area_in + rules.upsample_out * layer.c_out * area_out)
 
 
 def batch_norm(layer, rules):
@@ -439,7 +453,9 @@ BUILTIN_SPECS = (
     _shapeless("add", "element-wise add"),
     _shapeless("mul", "element-wise multiply", saves=mul_saves),
     _shapeless("concat", "concatenation"),
-    replace(_shapeless("upsample", "bilinear upsampling", module="upsample", spatial="resize"), forward=upsample),
+    replace(_shapeless("upsample", "upsampling", module="upsample", spatial="resize"), forward=upsample),
+    replace(_shapeless("gridpool", "pooling to a grid", module="gridpool", spatial="grid",
+                       term="pool"), forward=grid_pool, latency=element_latency("pool", per_input=True)),
     replace(_shapeless("norm", "batchnorm", saves=norm_saves, module="norm"), forward=batch_norm, trains=True),
     OpSpec("attn", attention, "attention matmuls", backward=attention_backward, trains=False,
            saves=attention_saves, latency=attention_latency, module=_module("attention"), spatial="resize",

@@ -276,7 +276,7 @@ class Concat(Merge):
     def build(self, b, row, x, stride):
         big = self.same_size(b, row, b.sources)
         return b.add("concat", big, 1, sum(np.broadcast_to(s.c, b.shape) for s in b.sources),
-                     inputs=row.inputs, c0=sum(s.c0 for s in b.sources))
+                     inputs=tuple(s.name for s in b.sources), c0=sum(s.c0 for s in b.sources))
 
 
 class Add(Merge):
@@ -290,7 +290,7 @@ class Add(Merge):
                 raise error(f"{b.table.name}: row {row.stage!r} (line {row.line}) combines {y.name} and {xs[0].name}, "
                             f"of different widths ({np.min(y.c):g} and {np.min(xs[0].c):g} channels)")
         big = self.same_size(b, row, xs, broadcast=self.op == "mul")
-        return b.add(self.op, big, 1, big.c, act=row.nl, inputs=row.inputs, c0=big.c0)
+        return b.add(self.op, big, 1, big.c, act=row.nl, inputs=tuple(x.name for x in xs), c0=big.c0)
 
 
 class Mul(Add):
@@ -305,16 +305,48 @@ class Mul(Add):
 
 
 class Upsample(RowType):
-    """Bilinear, to the height and width of the tensor the ``size`` column names."""
+    """Bilinear (or, with ``args`` ``nearest=1``, nearest-neighbour), to the height and width of the tensor
+    the ``size`` column names."""
 
-    op, kernel, out, repeats = "upsample", 1, "input", False
+    op, kernel, out, repeats, columns = "upsample", 1, "input", False, frozenset({"args"})
+
+    def check(self, fields, bad, clean):
+        args = dict(fields["args"])
+        if set(args) - {"nearest"} or args.get("nearest", 1) not in (0, 1):
+            bad("args", "an upsample row takes nearest=1 (nearest-neighbour) or nothing (bilinear)")
 
     def sketch(self, row, sources, names):
         return sources[0][0], names.get(row.size, (None, 1))[1]
 
     def build(self, b, row, x, stride):
         target = b.image if row.size == "input" else b.resolve(row.size, row)
-        return b.add("upsample", x, 1, x.c, size=target, c0=x.c0)
+        return b.add("upsample", x, 1, x.c, size=target, c0=x.c0, args=dict(row.args))
+
+
+class Norm(RowType):
+    """A norm on its own (the convention's: BatchNorm, or RMSNorm in the V5 family), with the row's
+    activation: MobileNetV5's fusion adapter ends with one."""
+
+    op, kernel, out, repeats, bn = "norm", 1, "input", False, True
+
+    def build(self, b, row, x, stride):
+        return b.add("norm", x, 1, x.c, bn=True, act=row.nl, c0=x.c0)
+
+
+class GridPool(RowType):
+    """Down to a fixed G x G grid (``args`` ``grid=G``) whatever the input's size: average pooling with kernel
+    and stride the ratio when the input's height and width are multiples of G, bilinear interpolation
+    otherwise (MobileNetV5's multi-scale fusion adapter, timm ``MobileNetV5MultiScaleFusionAdapter``)."""
+
+    op, kernel, out, repeats, columns = "gridpool", 1, "input", False, frozenset({"args"})
+
+    def check(self, fields, bad, clean):
+        args = dict(fields["args"])
+        if set(args) != {"grid"} or not isinstance(args["grid"], int) or not 0 < args["grid"] <= MAX_VALUE:
+            bad("args", "a gridpool row takes grid=G, a whole number of pixels")
+
+    def build(self, b, row, x, stride):
+        return b.add("gridpool", x, 1, x.c, c0=x.c0, args=dict(row.args))
 
 
 class Custom(RowType):
@@ -331,7 +363,7 @@ class Custom(RowType):
 
 
 ROW_TYPES = {t.op: t for t in (Conv(), Dw(), Dwsep(), Bneck(), Fused(), Uib(), Mqa(), Pool(), Fc(), Concat(), Add(),
-                               Mul(), Upsample())}
+                               Mul(), Upsample(), Norm(), GridPool())}
 
 
 def row_type(op: str) -> RowType:

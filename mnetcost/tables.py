@@ -24,7 +24,7 @@ from .errors import TableError, UnknownModel
 from .rows import MAX_VALUE, MQA_ARGS, ROW_TYPES, row_type, taking  # noqa: F401  (MQA_ARGS: importable here as before)
 from .vocab import ACTIVATIONS, OUT_OF_PLACE  # noqa: F401 (importable here as before)
 
-FAMILIES = ("v1", "v2", "v3", "mnasnet", "efficientnet", "v4")
+FAMILIES = ("v1", "v2", "v3", "mnasnet", "efficientnet", "v4", "v5")
 # What each row op takes is its row type's (rows.py); these lists are read from the row types.
 ROW_OPS = tuple(ROW_TYPES)
 BLOCK_OPS = taking("residual")  # rows that expand into several layers, with a residual
@@ -491,7 +491,7 @@ def _rows_of(ops) -> str:
 ONLY_FOR = {
     "start": f"a start depthwise kernel is only for {_rows_of(taking('start'))}",
     "dilation": "a dilation is only for a convolution",
-    "args": "op arguments are only for an mqa row or an op registered with mnetcost.register_op",
+    "args": "op arguments are only for an mqa, upsample or gridpool row or an op registered with mnetcost.register_op",
     "t": f"an expansion factor is only for {_rows_of(taking('t'))}",
     "exp": f"an expansion width is only for {_rows_of(taking('exp'))}",
     "se": f"squeeze-excite is only for {_rows_of(taking('se'))}",

@@ -55,7 +55,7 @@ def key(name: str) -> str:
 
 
 def _checked(s):
-    if s.rules.bn_params not in (0, 2, 4):
+    if s.rules.bn_params not in (0, 1, 2, 4):
         raise UsageError(f"convention {s.rules.convention!r} counts {s.rules.bn_params} values per BatchNorm channel "
                          f"for {s.table.family}: no PyTorch module has that")
     return s

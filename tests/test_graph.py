@@ -242,3 +242,13 @@ def test_the_documented_user_op(tmp_path):
     assert macs[0, 0] == r.macs and macs[0, 1] == mnetcost.cost(t, resolution=64, ops=ops).macs and params[0] == r.params
     with pytest.raises(TableError, match="op arguments"):
         parse_table("# family: v2\nstage,op,kernel,out,n,stride,args\nx,conv,3,8,1,1,groups=4\n")
+
+
+def test_a_merge_that_names_a_stage_reads_its_last_layer():
+    """A concat or add whose ``from`` names a stage of blocks reads the stage's last layer: the memory plan
+    and the PyTorch builder look tensors up by layer name (before, 'b' itself was looked up: a KeyError)."""
+    t = parse_table("# family: v2\n# resolution: 32\nstage,op,kernel,t,out,n,stride,from\nstem,conv,3,,16,1,2,\n"
+                    "b,bneck,3,6,16,2,1,\nc,conv,1,,16,1,1,stem\ncat,concat,,,,1,1,\"b,c\"\nsum,add,,,,1,1,\"b,c\"\n", "m.csv")
+    layers = mnetcost.cost(t).layers.set_index("name")
+    assert layers.loc["cat", "from"] == "b.2.add,c" and layers.loc["sum", "from"] == "b.2.add,c"
+    assert mnetcost.memory(t, schedule="layerwise").peak_bytes > 0

@@ -70,7 +70,7 @@ def test_unknown_op_is_an_error_never_zero():
     with pytest.raises(UnknownOp):
         BUILTIN["shuffle"]
     assert set(BUILTIN) == {"conv", "dw", "pw", "fc", "se", "pool", "add", "mul", "concat", "upsample", "norm", "attn",
-                            "scale"}
+                            "scale", "gridpool"}
 
 
 def test_a_registered_op_is_costed_from_its_own_arguments(tmp_path):
