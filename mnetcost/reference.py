@@ -19,9 +19,9 @@ from .tables import tables_dir
 SOURCE_LABELS = {"paper_v1_2017": "V1 paper", "paper_v2_v4": "V2 paper", "paper_v3_final": "V3 paper",
                  "paper_v3_early": "V3 early", "tf_slim": "TF-slim", "torchvision": "torchvision",
                  "keras_io": "keras.io", "keras_applications": "keras-apps", "keras_docstring": "Keras doc",
-                 "tf_deeplab": "TF DeepLab", "tf_objdet": "TF ObjDet"}
+                 "tf_deeplab": "TF DeepLab", "tf_objdet": "TF ObjDet", "hf_gemma3n_2025": "Gemma 3n"}
 FAMILY_OF = {"mobilenet_v1": "v1", "mobilenet_v2": "v2", "mobilenet_v3_large": "v3-large",
-             "mobilenet_v3_small": "v3-small", "v1_single_layer_DK3_M512_N512_DF14": "v1"}
+             "mobilenet_v3_small": "v3-small", "v1_single_layer_DK3_M512_N512_DF14": "v1", "mobilenetv5_300m": "v5-300m"}
 
 
 @dataclass(frozen=True)

@@ -99,3 +99,18 @@ def test_v5_attention_share_grows_with_resolution():
         r = mnetcost.cost("v5-300m", convention="timm", resolution=res)
         return r.layers.loc[r.layers["op"] == "attn", "macs"].sum() / r.macs
     assert 0.01 <= share(256) < 0.02 and 0.10 <= share(768) < 0.12
+
+
+def test_the_v5_page_states_what_the_library_computes():
+    """docs/v5.md's table, cell by cell, against the library (its figures cannot drift)."""
+    text = (Path(__file__).parent.parent / "docs" / "v5.md").read_text()
+    rows = [line.strip("|").split("|") for line in text.splitlines() if line.startswith("| v5-")]
+    assert len(rows) == 6
+    for cells in rows:
+        table, res, macs, fused, attention, share, params, activations, peak = (c.strip() for c in cells)
+        r = mnetcost.cost(table, convention="timm", resolution=int(res))
+        att = int(r.layers.loc[r.layers["op"] == "attn", "macs"].sum())
+        got = [r.macs, mnetcost.cost(table, convention="timm-fused", resolution=int(res)).macs, att, r.params,
+               r.activations, mnetcost.memory(r, dtype="float16", schedule="layerwise").peak_bytes]
+        assert [int(x.replace(",", "")) for x in (macs, fused, attention, params, activations, peak)] == got
+        assert share == f"{att / r.macs:.2%}"
