@@ -18,10 +18,11 @@ HEADS = ["lraspp-v3-large", "deeplabv3-v3-large", "ssdlite-v3-large", "ssdlite-v
 
 V4 = {"v4-conv-small": 224, "v4-conv-medium": 256, "v4-conv-large": 384, "v4-hybrid-medium": 256,
       "v4-hybrid-large": 384}  # the input sizes of V4 Tables 11-15
+V5 = ["v5-300m", "v5-base"]
 
 
 def test_every_shipped_table_is_listed():
-    assert model_names() == sorted(SHIPPED + HEADS + list(V4))
+    assert model_names() == sorted(SHIPPED + HEADS + list(V4) + V5)
 
 
 @pytest.mark.parametrize("name", V4)
