@@ -34,6 +34,9 @@ cat,concat,,,,,,1,1,,,,"a2,u4",
 sum,add,,,,,,1,1,,,,"a2,u3",
 gate,mul,,,,,,1,1,,,,"sum,a1",
 up,upsample,,,,,,1,1,,,,,b.1.expand
+near,upsample,,,,,,1,1,,,nearest=1,a2,up
+nrm,norm,,,,,,1,1,,,,,
+grid,gridpool,,,,,,1,1,,,grid=4,,
 pool,pool,,,,,,1,1,,,,,
 fc,fc,,1,,,k,1,1,,,,,
 """, "every.csv")
@@ -47,15 +50,16 @@ def _check_names_and_strides(table):
         graph.add(row)
     layers = mnetcost.cost(table, resolution=PX, convention="timm", aux=bool(table.switches)).layers
     by_row = {row.stage: row for row in table.rows}
-    emitted = {}
+    emitted, gridded = {}, False
     for layer in layers.itertuples():
         row = by_row[layer.stage]
+        gridded = gridded or layer.op == "gridpool"  # from a fixed grid on, a height says nothing of a stride
         suffix = layer.name[len(layer.block) + 1:]
         assert layer.name == layer.block or suffix in row_type(row.op).suffixes, layer.name
         assert layer.name in graph.names, layer.name
         emitted.setdefault(row.op, set()).add(suffix)
         kv = dict(row.args).get("kv_stride", 1)
-        if layer.op in ("pool", "fc") or layer.h_in == 1 or (kv > 1 and suffix in ("key_down", "key", "value_down", "value")):
+        if gridded or layer.op in ("pool", "fc") or layer.h_in == 1 or (kv > 1 and suffix in ("key_down", "key", "value_down", "value")):
             continue  # pooled maps; keys and values at kv_stride (the graph keeps the block input's stride)
         assert PX // layer.h_out == min(graph.names[layer.name][1], table.output_stride or PX), layer.name
     return emitted
@@ -75,7 +79,7 @@ def test_every_declared_layer_name_is_emitted():
 
 def test_the_lists_of_row_ops_are_read_from_the_row_types():
     assert tables.ROW_OPS == ("conv", "dw", "dwsep", "bneck", "fused", "uib", "mqa", "pool", "fc", "concat", "add",
-                              "mul", "upsample")
+                              "mul", "upsample", "norm", "gridpool")
     assert tables.BLOCK_OPS == ("bneck", "fused", "uib", "mqa") and tables.EXPANDING_OPS == ("bneck", "fused", "uib")
     assert tables.MERGE_OPS == ("concat", "add", "mul") and tables.LAYER_SCALE_OPS == ("fused", "uib", "mqa")
     assert row_type("gconv").op == "gconv" and not row_type("gconv").suffixes  # a registered op: one layer

@@ -129,7 +129,7 @@ def test_every_shipped_table_trains(model):
     """Every table, graph and V4 ones included: full fine-tuning costs at most twice the forward physically
     (less the stem's input gradient), freezing everything but the head leaves only the head's parameters."""
     family = mnetcost.load_table(model).family
-    convention = "timm" if family == "v4" else "torchvision"
+    convention = "timm" if family in ("v4", "v5") else "torchvision"
     t = training(model, convention=convention, batch=2).totals
     assert 0 < t["backward_macs"] < 2 * t["forward_macs"] <= t["backward_macs_torch"] + t["forward_macs"]
     assert t["trainable"] == t["params"] and t["saved_activation_bytes"] > 0
