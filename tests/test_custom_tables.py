@@ -198,7 +198,7 @@ V4_HEADER = "# family: v4\nstage,op,start,kernel,exp,out,n,stride,layer_scale,ar
     ("m,mqa,,3,,32,1,1,,heads=65536; key_dim=65536", "heads x key_dim and heads x value_dim must be at most"),
     ("c2,conv,3,3,,32,1,1,,", "column start: a start depthwise kernel is only for a uib row"),
     ("c2,conv,,3,,32,1,1,1,", "column layer_scale: a layer scale is only for a fused, uib or mqa row"),
-    ("u,uib,3,3,64,32,1,1,,heads=2", "column args: op arguments are only for an mqa row"),
+    ("u,uib,3,3,64,32,1,1,,heads=2", "column args: op arguments are only for an mqa, upsample or gridpool row"),
 ])
 def test_v4_rows_are_checked(row, message):
     with pytest.raises(TableError) as e:
