@@ -439,7 +439,7 @@ def _sum_terms(terms: dict, n: int, res, exact: bool) -> np.ndarray:
     total = coefs @ areas
     if not exact:
         return total
-    bound = np.abs(coefs).sum(axis=1).max(initial=0) * np.abs(areas).max(initial=0)
+    bound = (np.abs(coefs) @ np.abs(areas)).max(initial=0)  # |total| of every configuration and resolution
     if bound >= EXACT_LIMIT:  # beyond float64's exact integers: add the terms in int64 instead
         if bound >= INT_LIMIT:
             raise UsageError("the counts are too large for 64-bit integers: alpha or resolution far too large")
