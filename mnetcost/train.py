@@ -24,7 +24,10 @@ trains) and its weight (if its input requires grad); BatchNorm (train mode) its 
 statistics and batch statistics; an in-place ReLU its result, an in-place ReLU6, h-swish or SiLU a copy
 of its input, a sigmoid or hard-sigmoid its input (SE's out-of-place gate), GELU its input; the SE and
 gate products both operands; dropout (CPU) a float noise tensor; the loss its log-softmax, the int64
-targets and one scalar. Pooling, residual additions, concatenation and upsampling keep nothing.
+targets and one scalar. Pooling, residual additions, concatenation and upsampling keep nothing. The V5
+family's RMSNorm is counted by the same rule as a norm that keeps its input, its weight and one inverse
+RMS per position; unlike the rest, that rule is not checked against PyTorch's hooks (timm's RmsNorm2d
+may keep intermediates of its own).
 """
 
 from __future__ import annotations
@@ -272,8 +275,13 @@ class SavedBytes:
         return key
 
     def batchnorm(self, i, l, key, elements, frozen):
+        """A norm's saved tensors: BatchNorm (train mode) its input, gamma, running and batch statistics; the V5
+        family's RMSNorm (one value per channel) its input, weight and the inverse RMS of each position."""
         self.keep(i, key, elements)
         self.keep(i, f"{l.name}:gamma", l.c_out, "param")
+        if self.rules.bn_params == 1:
+            self.keep(i, f"{l.name}:rms", elements // max(int(np.asarray(l.c_out).ravel()[0]), 1))
+            return
         self.keep(i, f"{l.name}:running", 2 * l.c_out, "buffer")
         if not frozen:  # train mode: the batch mean and inverse standard deviation
             self.keep(i, f"{l.name}:stats", 2 * l.c_out, "stat")
