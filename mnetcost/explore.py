@@ -268,8 +268,7 @@ def diff(a, b=None, *, alpha=(1.0, 1.0), resolution=(None, None), convention=("p
     return aligned("name"), aligned("block"), totals
 
 
-FIT_ALPHAS = "0.25:1.4:0.05"  # the CLI's default search grid
-FIT_RESOLUTIONS = "96:320:16"
+from .vocab import FIT_ALPHAS, FIT_RESOLUTIONS  # noqa: E402  (the default search grid, shared with the CLI)
 
 
 def _budget_device(device, device_file, max_latency):
@@ -380,3 +379,45 @@ def choose(*, device=None, device_file=None, max_latency=None, max_peak_bytes=No
     if dev is not None:
         chosen.attrs["device"] = dev
     return chosen
+
+
+def comparison(models, alphas=(1.0,), resolutions=(None,), conventions=("paper",), **variant):
+    """``costs`` as records with each row's difference to the first (``d_macs``, ``d_params``), and, for
+    several conventions of one configuration, ``explain`` of each against the first: a list of
+    ``(other, causes, total)`` with ``total`` the whole difference (the causes add up to it)."""
+    results = costs(models, alphas, resolutions, conventions, **variant)
+    base = results[0]
+    records = [{"model": r.model, "alpha": r.alpha, "resolution": r.resolution, "convention": r.convention,
+                "classes": r.classes, "macs": r.macs, "params": r.params, "trainable": r.trainable,
+                "d_macs": r.macs - base.macs, "d_params": r.params - base.params} for r in results]
+    explanations = []
+    if len(conventions) > 1 and len(models) == 1 and len(alphas) == 1 and len(resolutions) == 1:
+        for other in conventions[1:]:
+            frame = explain(models[0], conventions[0], other, alpha=alphas[0], resolution=resolutions[0], **variant)
+            total = {"cause": "total", "macs": frame.attrs["other_macs"] - frame.attrs["base_macs"],
+                     "params": frame.attrs["other_params"] - frame.attrs["base_params"]}
+            explanations.append((other, frame, total))
+    return records, explanations
+
+
+def sweep_grid(frame, resolutions) -> list[dict]:
+    """A sweep pivoted for reading: one record per alpha with its MACs at each resolution (keyed by the
+    resolution as text; None where the sweep has no value) and its params."""
+    grid = [{"alpha": a, **{str(res): None for res in resolutions}} for a in dict.fromkeys(frame["alpha"])]
+    by_alpha = {row["alpha"]: row for row in grid}
+    for rec in frame.to_dict("records"):
+        by_alpha[rec["alpha"]][str(rec["resolution"])] = rec["macs"]
+        by_alpha[rec["alpha"]]["params"] = rec["params"]
+    return grid
+
+
+def diff_rows(a, b=None, *, by: str = "block", **options):
+    """``diff`` per block or layer as records, with the totals and both sides' costs:
+    ``(records, totals, cost_a, cost_b)``."""
+    from .reports import check_breakdown
+    from .vocab import DIFF_BREAKDOWNS
+
+    check_breakdown("diff", by, DIFF_BREAKDOWNS)
+    layers, blocks, t = diff(a, b, **options)
+    totals = {k: v for k, v in t.items() if k not in ("a", "b")}
+    return (layers if by == "layer" else blocks).to_dict("records"), totals, t["a"], t["b"]

@@ -25,8 +25,7 @@ import numpy as np
 from .engine import Cost, cost, hw
 from .errors import UsageError
 
-DTYPE_BYTES = {"float32": 4, "float16": 2, "int8": 1}
-SCHEDULES = ("layerwise", "materialized")
+from .vocab import DTYPE_BYTES, SCHEDULES  # noqa: E402  (one definition, shared with the CLI)
 
 
 def dtype_bytes(dtype: str) -> int:

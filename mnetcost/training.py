@@ -39,7 +39,7 @@ from .expand import top_start
 from .tables import MAX_VALUE, OUT_OF_PLACE
 from .traffic import dtype_bytes
 
-OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}  # values kept per trainable parameter
+from .vocab import OPTIMIZER_STATE  # noqa: E402  (values kept per trainable parameter; shared with the CLI)
 WEIGHT_OPS = ("conv", "pw", "dw", "fc", "se")
 # What an activation keeps for its backward pass: its result (in place, the tensor itself), a copy of
 # its input (in place, a new tensor), or its input (out of place).
