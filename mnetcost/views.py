@@ -122,7 +122,7 @@ def cost_breakdown(result, by: str, records, unit: str) -> View:
     columns = [(by, by, "text"), ("count", label, "count"), ("macs_share", f"% {label}", "percent"),
                ("params", "params", "count"), ("params_share", "% params", "percent"),
                ("weights_share", "% weights", "percent")]
-    machine = [(by, by, "text"), ("macs", "macs", "count")] + flops_column(unit) + [
+    machine = [(by, by, "text"), ("macs", "macs", "count")] + ([("count", "flops", "count")] if unit == "flops" else []) + [
         ("params", "params", "count"), ("weights", "weights", "count"), ("macs_share", "macs_share", "float"),
         ("params_share", "params_share", "float"), ("weights_share", "weights_share", "float")]
     caption = (f"Total: {result.macs:,} MACs · {result.params:,} params. % weights leaves biases and BatchNorm "

@@ -18,7 +18,6 @@ except ImportError:  # another typer: its own coercion throughout
 
 ENABLED = True  # tests switch it off to compare with typer's own coercion
 
-
 def _choice(value, annotation, param, ctx):
     if isinstance(value, annotation):
         return value
@@ -27,7 +26,6 @@ def _choice(value, annotation, param, ctx):
             return choice
     names = ", ".join(repr(c.value) for c in annotation)
     raise typer.BadParameter(f"Value error, {value!r} is not one of {names}.", ctx=ctx, param=param)
-
 
 def _one(runtime, value, param, ctx):
     info, annotation = runtime.parameter_info, runtime.annotation
@@ -39,7 +37,6 @@ def _one(runtime, value, param, ctx):
         return value
     return str(value)
 
-
 if RuntimeParam is not None:
     @dataclass(frozen=True)
     class Plain(RuntimeParam):
@@ -49,7 +46,6 @@ if RuntimeParam is not None:
             if param.multiple or param.nargs == -1:
                 return [_one(self, v, param, ctx) for v in value]
             return _one(self, value, param, ctx)
-
 
 def _plain(param) -> bool:
     info = param.type_descriptor.parameter_info
@@ -62,6 +58,23 @@ def _plain(param) -> bool:
 
 _COMMANDS: dict = {}
 
+def _plain_params(params) -> None:
+    for param in params:
+        if getattr(param, "_runtime_param", False) is None and _plain(param):
+            d = param.type_descriptor
+            param._runtime_param = Plain(parameter_info=d.parameter_info, annotation=d.annotation)
+
+def _plain_help(cmd) -> None:
+    """click makes each context's --help option anew: coerce it here too."""
+    make = cmd.get_help_option
+
+    def get_help_option(ctx):
+        option = make(ctx)
+        if option is not None:
+            _plain_params([option])
+        return option
+
+    cmd.get_help_option = get_help_option
 
 def command(app):
     """The click command of ``app``, built once, its parameters coerced without pydantic where they can be."""
@@ -70,9 +83,7 @@ def command(app):
     group = typer.main.get_command(app)
     if ENABLED and RuntimeParam is not None:
         for cmd in [group, *getattr(group, "commands", {}).values()]:
-            for param in cmd.params:
-                if getattr(param, "_runtime_param", False) is None and _plain(param):
-                    d = param.type_descriptor
-                    param._runtime_param = Plain(parameter_info=d.parameter_info, annotation=d.annotation)
+            _plain_params(cmd.params)
+            _plain_help(cmd)
     _COMMANDS[id(app)] = (group, ENABLED)
     return group
