@@ -24,7 +24,8 @@ _EXPORTS = {
     "register_op": "ops", "OpCost": "ops",
 }
 _SUBMODULES = {"explore", "ratios", "reference", "engine", "tables", "conventions", "traffic", "latency", "render",
-               "scaling", "expand", "ops", "errors", "cli", "calibration", "records", "timing"}
+               "scaling", "expand", "ops", "errors", "cli", "calibration", "records", "timing",
+               "views", "reports", "parsing", "vocab", "terminal"}
 
 __all__ = sorted(_EXPORTS)
 

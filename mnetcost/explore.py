@@ -19,6 +19,11 @@ def models():
     (conv, depthwise, pointwise, FC), and totals at alpha 1 at the table's own resolution (paper convention)."""
     import pandas as pd
 
+    return pd.DataFrame(model_rows())
+
+
+def model_rows() -> list[dict]:
+    """``models()`` as records (without pandas)."""
     out = []
     for name in model_names():
         t = load_table(name)
@@ -27,7 +32,7 @@ def models():
                     "resolution": r.resolution,
                     "layers": int(sum(op in ("conv", "dw", "pw", "fc") for op in r.columns["op"])),
                     "macs": r.macs, "params": r.params})
-    return pd.DataFrame(out)
+    return out
 
 
 def sweep(model, alphas, resolutions, *, convention="paper", spatial: str = "exact", classes=None, top=True, head=None,

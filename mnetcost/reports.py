@@ -7,6 +7,14 @@ from .errors import UsageError
 from .vocab import TRAIN_BREAKDOWNS, VERIFY_LIMIT
 
 
+def records(columns: dict, keys=None) -> list[dict]:
+    """Per-layer columns (a result's ``columns``: arrays or lists) as records of Python values, as
+    ``DataFrame(columns).to_dict("records")`` gives them, without pandas."""
+    keys = list(columns) if keys is None else list(keys)
+    values = [columns[k].tolist() if hasattr(columns[k], "tolist") else list(columns[k]) for k in keys]
+    return [dict(zip(keys, row)) for row in zip(*values)]
+
+
 def convention_rows() -> list[dict]:
     """One record per counting convention: its families, default classes, BatchNorm values and rules."""
     from .conventions import convention_names, get_convention

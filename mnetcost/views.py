@@ -131,9 +131,9 @@ def cost_breakdown(result, by: str, records, unit: str) -> View:
                 document=lambda rows: {**config(result), "by": by, "rows": rows})
 
 
-def catalogue(frame, unit: str, wide: bool) -> View:
-    """The shipped tables (``explore.models``); ``wide``: room for the source and layer columns."""
-    records = frame.to_dict("records")
+def catalogue(records, unit: str, wide: bool) -> View:
+    """The shipped tables (``explore.model_rows``); ``wide``: room for the source and layer columns."""
+    records = [dict(rec) for rec in records]
     for rec in records:
         rec["count"] = rec["macs"] * UNIT_FACTOR[unit]
         rec["resolution"] = int(rec["resolution"]) if not isinstance(rec["resolution"], tuple) else rec["resolution"]
@@ -357,20 +357,25 @@ def training(step, records, by: str, saved: int) -> View:
                                        "optimizer": step.optimizer, "dtype": step.dtype, "totals": tot, "rows": rows})
 
 
+MEMORY_COLUMNS = ("name", "block", "op", "h_out", "w_out", "c_out", "mult_adds", "in_bytes", "out_bytes", "weight_bytes",
+                  "bytes_moved", "intensity", "live_bytes", "materialized")
+
+
 def memory(m, dtype: str, schedule: str) -> View:
     """``traffic.memory``: per-layer bytes, the peak, and the widest tensor kept at each resolution."""
-    records = m.layers.to_dict("records")
+    from .reports import records as as_records
+
+    records = as_records(m.columns, MEMORY_COLUMNS)
     for rec in records:
         for key in ("in_bytes", "out_bytes", "weight_bytes", "bytes_moved", "live_bytes"):
             rec[key] = int(rec[key]) if float(rec[key]).is_integer() else rec[key]
         rec["kept"] = "yes" if rec["materialized"] else ""
         rec["intensity"] = round(float(rec["intensity"]), 2)
-    by_res = m.by_resolution().to_dict("records")
+    by_res = m.resolution_rows()
     columns = [("name", "layer", "text"), ("op", "op", "text"), ("out_bytes", "output", "count"),
                ("weight_bytes", "weights", "count"), ("bytes_moved", "moved", "count"),
                ("intensity", "MAC/B", "float"), ("live_bytes", "live", "count"), ("kept", "kept", "text")]
-    machine = keys("name", "block", "op", "h_out", "w_out", "c_out", "mult_adds", "in_bytes", "out_bytes",
-                   "weight_bytes", "bytes_moved", "intensity", "live_bytes", "materialized")
+    machine = keys(*MEMORY_COLUMNS)
     describe = render.describe(m.cost).split("\n")[1]
     caption = (f"Peak ({schedule}): {m.peak_bytes:,} bytes at {m.peak_layer}. Weights: {m.weight_bytes:,} bytes. "
                f"dtype {dtype}; units of 1000 bytes. live: what a layer-by-layer executor holds at that layer "
@@ -392,7 +397,9 @@ def memory(m, dtype: str, schedule: str) -> View:
 
 def roofline(r, model, bound_ops: dict, other: float) -> View:
     """``latency.roofline``: each layer's predicted time and bound (``reports.memory_bound_ops``, ``other_seconds``)."""
-    records = r.layers.to_dict("records")
+    from .reports import records as as_records
+
+    records = as_records(r.columns)
     for rec in records:
         rec["time_us"] = round(rec["time_s"] * 1e6, 2)
         rec["intensity"] = round(float(rec["intensity"]), 2)

@@ -45,7 +45,7 @@ def keep_examples_apart() -> None:
         examples = [line for p in paragraphs if p.lstrip().startswith("Example") for line in p.splitlines()]
         if examples:
             kept = [p for p in paragraphs if not p.lstrip().startswith("Example")]
-            info.callback.__doc__ = "\n\n".join(kept + ["\b\n" + "\n".join(line.strip() for line in examples)])
+            info.callback.__doc__ = "\n\n".join([*kept, "\n".join(["\b", *(line.strip() for line in examples)])])
 
 def _error(message: str) -> None:
     """One line on stderr: a multi-line message (a table's problems, one a line) keeps one prefix per line."""

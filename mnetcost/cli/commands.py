@@ -47,10 +47,10 @@ def models(unit: UnitOpt = U, fmt: Fmt = F):
 
     Example: mnetcost models"""
     from .. import views
-    from ..explore import models as catalogue
+    from ..explore import model_rows
     from ..terminal import columns
 
-    show(views.catalogue(catalogue(), unit.value, wide=columns() >= 110), fmt)
+    show(views.catalogue(model_rows(), unit.value, wide=columns() >= 110), fmt)
 
 
 @app.command()
