@@ -13,12 +13,14 @@ from ..errors import EXIT_INTERNAL, EnvironmentProblem, MnetcostError
 app = typer.Typer(name="mnetcost", pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Analytical costs (mult-adds, parameters, activations) of the MobileNet family, layer by layer.")
 
+
 def _version(value: bool):
     if value:
         from .. import __version__
 
         typer.echo(f"mnetcost {__version__}")
         raise typer.Exit(0)
+
 
 @app.callback(invoke_without_command=True)
 def _root(ctx: typer.Context, version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
@@ -31,10 +33,12 @@ def _root(ctx: typer.Context, version: bool = typer.Option(False, "--version", c
         typer.echo(ctx.get_help())
         raise typer.Exit(0)
 
+
 def show(view, fmt) -> None:
     from ..terminal import show as write
 
     write(view, fmt.value if isinstance(fmt, Enum) else fmt)
+
 
 def keep_examples_apart() -> None:
     """Each command's examples on lines of their own in --help (click would run them into one paragraph)."""
@@ -47,6 +51,7 @@ def keep_examples_apart() -> None:
             kept = [p for p in paragraphs if not p.lstrip().startswith("Example")]
             info.callback.__doc__ = "\n\n".join([*kept, "\n".join(["\b", *(line.strip() for line in examples)])])
 
+
 def _error(message: str) -> None:
     """One line on stderr: a multi-line message (a table's problems, one a line) keeps one prefix per line."""
     from ..terminal import printable
@@ -58,6 +63,7 @@ def _error(message: str) -> None:
     except (OSError, ValueError, AttributeError):
         pass
 
+
 def _run(argv) -> int:
     from ..terminal import ascii_fallback
     from .coerce import command
@@ -68,6 +74,7 @@ def _run(argv) -> int:
     result = command(app).main(args=argv, prog_name="mnetcost", standalone_mode=False)
     sys.stdout.flush()
     return result if isinstance(result, int) else 0
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning every error into one line on stderr and an exit code."""

@@ -1,7 +1,7 @@
 """Start-up: typer (0.29+) checks every option value with a pydantic TypeAdapter built per parameter, which
 imports pydantic (~50 ms) and builds a schema for each (~1 ms): longer than computing a table. mnetcost's
 options are all text, flags, choices or values with a parser of their own, so they are coerced here, the
-way typer does (the same values, the same error messages: tests/test_cli.py compares both paths). Any
+way typer does (the same values, the same error messages: tests/test_views.py compares both paths). Any
 other parameter, or a typer without this hook, keeps typer's own coercion."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ except ImportError:  # another typer: its own coercion throughout
 
 ENABLED = True  # tests switch it off to compare with typer's own coercion
 
+
 def _choice(value, annotation, param, ctx):
     if isinstance(value, annotation):
         return value
@@ -26,6 +27,7 @@ def _choice(value, annotation, param, ctx):
             return choice
     names = ", ".join(repr(c.value) for c in annotation)
     raise typer.BadParameter(f"Value error, {value!r} is not one of {names}.", ctx=ctx, param=param)
+
 
 def _one(runtime, value, param, ctx):
     info, annotation = runtime.parameter_info, runtime.annotation
@@ -47,6 +49,7 @@ if RuntimeParam is not None:
                 return [_one(self, v, param, ctx) for v in value]
             return _one(self, value, param, ctx)
 
+
 def _plain(param) -> bool:
     info = param.type_descriptor.parameter_info
     annotation = param.type_descriptor.annotation
@@ -58,11 +61,13 @@ def _plain(param) -> bool:
 
 _COMMANDS: dict = {}
 
+
 def _plain_params(params) -> None:
     for param in params:
         if getattr(param, "_runtime_param", False) is None and _plain(param):
             d = param.type_descriptor
             param._runtime_param = Plain(parameter_info=d.parameter_info, annotation=d.annotation)
+
 
 def _plain_help(cmd) -> None:
     """click makes each context's --help option anew: coerce it here too."""
@@ -75,6 +80,7 @@ def _plain_help(cmd) -> None:
         return option
 
     cmd.get_help_option = get_help_option
+
 
 def command(app):
     """The click command of ``app``, built once, its parameters coerced without pydantic where they can be."""
