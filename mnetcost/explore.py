@@ -42,6 +42,14 @@ def sweep(model, alphas, resolutions, *, convention="paper", spatial: str = "exa
     identical to ``cost`` point by point."""
     import pandas as pd
 
+    return pd.DataFrame(sweep_columns(model, alphas, resolutions, convention=convention, spatial=spatial,
+                                      classes=classes, top=top, head=head, aux=aux, reduced_tail=reduced_tail,
+                                      symbols=symbols), copy=False)
+
+
+def sweep_columns(model, alphas, resolutions, *, convention="paper", spatial: str = "exact", classes=None, top=True,
+                  head=None, aux=False, reduced_tail=False, symbols=None) -> dict:
+    """``sweep``'s columns as numpy arrays (without pandas)."""
     alphas, resolutions = numbers(alphas, "alphas"), numbers(resolutions, "resolutions")
     if not alphas.size or not resolutions.size:
         raise UsageError("a sweep needs at least one alpha and one resolution")
@@ -50,8 +58,8 @@ def sweep(model, alphas, resolutions, *, convention="paper", spatial: str = "exa
                         top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
     n_res = macs.shape[1]
     res_col = resolutions.astype(np.int64) if spatial == "exact" else resolutions.astype(float)
-    return pd.DataFrame({"alpha": np.repeat(alphas, n_res), "resolution": np.tile(res_col, len(alphas)),
-                         "macs": macs.ravel(), "params": np.repeat(params, n_res)}, copy=False)
+    return {"alpha": np.repeat(alphas, n_res), "resolution": np.tile(res_col, len(alphas)),
+            "macs": macs.ravel(), "params": np.repeat(params, n_res)}
 
 
 MAX_GRID = 20_000_000  # configurations x resolutions one call may compute: about 0.6 GB of results
@@ -405,12 +413,12 @@ def comparison(models, alphas=(1.0,), resolutions=(None,), conventions=("paper",
     return records, explanations
 
 
-def sweep_grid(frame, resolutions) -> list[dict]:
-    """A sweep pivoted for reading: one record per alpha with its MACs at each resolution (keyed by the
-    resolution as text; None where the sweep has no value) and its params."""
-    grid = [{"alpha": a, **{str(res): None for res in resolutions}} for a in dict.fromkeys(frame["alpha"])]
+def sweep_grid(records, resolutions) -> list[dict]:
+    """A sweep's records pivoted for reading: one record per alpha with its MACs at each resolution (keyed by
+    the resolution as text; None where the sweep has no value) and its params."""
+    grid = [{"alpha": a, **{str(res): None for res in resolutions}} for a in dict.fromkeys(r["alpha"] for r in records)]
     by_alpha = {row["alpha"]: row for row in grid}
-    for rec in frame.to_dict("records"):
+    for rec in records:
         by_alpha[rec["alpha"]][str(rec["resolution"])] = rec["macs"]
         by_alpha[rec["alpha"]]["params"] = rec["params"]
     return grid

@@ -244,10 +244,10 @@ def fitting(frame, model, convention, budget: str, dtype: str, all_rows: bool, u
                 document=lambda rows: {"model": model, "convention": convention, "budget": budget, "rows": rows})
 
 
-def sweep(frame, grid, resolutions, model, convention, spatial, unit: str) -> View:
-    """``explore.sweep`` and its pivot ``explore.sweep_grid``."""
+def sweep(records, grid, resolutions, model, convention, spatial, unit: str) -> View:
+    """``explore.sweep``'s records and their pivot ``explore.sweep_grid``."""
     k, label = UNIT_FACTOR[unit], UNIT_LABEL[unit]
-    records = [{**rec, "flops": 2 * rec["macs"]} for rec in frame.to_dict("records")]
+    records = [{**rec, "flops": 2 * rec["macs"]} for rec in records]
     machine = keys("alpha", "resolution", "macs") + flops_column(unit, "flops") + keys("params")
     grid = [{key: v * k if key not in ("alpha", "params") and v is not None else v for key, v in row.items()}
             for row in grid]

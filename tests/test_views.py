@@ -16,7 +16,7 @@ import pytest
 import mnetcost
 from mnetcost import parsing, reports, views, vocab
 from mnetcost.errors import UsageError
-from mnetcost.explore import comparison, diff_rows, sweep, sweep_grid
+from mnetcost.explore import comparison, diff_rows, sweep, sweep_columns, sweep_grid
 from mnetcost.ratios import table3
 
 CLI = Path(mnetcost.__file__).parent / "cli"
@@ -78,12 +78,14 @@ def test_comparison_rows_and_their_explanations_add_up():
 
 def test_sweep_grid_pivots_without_losing_a_value():
     frame = sweep("v1", [0.5, 1.0], [128, 224])
-    grid = sweep_grid(frame, [128, 224])
+    rows = reports.records(sweep_columns("v1", [0.5, 1.0], [128, 224]))
+    assert rows == frame.to_dict("records")
+    grid = sweep_grid(rows, [128, 224])
     assert [row["alpha"] for row in grid] == [0.5, 1.0]
     for rec in frame.to_dict("records"):
         row = grid[[g["alpha"] for g in grid].index(rec["alpha"])]
         assert row[str(rec["resolution"])] == rec["macs"] and row["params"] == rec["params"]
-    view = views.sweep(frame, grid, [128, 224], "v1", "paper", "exact", "flops")
+    view = views.sweep(rows, grid, [128, 224], "v1", "paper", "exact", "flops")
     assert view.shown[1]["224"] == 2 * mnetcost.cost("v1").macs and grid[1]["224"] == mnetcost.cost("v1").macs
 
 
@@ -217,6 +219,7 @@ def test_the_cli_computes_nothing():
     (["memory", "v2", "-f", "json"], ("pandas", "pydantic")),
     (["roofline", "v2", "-d", "pixel1-big-core", "-f", "json"], ("pandas", "pydantic")),
     (["models", "-f", "json"], ("pandas", "pydantic")),
+    (["sweep", "v1", "-a", "0.5,1", "-r", "128:224:32", "-f", "json"], ("pandas", "pydantic")),
     (["ratio", "--kernel", "3", "--in", "32", "--out", "64", "--size", "14", "-f", "json"], ("pandas", "pydantic")),
 ])
 def test_what_a_command_imports(args, absent):

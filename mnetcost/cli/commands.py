@@ -139,13 +139,14 @@ def sweep(model: Model, alpha: AlphaList, resolution: ResolutionList, convention
 
     Example: mnetcost sweep v1 --alpha 0.25,0.5,0.75,1.0 --resolution 128:224:32 --convention tf-slim"""
     from .. import views
-    from ..explore import sweep as run_sweep, sweep_grid
+    from ..explore import sweep_columns, sweep_grid
+    from ..reports import records
 
     alphas, resolutions = parsing.values(alpha, "--alpha"), parsing.values(resolution, "--resolution", int)
-    frame = run_sweep(model, alphas, resolutions, convention=convention, spatial=spatial.value, classes=classes,
-                      aux=aux, reduced_tail=reduced_tail, symbols=parsing.symbols(set_))
-    grid = sweep_grid(frame, resolutions)
-    show(views.sweep(frame, grid, resolutions, model, convention, spatial.value, unit.value), fmt)
+    rows = records(sweep_columns(model, alphas, resolutions, convention=convention, spatial=spatial.value,
+                                 classes=classes, aux=aux, reduced_tail=reduced_tail, symbols=parsing.symbols(set_)))
+    show(views.sweep(rows, sweep_grid(rows, resolutions), resolutions, model, convention, spatial.value, unit.value),
+         fmt)
 
 
 @app.command()
