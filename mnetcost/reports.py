@@ -43,14 +43,30 @@ def check_breakdown(command: str, by: str, allowed) -> None:
 
 
 def training_rows(step, by: str) -> list[dict]:
-    """A training step per block or layer, with backward MACs summed (physical and as torch counts them)."""
+    """A training step per block (``Training.by_block``'s rows, without pandas) or per layer, with backward
+    MACs summed (physical and as torch counts them)."""
     check_breakdown("train", by, TRAIN_BREAKDOWNS)
-    frame = step.by_block().reset_index() if by == "block" else step.layers
-    records = frame.to_dict("records")
-    for rec in records:
+    rows = records(step.columns)
+    if by == "block":
+        rows = _per_block(rows)
+    for rec in rows:
         rec["backward_macs"] = rec["backward_input_macs"] + rec["backward_weight_macs"]
         rec["backward_macs_torch"] = rec["backward_input_macs"] + rec["backward_weight_macs_torch"]
-    return records
+    return rows
+
+
+def _per_block(rows) -> list[dict]:
+    """Layer records summed per block in network order; a block is frozen when all its layers are."""
+    blocks: dict = {}
+    for rec in rows:
+        values = {k: v for k, v in rec.items() if k not in ("name", "op", "block")}
+        if rec["block"] not in blocks:
+            blocks[rec["block"]] = {"block": rec["block"], **values}
+            continue
+        total = blocks[rec["block"]]
+        for k, v in values.items():
+            total[k] = (total[k] and v) if k == "frozen" else total[k] + v
+    return list(blocks.values())
 
 
 def saved_for_backward(totals: dict) -> int:

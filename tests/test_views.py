@@ -111,6 +111,9 @@ def test_training_rows_sum_the_backward_parts():
     from mnetcost.training import training
 
     step = training("v2", freeze=14, batch=2)
+    plain = [{k: v for k, v in r.items() if not k.startswith("backward_macs")}
+             for r in reports.training_rows(step, "block")]
+    assert plain == step.by_block().reset_index().to_dict("records")
     for by in ("block", "layer"):
         rows = reports.training_rows(step, by)
         assert sum(r["backward_macs"] for r in rows) == step.totals["backward_macs"]
@@ -219,6 +222,7 @@ def test_the_cli_computes_nothing():
     (["memory", "v2", "-f", "json"], ("pandas", "pydantic")),
     (["roofline", "v2", "-d", "pixel1-big-core", "-f", "json"], ("pandas", "pydantic")),
     (["models", "-f", "json"], ("pandas", "pydantic")),
+    (["train", "v2", "--freeze", "14", "-f", "json"], ("pandas", "pydantic")),
     (["sweep", "v1", "-a", "0.5,1", "-r", "128:224:32", "-f", "json"], ("pandas", "pydantic")),
     (["ratio", "--kernel", "3", "--in", "32", "--out", "64", "--size", "14", "-f", "json"], ("pandas", "pydantic")),
 ])
