@@ -59,9 +59,6 @@ def _plain(param) -> bool:
             or (isinstance(annotation, type) and issubclass(annotation, Enum)))
 
 
-_COMMANDS: dict = {}
-
-
 def _plain_params(params) -> None:
     for param in params:
         if getattr(param, "_runtime_param", False) is None and _plain(param):
@@ -83,13 +80,11 @@ def _plain_help(cmd) -> None:
 
 
 def command(app):
-    """The click command of ``app``, built once, its parameters coerced without pydantic where they can be."""
-    if id(app) in _COMMANDS and _COMMANDS[id(app)][1] == ENABLED:
-        return _COMMANDS[id(app)][0]
+    """The click command of ``app`` (built for each run, as typer does), its parameters coerced without pydantic
+    where they can be."""
     group = typer.main.get_command(app)
     if ENABLED and RuntimeParam is not None:
         for cmd in [group, *getattr(group, "commands", {}).values()]:
             _plain_params(cmd.params)
             _plain_help(cmd)
-    _COMMANDS[id(app)] = (group, ENABLED)
     return group
