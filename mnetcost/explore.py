@@ -238,10 +238,21 @@ def diff(a, b=None, *, alpha=(1.0, 1.0), resolution=(None, None), convention=("p
     ``b`` defaults to ``a``; ``alpha``, ``resolution`` and ``convention`` are (A, B) pairs, and so may
     ``aux`` and ``reduced_tail`` be (a single value applies to both). Returns ``(layers, blocks, totals)``
     with columns macs_a, macs_b, d_macs, params_a, params_b, d_params."""
-    import difflib
-
     import pandas as pd
 
+    layers, blocks, totals = diff_records(a, b, alpha=alpha, resolution=resolution, convention=convention,
+                                          classes=classes, spatial=spatial, top=top, head=head, aux=aux,
+                                          reduced_tail=reduced_tail, symbols=symbols)
+    return (pd.DataFrame(layers, columns=["name", *DIFF_COLUMNS]), pd.DataFrame(blocks, columns=["block", *DIFF_COLUMNS]),
+            totals)
+
+
+DIFF_COLUMNS = ("change", "macs_a", "macs_b", "d_macs", "params_a", "params_b", "d_params")
+
+
+def diff_records(a, b=None, *, alpha=(1.0, 1.0), resolution=(None, None), convention=("paper", "paper"),
+                 classes=None, spatial: str = "exact", top=True, head=None, aux=False, reduced_tail=False, symbols=None):
+    """``diff`` as records (without pandas): ``(layers, blocks, totals)``."""
     alpha, resolution, convention, aux, reduced_tail = (
         _pair(x, name) for x, name in ((alpha, "alpha"), (resolution, "resolution"), (convention, "convention"),
                                        (aux, "aux"), (reduced_tail, "reduced_tail")))
@@ -250,35 +261,49 @@ def diff(a, b=None, *, alpha=(1.0, 1.0), resolution=(None, None), convention=("p
     rb = cost(b if b is not None else a, alpha=alpha[1], resolution=resolution[1], convention=convention[1],
               classes=classes, spatial=spatial, top=top, head=head, aux=aux[1], reduced_tail=reduced_tail[1],
               symbols=symbols)
-
-    def aligned(key):
-        fa = ra.layers.groupby(key, sort=False)[["macs", "params"]].sum() if key != "name" else ra.layers.set_index("name")
-        fb = rb.layers.groupby(key, sort=False)[["macs", "params"]].sum() if key != "name" else rb.layers.set_index("name")
-        names_a, names_b = list(fa.index), list(fb.index)
-        order = []
-        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=names_a, b=names_b, autojunk=False).get_opcodes():
-            if tag == "equal":
-                order += names_a[i1:i2]
-            else:
-                order += [n for n in names_a[i1:i2] if n not in fb.index] + names_b[j1:j2]
-        order = list(dict.fromkeys(order))
-        rows = []
-        for n in order:
-            in_a, in_b = n in fa.index, n in fb.index
-            row = {key: n, "change": "same" if in_a and in_b else ("removed" if in_a else "added")}
-            for side, frame, present in (("a", fa, in_a), ("b", fb, in_b)):
-                row[f"macs_{side}"] = frame.loc[n, "macs"].item() if present else 0
-                row[f"params_{side}"] = int(frame.loc[n, "params"]) if present else 0
-            row["d_macs"], row["d_params"] = row["macs_b"] - row["macs_a"], row["params_b"] - row["params_a"]
-            if row["change"] == "same" and (row["d_macs"] or row["d_params"]):
-                row["change"] = "changed"
-            rows.append(row)
-        return pd.DataFrame(rows, columns=[key, "change", "macs_a", "macs_b", "d_macs", "params_a", "params_b", "d_params"])
-
     totals = {"macs_a": ra.macs, "macs_b": rb.macs, "d_macs": rb.macs - ra.macs,
               "params_a": ra.params, "params_b": rb.params, "d_params": rb.params - ra.params,
               "a": ra, "b": rb}
-    return aligned("name"), aligned("block"), totals
+    return _aligned(ra, rb, "name"), _aligned(ra, rb, "block"), totals
+
+
+def _sums(result, key) -> dict:
+    """{layer name or block: (macs, params)} in network order."""
+    if key != "name" and result.columns["macs"].dtype.kind == "f":  # real-valued MACs summed as pandas sums them
+        f = result.layers.groupby(key, sort=False)[["macs", "params"]].sum()
+        return {n: (f.loc[n, "macs"].item(), int(f.loc[n, "params"])) for n in f.index}
+    out: dict = {}
+    for n, m, p in zip(result.columns[key].tolist(), result.columns["macs"].tolist(), result.columns["params"].tolist()):
+        if n in out:  # whole numbers: exact in any order
+            out[n] = (out[n][0] + m, out[n][1] + int(p))
+        else:
+            out[n] = (m, int(p))
+    return out
+
+
+def _aligned(ra, rb, key) -> list[dict]:
+    """The rows of A and B aligned by ``key`` (difflib's matching of the names), with their deltas."""
+    import difflib
+
+    fa, fb = _sums(ra, key), _sums(rb, key)
+    names_a, names_b = list(fa), list(fb)
+    order = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=names_a, b=names_b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            order += names_a[i1:i2]
+        else:
+            order += [n for n in names_a[i1:i2] if n not in fb] + names_b[j1:j2]
+    rows = []
+    for n in dict.fromkeys(order):
+        in_a, in_b = n in fa, n in fb
+        row = {key: n, "change": "same" if in_a and in_b else ("removed" if in_a else "added")}
+        for side, sums, present in (("a", fa, in_a), ("b", fb, in_b)):
+            row[f"macs_{side}"], row[f"params_{side}"] = sums[n] if present else (0, 0)
+        row["d_macs"], row["d_params"] = row["macs_b"] - row["macs_a"], row["params_b"] - row["params_a"]
+        if row["change"] == "same" and (row["d_macs"] or row["d_params"]):
+            row["change"] = "changed"
+        rows.append(row)
+    return rows
 
 
 from .vocab import FIT_ALPHAS, FIT_RESOLUTIONS  # noqa: E402  (the default search grid, shared with the CLI)
@@ -431,6 +456,6 @@ def diff_rows(a, b=None, *, by: str = "block", **options):
     from .vocab import DIFF_BREAKDOWNS
 
     check_breakdown("diff", by, DIFF_BREAKDOWNS)
-    layers, blocks, t = diff(a, b, **options)
+    layers, blocks, t = diff_records(a, b, **options)
     totals = {k: v for k, v in t.items() if k not in ("a", "b")}
-    return (layers if by == "layer" else blocks).to_dict("records"), totals, t["a"], t["b"]
+    return (layers if by == "layer" else blocks), totals, t["a"], t["b"]

@@ -89,6 +89,13 @@ def test_sweep_grid_pivots_without_losing_a_value():
     assert view.shown[1]["224"] == 2 * mnetcost.cost("v1").macs and grid[1]["224"] == mnetcost.cost("v1").macs
 
 
+def test_diff_records_equal_the_frames():
+    for kw in ({"alpha": (1.0, 0.75)}, {"alpha": (1.0, 0.5), "spatial": "continuous", "resolution": (224, 200)}):
+        layers, blocks, _ = mnetcost.explore.diff("v2", **kw)
+        rl, rb, _ = mnetcost.explore.diff_records("v2", **kw)
+        assert (rl, rb) == (layers.to_dict("records"), blocks.to_dict("records"))
+
+
 def test_diff_rows_and_view():
     records, totals, a, b = diff_rows("v2", alpha=(1.0, 0.75), by="layer")
     assert totals["d_macs"] == b.macs - a.macs == sum(r["d_macs"] for r in records)
@@ -223,6 +230,7 @@ def test_the_cli_computes_nothing():
     (["roofline", "v2", "-d", "pixel1-big-core", "-f", "json"], ("pandas", "pydantic")),
     (["models", "-f", "json"], ("pandas", "pydantic")),
     (["train", "v2", "--freeze", "14", "-f", "json"], ("pandas", "pydantic")),
+    (["diff", "v3-large-v2tail", "v3-large", "-f", "json"], ("pandas", "pydantic")),
     (["sweep", "v1", "-a", "0.5,1", "-r", "128:224:32", "-f", "json"], ("pandas", "pydantic")),
     (["ratio", "--kernel", "3", "--in", "32", "--out", "64", "--size", "14", "-f", "json"], ("pandas", "pydantic")),
 ])
