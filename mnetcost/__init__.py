@@ -26,7 +26,7 @@ _EXPORTS = {
 }
 _SUBMODULES = {"explore", "ratios", "reference", "engine", "tables", "conventions", "traffic", "latency", "render",
                "scaling", "expand", "ops", "errors", "cli", "calibration", "records", "timing", "train", "config",
-               "vocab", "torch", "modules"}
+               "vocab", "torch", "modules", "views", "reports", "parsing", "terminal", "rows"}
 
 __all__ = sorted(_EXPORTS)
 

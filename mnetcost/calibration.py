@@ -28,13 +28,7 @@ from .errors import TableError, UsageError
 from .latency import (ELEMENT_TERMS, ITEM_TERMS, MAC_CLASSES, Device, HeldOut, LayerTerms, combine, layer_seconds,
                       layer_terms)
 
-FORMS = {"roofline": "one MAC rate and a bandwidth (MobileNetV4's Eq. 1)",
-         "overhead": "one MAC rate, a bandwidth and a cost per layer",
-         "classes": "a MAC rate per layer class, a bandwidth and a cost per layer",
-         "full": "a MAC rate per layer class, a bandwidth, a cost per layer and per squeeze-excite block, and a cost "
-                 "per element of each element-wise operator"}
-HOLDOUTS = {"network": "leave one network (model and alpha) out", "model": "leave one model out",
-            "row": "leave one measurement out"}
+from .vocab import FORMS, HOLDOUTS  # noqa: E402  (one definition, shared with the CLI)
 BANDWIDTHS = np.concatenate([[np.inf], np.logspace(12, 8, 17)])  # bytes/s tried when none is given: 4 per decade
 MAX_OBSERVATIONS = 2000
 MIN_SHARE = 0.05

@@ -16,7 +16,7 @@ from .engine import cost, grid
 from .errors import UsageError
 from .ops import BUILTIN
 from .tables import load_table, model_names
-from .vocab import MAX_VALUE, SCHEDULES
+from .vocab import FIT_ALPHAS, FIT_RESOLUTIONS, MAX_VALUE, SCHEDULES
 
 
 def models():
@@ -25,6 +25,11 @@ def models():
     the table's own resolution (paper convention)."""
     import pandas as pd
 
+    return pd.DataFrame(model_rows())
+
+
+def model_rows() -> list[dict]:
+    """``models()`` as records (without pandas)."""
     out = []
     for name in model_names():
         t = load_table(name)
@@ -33,7 +38,7 @@ def models():
                     "resolution": r.resolution,
                     "layers": int(sum(BUILTIN[op].counted for op in r.columns["op"])),
                     "macs": r.macs, "params": r.params})
-    return pd.DataFrame(out)
+    return out
 
 
 def sweep(model, alphas, resolutions, config: Config | None = None, **options):
@@ -43,6 +48,11 @@ def sweep(model, alphas, resolutions, config: Config | None = None, **options):
     by point."""
     import pandas as pd
 
+    return pd.DataFrame(sweep_columns(model, alphas, resolutions, config, **options), copy=False)
+
+
+def sweep_columns(model, alphas, resolutions, config: Config | None = None, **options) -> dict:
+    """``sweep``'s columns as numpy arrays (without pandas)."""
     alphas, resolutions = numbers(alphas, "alphas"), numbers(resolutions, "resolutions")
     if not alphas.size or not resolutions.size:
         raise UsageError("a sweep needs at least one alpha and one resolution")
@@ -51,8 +61,8 @@ def sweep(model, alphas, resolutions, config: Config | None = None, **options):
     macs, params = grid(model, alphas, resolutions, config)
     n_res = macs.shape[1]
     res_col = resolutions.astype(np.int64) if config.spatial == "exact" else resolutions.astype(float)
-    return pd.DataFrame({"alpha": np.repeat(alphas, n_res), "resolution": np.tile(res_col, len(alphas)),
-                         "macs": macs.ravel(), "params": np.repeat(params, n_res)}, copy=False)
+    return {"alpha": np.repeat(alphas, n_res), "resolution": np.tile(res_col, len(alphas)),
+            "macs": macs.ravel(), "params": np.repeat(params, n_res)}
 
 
 MAX_GRID = 20_000_000  # configurations x resolutions one call may compute: about 0.6 GB of results
@@ -244,6 +254,21 @@ def diff(a, b=None, *, alpha=(1.0, 1.0), resolution=(None, None), convention=("p
     ``b`` defaults to ``a``; ``alpha``, ``resolution`` and ``convention`` are (A, B) pairs, and so may
     ``aux`` and ``reduced_tail`` be (a single value applies to both). Returns a ``Diff`` whose frames have
     columns macs_a, macs_b, d_macs, params_a, params_b, d_params."""
+    import pandas as pd
+
+    *frames, totals = diff_records(a, b, alpha=alpha, resolution=resolution, convention=convention, classes=classes,
+                                   spatial=spatial, top=top, head=head, aux=aux, reduced_tail=reduced_tail,
+                                   symbols=symbols)
+    return Diff(*(pd.DataFrame(rows, columns=[key, *DIFF_COLUMNS]) for rows, key in zip(frames, DIFF_KEYS)), totals)
+
+
+DIFF_COLUMNS = ("change", "macs_a", "macs_b", "d_macs", "params_a", "params_b", "d_params")
+DIFF_KEYS = ("name", "block", "part")
+
+
+def diff_records(a, b=None, *, alpha=(1.0, 1.0), resolution=(None, None), convention=("paper", "paper"),
+                 classes=None, spatial: str = "exact", top=True, head=None, aux=False, reduced_tail=False, symbols=None):
+    """``diff`` as records (without pandas): ``(layers, blocks, parts, totals)``."""
     pairs = [_pair(x, name) for x, name in ((alpha, "alpha"), (resolution, "resolution"),
                                            (convention, "convention"), (aux, "aux"), (reduced_tail, "reduced_tail"))]
     shared = dict(classes=classes, spatial=spatial, top=top, head=head, symbols=symbols)
@@ -252,37 +277,46 @@ def diff(a, b=None, *, alpha=(1.0, 1.0), resolution=(None, None), convention=("p
     totals = {"macs_a": ra.macs, "macs_b": rb.macs, "d_macs": rb.macs - ra.macs,
               "params_a": ra.params, "params_b": rb.params, "d_params": rb.params - ra.params,
               "a": ra, "b": rb}
-    return Diff(*(_aligned(ra, rb, key) for key in ("name", "block", "part")), totals)
+    return (*(_aligned(ra, rb, key) for key in DIFF_KEYS), totals)
 
 
-def _aligned(ra, rb, key):
-    """The two results' rows (layers, or their sums per block or part) aligned by name, in network order."""
+def _sums(result, key) -> dict:
+    """{layer name or block: (macs, params)} in network order."""
+    if key != "name" and result.columns["macs"].dtype.kind == "f":  # real-valued MACs summed as pandas sums them
+        f = result.layers.groupby(key, sort=False)[["macs", "params"]].sum()
+        return {n: (f.loc[n, "macs"].item(), int(f.loc[n, "params"])) for n in f.index}
+    out: dict = {}
+    for n, m, p in zip(result.columns[key].tolist(), result.columns["macs"].tolist(), result.columns["params"].tolist()):
+        if n in out:  # whole numbers: exact in any order
+            out[n] = (out[n][0] + m, out[n][1] + int(p))
+        else:
+            out[n] = (m, int(p))
+    return out
+
+
+def _aligned(ra, rb, key) -> list[dict]:
+    """The rows of A and B aligned by ``key`` (difflib's matching of the names), with their deltas."""
     import difflib
 
-    import pandas as pd
-
-    fa, fb = (r.layers.set_index("name") if key == "name" else r.layers.groupby(key, sort=False)[["macs", "params"]].sum()
-              for r in (ra, rb))
-    names_a, names_b = list(fa.index), list(fb.index)
+    fa, fb = _sums(ra, key), _sums(rb, key)
+    names_a, names_b = list(fa), list(fb)
     order = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=names_a, b=names_b, autojunk=False).get_opcodes():
-        order += names_a[i1:i2] if tag == "equal" else [n for n in names_a[i1:i2] if n not in fb.index] + names_b[j1:j2]
+        if tag == "equal":
+            order += names_a[i1:i2]
+        else:
+            order += [n for n in names_a[i1:i2] if n not in fb] + names_b[j1:j2]
     rows = []
     for n in dict.fromkeys(order):
-        in_a, in_b = n in fa.index, n in fb.index
+        in_a, in_b = n in fa, n in fb
         row = {key: n, "change": "same" if in_a and in_b else ("removed" if in_a else "added")}
-        for side, frame, present in (("a", fa, in_a), ("b", fb, in_b)):
-            row[f"macs_{side}"] = frame.loc[n, "macs"].item() if present else 0
-            row[f"params_{side}"] = int(frame.loc[n, "params"]) if present else 0
+        for side, sums, present in (("a", fa, in_a), ("b", fb, in_b)):
+            row[f"macs_{side}"], row[f"params_{side}"] = sums[n] if present else (0, 0)
         row["d_macs"], row["d_params"] = row["macs_b"] - row["macs_a"], row["params_b"] - row["params_a"]
         if row["change"] == "same" and (row["d_macs"] or row["d_params"]):
             row["change"] = "changed"
         rows.append(row)
-    return pd.DataFrame(rows, columns=[key, "change", "macs_a", "macs_b", "d_macs", "params_a", "params_b", "d_params"])
-
-
-FIT_ALPHAS = "0.25:1.4:0.05"  # the CLI's default search grid
-FIT_RESOLUTIONS = "96:320:16"
+    return rows
 
 
 def _budget_device(device, device_file, max_latency):
@@ -420,3 +454,45 @@ def choose(*, device=None, device_file=None, max_latency=None, max_peak_bytes=No
     if dev is not None:
         chosen.attrs["device"] = dev
     return chosen
+
+
+def comparison(models, alphas=(1.0,), resolutions=(None,), conventions=("paper",), **variant):
+    """``costs`` as records with each row's difference to the first (``d_macs``, ``d_params``), and, for
+    several conventions of one configuration, ``explain`` of each against the first: a list of
+    ``(other, causes, total)`` with ``total`` the whole difference (the causes add up to it)."""
+    results = costs(models, alphas, resolutions, conventions, **variant)
+    base = results[0]
+    records = [{"model": r.model, "alpha": r.alpha, "resolution": r.resolution, "convention": r.convention,
+                "classes": r.classes, "macs": r.macs, "params": r.params, "trainable": r.trainable,
+                "d_macs": r.macs - base.macs, "d_params": r.params - base.params} for r in results]
+    explanations = []
+    if len(conventions) > 1 and len(models) == 1 and len(alphas) == 1 and len(resolutions) == 1:
+        for other in conventions[1:]:
+            frame = explain(models[0], conventions[0], other, alpha=alphas[0], resolution=resolutions[0], **variant)
+            total = {"cause": "total", "macs": frame.attrs["other_macs"] - frame.attrs["base_macs"],
+                     "params": frame.attrs["other_params"] - frame.attrs["base_params"]}
+            explanations.append((other, frame, total))
+    return records, explanations
+
+
+def sweep_grid(records, resolutions) -> list[dict]:
+    """A sweep's records pivoted for reading: one record per alpha with its MACs at each resolution (keyed by
+    the resolution as text; None where the sweep has no value) and its params."""
+    grid = [{"alpha": a, **{str(res): None for res in resolutions}} for a in dict.fromkeys(r["alpha"] for r in records)]
+    by_alpha = {row["alpha"]: row for row in grid}
+    for rec in records:
+        by_alpha[rec["alpha"]][str(rec["resolution"])] = rec["macs"]
+        by_alpha[rec["alpha"]]["params"] = rec["params"]
+    return grid
+
+
+def diff_rows(a, b=None, *, by: str = "block", **options):
+    """``diff`` per block or layer as records, with the totals and both sides' costs:
+    ``(records, totals, cost_a, cost_b)``."""
+    from .reports import check_breakdown
+    from .vocab import DIFF_BREAKDOWNS
+
+    check_breakdown("diff", by, DIFF_BREAKDOWNS)
+    layers, blocks, parts, t = diff_records(a, b, **options)
+    totals = {k: v for k, v in t.items() if k not in ("a", "b")}
+    return {"layer": layers, "block": blocks, "part": parts}[by], totals, t["a"], t["b"]

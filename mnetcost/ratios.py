@@ -159,3 +159,21 @@ def uib_variants(c_in: int, c_out: int | None = None, t: float = 4, size: int = 
                      "macs": r.macs, "params": r.params, "depthwise_macs": int(dw["macs"].sum()),
                      "pointwise_macs": r.macs - int(dw["macs"].sum())})
     return pd.DataFrame(rows)
+
+
+def table3(kernel: int, c_in: int, c_out: int, size: float, alpha: float = 1.0, rho: float = 1.0,
+           spatial: str = "continuous"):
+    """V1 Table 3 for one layer: cumulative rows (standard convolution, depthwise separable, then with
+    alpha, then with rho when they differ from 1), each with its mult-adds and params, and the last
+    row's ``compare_layer`` (its terms, ratio and closed form). Returns ``(records, comparison)``."""
+    steps = [("Convolution", 1.0, 1.0, "standard"), ("Depthwise Separable Conv", 1.0, 1.0, "separable")]
+    if alpha != 1.0:
+        steps.append((f"alpha = {alpha:g}", alpha, 1.0, "separable"))
+    if rho != 1.0:
+        steps.append((f"rho = {rho:g}", alpha, rho, "separable"))
+    records = []
+    for name, a, r, kind in steps:
+        c = compare_layer(kernel, c_in, c_out, size, alpha=a, rho=r, spatial=spatial)
+        macs, params = (c.macs_standard, c.params_standard) if kind == "standard" else (c.macs_separable, c.params_separable)
+        records.append({"layer": name, "alpha": a, "rho": r, "kind": kind, "macs": macs, "params": params})
+    return records, compare_layer(kernel, c_in, c_out, size, alpha=alpha, rho=rho, spatial=spatial)

@@ -109,10 +109,29 @@ def _rows():
     return published, checks
 
 
-def compute(check: dict):
-    """The count mnetcost gives for one check (None for ``not_computed``)."""
+def _cost_once(costs):
+    """``engine.cost``, each configuration computed once when ``costs`` (a dict) is given: many checks share one
+    (a configuration's MACs and its params, a table's totals and its layers)."""
     from .engine import cost
+
+    if costs is None:
+        return cost
+
+    def cached(model, **kw):
+        key = (model, *sorted((k, repr(v)) for k, v in kw.items()))
+        if key not in costs:
+            costs[key] = cost(model, **kw)
+        return costs[key]
+
+    return cached
+
+
+def compute(check: dict, costs: dict | None = None):
+    """The count mnetcost gives for one check (None for ``not_computed``); ``costs``: a cache of results shared
+    by the checks of one call."""
     from .ratios import compare_layer
+
+    cost = _cost_once(costs)
 
     if check["verdict"] == "not_computed":
         return None
@@ -168,7 +187,7 @@ def tf_slim_v1_names(result) -> dict:
 def figures(model: str | None = None, per_layer: bool = True) -> list[Figure]:
     """Every published figure (of ``model``'s family or table, if given) with mnetcost's value."""
     published, checks = _rows()
-    out = []
+    out, costs = [], {}
     for check in checks:
         row = published[int(check["row"]) - 1]
         if model is not None and model not in (check["model"], FAMILY_OF.get(row["model"])):
@@ -182,7 +201,7 @@ def figures(model: str | None = None, per_layer: bool = True) -> list[Figure]:
             quantity=check["quantity"], published=text, model=check["model"], convention=check["convention"],
             alpha=check["alpha"], resolution=check["resolution"], classes=check["classes"], scope=check["scope"],
             count=check["count"], rounding=check["rounding"], verdict=check["verdict"], expected=check["expected"],
-            reason=check["reason"], citation=row["citation"], note=row["note"], computed=compute(check),
+            reason=check["reason"], citation=row["citation"], note=row["note"], computed=compute(check, costs),
         ))
     if model is not None and not out:
         raise UsageError(f"no published figures for {model!r}; try v1, v2, v3-large or v3-small")

@@ -12,7 +12,6 @@ from .engine import LAYER_COLUMNS, Cost, _py
 UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k"))
 FORMULA_START = ("=", "+", "-", "@")  # a spreadsheet would run a cell starting so
 LONGEST_WORD = 26  # a word up to this long keeps its column wide enough; a longer one (an identifier, a URL) may fold
-WIDTH = None  # the terminal's width, set by the CLI before it draws a table
 
 
 def safe(text) -> str:
@@ -150,7 +149,8 @@ def to_markdown(result: Cost) -> str:
 
 # Generic records: a list of dicts and column specs (key, header, kind). kind "count" is shown in
 # human units in rich tables; machine formats always get the raw values.
-def records_table(title: str, columns, records, caption: str = "", row_style=None):
+def records_table(title: str, columns, records, caption: str = "", row_style=None, width: int | None = None):
+    """A rich table of ``records``; ``width``: the terminal's, which the wrapping columns share."""
     from rich import box
     from rich.table import Table
 
@@ -164,11 +164,11 @@ def records_table(title: str, columns, records, caption: str = "", row_style=Non
         words = [len(w) for rec in records for w in str(rec.get(key) or "").split()] + [len(header), 11]
         wanted.append(min(max(words), LONGEST_WORD) if kind == "long" else len(header))
     long = [i for i, (_, _, kind) in enumerate(columns) if kind == "long"]
-    if WIDTH is not None and long and sum(wanted) + 2 * len(columns) > WIDTH:
+    if width is not None and long and sum(wanted) + 2 * len(columns) > width:
         # share what the other columns leave among the wrapping ones, never below 11
-        share = max(11, (WIDTH - 2 * len(columns) - sum(w for i, w in enumerate(wanted) if i not in long)) // len(long))
+        share = max(11, (width - 2 * len(columns) - sum(w for i, w in enumerate(wanted) if i not in long)) // len(long))
         wanted = [min(w, share) if i in long else w for i, w in enumerate(wanted)]
-    if WIDTH is not None and sum(wanted) + 2 * len(columns) > WIDTH:
+    if width is not None and sum(wanted) + 2 * len(columns) > width:
         wanted = [11 if i in long else None for i in range(len(wanted))]
     for (key, header, kind), minimum in zip(columns, wanted):
         numeric = kind in ("count", "signed", "float", "ratio", "percent")

@@ -25,9 +25,8 @@ import numpy as np
 from .config import choice, configure
 from .engine import Cost, check_alphas, check_resolutions, cost, hw, setup
 from .expand import single
-from .vocab import DTYPES, SCHEDULES
+from .vocab import DTYPE_BYTES, DTYPES, SCHEDULES
 
-DTYPE_BYTES = dict(zip(DTYPES, (4, 2, 1)))
 
 
 def dtype_bytes(dtype: str) -> int:
@@ -68,6 +67,10 @@ class Memory:
         materialized tensors under ``materialized``, every layer output under ``layerwise``)."""
         import pandas as pd
 
+        return pd.DataFrame(self.resolution_rows(), columns=["resolution", "channels", "bytes"])
+
+    def resolution_rows(self) -> list[dict]:
+        """``by_resolution`` as records, largest size first (without pandas)."""
         size = DTYPE_BYTES[self.dtype]
         c = self.cost.columns
         rows = {}
@@ -77,8 +80,7 @@ class Memory:
             elements = self.input_elements if t < 0 else c["h_out"][t] * c["w_out"][t] * channels
             if h not in rows or channels > rows[h][0]:
                 rows[h] = (channels, _num(elements * size))
-        frame = pd.DataFrame([{"resolution": h, "channels": ch, "bytes": b} for h, (ch, b) in rows.items()])
-        return frame.sort_values("resolution", ascending=False, ignore_index=True)
+        return [{"resolution": h, "channels": ch, "bytes": b} for h, (ch, b) in sorted(rows.items(), key=lambda r: -r[0])]
 
 
 def _num(x):

@@ -42,9 +42,8 @@ from .errors import UsageError
 from .expand import top_start
 from .ops import op_cost
 from .traffic import dtype_bytes
-from .vocab import MAX_VALUE, OPTIMIZERS, OUT_OF_PLACE
+from .vocab import MAX_VALUE, OPTIMIZER_STATE, OPTIMIZERS, OUT_OF_PLACE
 
-OPTIMIZER_STATE = dict(zip(OPTIMIZERS, (0, 1, 2)))  # values kept per trainable parameter
 COUNTS = ("physical", "torch")
 # What an activation keeps for its backward pass: its result (in place, the tensor itself), a copy of
 # its input (in place, a new tensor), or its input (out of place).

@@ -1,9 +1,38 @@
-"""Vocabularies shared by the library and the CLI, in a module that imports nothing (so the CLI can offer
-them as choices without loading numpy)."""
+"""The closed vocabularies and defaults of the library, as plain data: one definition that the library's
+modules and the CLI both import. Nothing here imports numpy or pandas (the CLI reads it at start-up)."""
 
+FORMATS = ("table", "csv", "json", "markdown")
+SPATIAL = ("exact", "continuous")
+UNITS = ("macs", "flops")
+UNIT_FACTOR = {"macs": 1, "flops": 2}  # FLOPs = 2 x MACs: a multiply-add is a multiply and an add
+UNIT_LABEL = {"macs": "MACs", "flops": "FLOPs"}
+BREAKDOWNS = ("layer", "op", "block", "stage", "part")  # table --by
+DIFF_BREAKDOWNS = ("block", "layer", "part")
+TRAIN_BREAKDOWNS = ("block", "layer")
+
+DTYPE_BYTES = {"float32": 4, "float16": 2, "int8": 1}
+DTYPES = tuple(DTYPE_BYTES)
+TRAIN_DTYPES = ("float32", "float16")  # what a training step keeps its weights and activations in
+SCHEDULES = ("layerwise", "materialized")
+OPTIMIZER_STATE = {"sgd": 0, "momentum": 1, "adam": 2}  # values kept per trainable parameter
+OPTIMIZERS = tuple(OPTIMIZER_STATE)
+
+FORMS = {"roofline": "one MAC rate and a bandwidth (MobileNetV4's Eq. 1)",
+         "overhead": "one MAC rate, a bandwidth and a cost per layer",
+         "classes": "a MAC rate per layer class, a bandwidth and a cost per layer",
+         "full": "a MAC rate per layer class, a bandwidth, a cost per layer and per squeeze-excite block, and a cost "
+                 "per element of each element-wise operator"}
+HOLDOUTS = {"network": "leave one network (model and alpha) out", "model": "leave one model out",
+            "row": "leave one measurement out"}
+
+DEFAULT_CONVENTION = "paper"
+TORCH_CONVENTION = "torchvision"  # train and verify: PyTorch's modules and counter
+FIT_ALPHAS = "0.25:1.4:0.05"  # fit's default search grid
+FIT_RESOLUTIONS = "96:320:16"
+MEMORY_DTYPE = "float16"
+BUDGET_DTYPE = "int8"
+DEFAULT_PUBLISHED = "tf-slim"
+VERIFY_LIMIT = 2**26  # values in one tensor, and parameters, that verify will build (256 MB in float32)
 ACTIVATIONS = ("RE", "RE6", "HS", "SW", "SIG", "HSIG", "GE", "-", "")
 OUT_OF_PLACE = ("SIG", "GE")  # activations the PyTorch modules apply out of place (the others in place)
 MAX_VALUE = 2**31  # widths, kernels, strides, resolutions: beyond any network, and counts stay inside 64 bits
-DTYPES = ("float32", "float16", "int8")  # activations' and weights' element types (bytes: 4, 2, 1)
-SCHEDULES = ("layerwise", "materialized")  # executors for peak memory (see mnetcost.traffic)
-OPTIMIZERS = ("sgd", "momentum", "adam")  # values kept per trainable parameter: 0, 1, 2

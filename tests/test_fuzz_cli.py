@@ -10,7 +10,9 @@ import csv
 import io
 import json
 import os
+import re
 import signal
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -41,7 +43,8 @@ COMMANDS = {
             "--max-latency", "--device"],
     "memory": ["--alpha", "--resolution", "--dtype", "--schedule", "--convention", "--head"],
     "roofline": ["--device", "--peak-macs", "--bandwidth", "--alpha", "--resolution", "--dtype"],
-    "train": ["--freeze", "--batch", "--head", "--classes", "--optimizer", "--alpha", "--resolution", "--by"],
+    "train": ["--freeze", "--batch", "--head", "--classes", "--optimizer", "--alpha", "--resolution", "--by",
+              "--convention"],
     "ratio": ["--kernel", "--in", "--out", "--size", "--alpha", "--rho", "--spatial"],
     "models": ["--unit"], "reference": [], "conventions": [], "calibrate": ["--published", "--form", "--holdout", "--name"],
     "choose": ["--device", "--max-latency", "--max-peak-memory", "--max-params", "--max-macs", "--dtype"],
@@ -94,12 +97,16 @@ def run(args):
 
 
 def check_outcome(args, code, out, err):
+    """The outcome must answer these arguments: a result that says what they asked for, or an error line
+    that names the option, value or model at fault, with the documented exit code."""
     assert code in (0, 1, 2, 3), (args, code, err)
     if code:
         assert err and all(line.startswith("mnetcost: error: ") for line in err.splitlines()), (args, err)
         assert "internal error" not in err and "Traceback" not in err, (args, err)
+        assert names_the_input(args, err), (args, err)
         return
     assert "Traceback" not in err and "Warning" not in err, (args, err)
+    assert out.strip(), args  # a success answers
     fmt = args[-1]
     if fmt == "json":
         document = json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} in JSON: {args}"))
@@ -114,6 +121,64 @@ def check_outcome(args, code, out, err):
             for cell in row:
                 assert not cell.startswith(("=", "+", "@")), (args, cell)
     assert all(ch.isprintable() or ch in "\n\t" for ch in out), args
+    if args[0] == "table":
+        check_table(args, out)
+    elif POSITIONAL.get(args[0]) and fmt != "csv" and len(args) > 1 and not args[1].startswith("-"):
+        name = mnetcost.load_table(args[1]).name
+        assert name in out or args[1] in out, (args, name)  # the result is about the model asked for
+
+
+def names_the_input(args, err) -> bool:
+    """An error line names what was wrong: one of the arguments given (an option, its value, the model), or an
+    option of the command (a missing budget, a pair of options that exclude each other)."""
+    text = err.lower()
+    given = [a.lower().strip() for a in args[1:-2] if a.strip()]
+    if re.search(r"missing (argument|option) '\S+'", text):  # click names what is missing
+        return True
+    options = COMMANDS[args[0]]
+    return (any(a[:40] in text or repr(a)[1:-1][:40] in text for a in given) or any(o in text for o in options)
+            or any(re.search(rf"\b{o[2:].replace('-', '[ _-]')}\b", text) for o in options))
+
+
+def option_values(args) -> dict:
+    values, i = {}, 1 + POSITIONAL["table"]
+    while i < len(args):
+        if args[i] in FLAGS:
+            values[args[i]] = True
+            i += 1
+        else:
+            values[args[i]] = args[i + 1]
+            i += 2
+    return values
+
+
+def check_table(args, out):
+    """A table that succeeded has the totals of mnetcost.cost for these very options, in every format."""
+    o = option_values(args)
+    head = o.get("--head")
+    expected = mnetcost.cost(
+        args[1], alpha=float(o.get("--alpha", 1.0)), rho=float(o["--rho"]) if "--rho" in o else None,
+        resolution=o.get("--resolution"), convention=o.get("--convention", "paper"),
+        classes=int(o["--classes"]) if "--classes" in o else None, spatial=o.get("--spatial", "exact"),
+        top=not o.get("--no-top"), head=tuple(int(w) for w in head.split(",")) if head else None,
+        aux=bool(o.get("--aux")), reduced_tail=bool(o.get("--reduced-tail")),
+        symbols={"f": 256} if "--set" in o else None)
+    k = 2 if o.get("--unit") == "flops" else 1
+    fmt, by = args[-1], o.get("--by", "layer")
+    if fmt == "json":
+        document = json.loads(out)
+        assert (document["model"], document["alpha"]) == (expected.model, expected.alpha), args
+        assert (document["totals"]["macs"], document["totals"]["params"]) == (expected.macs, expected.params), args
+        if by == "layer" and k == 2:
+            assert document["totals"]["flops"] == 2 * expected.macs, args
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(out)))
+        assert sum(float(r["macs"]) for r in rows) == pytest.approx(expected.macs, rel=1e-9), args
+        assert sum(int(r["params"]) for r in rows) == expected.params, args
+    elif expected.spatial == "exact":
+        shown = {f"{expected.macs:,}", str(expected.macs), f"{k * expected.macs:,}"}
+        assert any(total in out for total in shown), (args, expected.macs)
+        assert expected.model in out, args
 
 
 @FUZZ
@@ -140,3 +205,39 @@ def test_shipped_tables_are_monotone_and_params_ignore_the_resolution(model, con
     assert small.macs <= wide.macs and small.params <= wide.params
     assert small.macs <= large.macs and small.params == large.params
     assert min(small.layers["macs"]) >= 0 and min(small.layers["params"]) >= 0
+
+
+@FUZZ
+@given(model=st.sampled_from(["v1", "v2", "v3-large", "v3-small"]),
+       options=st.fixed_dictionaries({}, optional={
+           "--alpha": st.sampled_from(["0.35", "0.5", "0.75", "1.0", "1.4"]),
+           "--resolution": st.sampled_from(["96", "128", "160", "224", "320x240"]),
+           "--convention": st.sampled_from(["paper", "torchvision", "keras"]),
+           "--classes": st.sampled_from(["10", "1000"]), "--unit": st.sampled_from(["macs", "flops"]),
+           "--by": st.sampled_from(["layer", "op", "block"])}),
+       fmt=st.sampled_from(["table", "csv", "json", "markdown"]))
+def test_a_valid_table_succeeds_with_the_totals_it_asked_for(model, options, fmt):
+    args = ["table", model] + [x for item in options.items() for x in item] + ["-f", fmt]
+    code, out, err = run(args)
+    assert code == 0, (args, err)
+    check_outcome(args, code, out, err)
+
+
+FAKES = {"always an error": lambda args: print("mnetcost: error: nothing works", file=sys.stderr) or 2,
+         "always silent success": lambda args: 0,
+         "the wrong model": lambda args, real=main: real(["table", "v1", *args[2:]] if args[0] == "table" else args)}
+
+
+@pytest.mark.parametrize("fake", sorted(FAKES))
+def test_the_oracle_rejects_a_fake_main(fake, monkeypatch):
+    """The oracle ties each outcome to its input: a main that ignores its arguments fails it."""
+    monkeypatch.setattr(sys.modules[__name__], "main", FAKES[fake])
+    cases = [["table", "v2", "--alpha", "0.75", "-f", "json"], ["table", "v3-small", "-f", "markdown"],
+             ["table", "v2", "--alpha", "-1", "-f", "table"], ["ratio", "--kernel", "x", "-f", "csv"]]
+    failures = 0
+    for args in cases:
+        try:
+            check_outcome(args, *run(args))
+        except AssertionError:
+            failures += 1
+    assert failures >= 2, fake
