@@ -65,20 +65,26 @@ class Memory:
 
     def by_resolution(self):
         """Per spatial size, the widest tensor the schedule keeps and its bytes (V2 Table 3's view:
-        materialized tensors under ``materialized``, every layer output under ``layerwise``)."""
+        materialized tensors under ``materialized``, every layer output under ``layerwise``). Rows are keyed
+        by (height, width), largest first: ``resolution`` is the side (an int) for a square input and
+        "HxW" (text) for a non-square one."""
         import pandas as pd
 
         size = DTYPE_BYTES[self.dtype]
         c = self.cost.columns
+        h_in, w_in = hw(self.cost.resolution)
+        square = h_in == w_in
         rows = {}
         for t in self.materialized:
-            h = _num(hw(self.cost.resolution)[0] if t < 0 else c["h_out"][t])
+            h = _num(h_in if t < 0 else c["h_out"][t])
+            w = _num(w_in if t < 0 else c["w_out"][t])
             channels = self.cost.channels if t < 0 else int(c["c_out"][t])
             elements = self.input_elements if t < 0 else c["h_out"][t] * c["w_out"][t] * channels
-            if h not in rows or channels > rows[h][0]:
-                rows[h] = (channels, _num(elements * size))
-        frame = pd.DataFrame([{"resolution": h, "channels": ch, "bytes": b} for h, (ch, b) in rows.items()])
-        return frame.sort_values("resolution", ascending=False, ignore_index=True)
+            if (h, w) not in rows or channels > rows[h, w][0]:
+                rows[h, w] = (channels, _num(elements * size))
+        ordered = sorted(rows.items(), key=lambda item: item[0], reverse=True)
+        return pd.DataFrame([{"resolution": h if square else f"{h}x{w}", "channels": ch, "bytes": b}
+                             for (h, w), (ch, b) in ordered], columns=["resolution", "channels", "bytes"])
 
 
 def _num(x):
