@@ -57,3 +57,22 @@ def test_measure_refuses_a_file_with_other_columns(tmp_path, capsys):
     out.write_text("model,alpha,resolution,latency_ms\nv2,1,224,3\n")
     assert main(["measure", "v2", "-o", str(out)]) == 2
     assert "other columns" in capsys.readouterr().err
+
+
+def test_measure_is_bounded_and_out_of_memory_is_the_environment(monkeypatch):
+    """Issue 20: a forward pass beyond traffic.FORWARD_LIMIT is refused before anything is built (the CLI's
+    measure v2 -r 2048 took 4.7 GB), and ONNX Runtime's failed allocation is an EnvironmentProblem (exit 3)."""
+    import mnetcost.timing as timing
+    from mnetcost.errors import EnvironmentProblem, UsageError
+
+    with pytest.raises(UsageError, match="517 MB"):
+        configurations("v2", None, [2048])
+    assert main(["measure", "v2", "-r", "2048", "--passes", "1", "--repeat", "1"]) == 2
+
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("onnxruntime::BFCArena::AllocateRawInternal Failed to allocate memory for requested buffer")
+
+    monkeypatch.setattr(timing, "_session", no_memory)
+    with pytest.raises(EnvironmentProblem, match="ran out of memory"):
+        measure(configurations("v3-small", [0.5], [96]), passes=1, repeat=1)
+    assert main(["measure", "v3-small", "-a", "0.5", "-r", "96", "--passes", "1", "--repeat", "1"]) == 3
