@@ -440,7 +440,7 @@ def latency_sets():
 
 def _latency_set(name: str):
     sets = latency_sets()
-    if name not in sets.index:
+    if not isinstance(name, str) or name not in sets.index:
         raise UsageError(f"unknown latency set {name!r:.40}; the published sets: {', '.join(sets.index)}")
     return sets.loc[name]
 

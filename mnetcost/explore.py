@@ -3,6 +3,8 @@ comparisons, and why two conventions give different totals."""
 
 from __future__ import annotations
 
+__all__ = ["models", "sweep", "stage_sweep", "compare", "costs", "explain", "diff", "fit", "choose", "parse_values"]  # the public API: the rest are the modules' own parts
+
 import dataclasses
 import math
 
@@ -10,7 +12,7 @@ import numpy as np
 
 from typing import NamedTuple
 
-from .config import Config, choice, configure
+from .config import Config, choice, configure, number
 from .conventions import get_convention
 from .engine import cost, grid
 from .errors import UsageError
@@ -295,11 +297,36 @@ def _budget_device(device, device_file, max_latency):
     return dev
 
 
-def check_limits(**limits):
+BUDGETS = {"max_latency": "the latency budget (seconds)", "max_peak_bytes": "the peak-memory budget (bytes)",
+           "max_params": "the parameter budget", "max_macs": "the MAC budget"}
+
+
+def check_limits(**limits) -> None:
+    """Each budget given is a finite number > 0 (``config.number``); a huge one is fine: everything fits it."""
     for name, limit in limits.items():
-        if limit is not None and (isinstance(limit, (bool, np.bool_)) or not isinstance(limit, (int, float, np.number))
-                                  or not -1e300 < limit < 1e300 or limit <= 0):
-            raise UsageError(f"{name} must be a positive number, got {limit!r}")
+        if limit is not None:
+            number(limit, BUDGETS.get(name, name))
+
+
+def check_sources(sources, known) -> list | None:
+    """The accuracy sources asked for: None (all), one name, or a collection of names, each a known source."""
+    if sources is None:
+        return None
+    if isinstance(sources, str):
+        sources = [sources]
+    if isinstance(sources, (bytes, dict)) or not hasattr(sources, "__iter__"):
+        raise UsageError(f"sources must be accuracy source names ({', '.join(sorted(known))}), got {sources!r:.80}")
+    sources = list(sources)
+    for name in sources:
+        if not isinstance(name, str):
+            raise UsageError(f"an accuracy source is a name ({', '.join(sorted(known))}), got {name!r:.80}")
+        if not name.strip():
+            raise UsageError(f"an empty accuracy source name in {', '.join(map(repr, sources))}; "
+                             f"the sources: {', '.join(sorted(known))}")
+    unknown = sorted(set(sources) - set(known))
+    if unknown:
+        raise UsageError(f"unknown accuracy source(s) {', '.join(map(repr, unknown))}; the sources: {', '.join(sorted(known))}")
+    return sources
 
 
 def budget_grid(s, alphas, res, *, dtype: str, schedule: str, device=None) -> dict:
@@ -389,12 +416,9 @@ def choose(*, device=None, device_file=None, max_latency=None, max_peak_bytes=No
     dtype = dtype or (dev.dtype if dev is not None else "int8")
     dtype_bytes(dtype)
     table = accuracy()
+    sources = check_sources(sources, set(table["source"]))
     if sources is not None:
-        known = set(table["source"])
-        unknown = sorted(set(sources) - known)
-        if unknown:
-            raise UsageError(f"unknown accuracy source(s) {', '.join(unknown)}; the sources: {', '.join(sorted(known))}")
-        table = table[table["source"].isin(list(sources))]
+        table = table[table["source"].isin(sources)]
     table = table.reset_index(drop=True)
     for column in ("macs", "params", "peak_bytes", "latency_ms"):
         table[column] = np.nan if column == "latency_ms" else 0

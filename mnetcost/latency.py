@@ -14,6 +14,8 @@ latencies.
 
 from __future__ import annotations
 
+__all__ = ["Device", "HeldOut", "Roofline", "roofline", "latency_grid", "devices", "get_device", "read_devices", "write_device", "parse_rate", "parse_duration", "attainable", "ridge_sweep"]  # the public API: the rest are the modules' own parts
+
 import csv
 import math
 from dataclasses import dataclass
@@ -255,6 +257,12 @@ def _parse_terms(text: str, where: str) -> tuple[tuple, tuple]:
     return tuple(rates), tuple(costs)
 
 
+def _device_value(device) -> "Device":
+    if not isinstance(device, Device):
+        raise UsageError(f"a device is a mnetcost.latency.Device (see get_device), got {device!r:.80}")
+    return device
+
+
 def write_device(device: Device, path) -> None:
     """Add ``device`` to the device file at ``path`` (created with its header if absent; a profile of
     the same name is replaced)."""
@@ -262,6 +270,9 @@ def write_device(device: Device, path) -> None:
 
     from .errors import EnvironmentProblem
 
+    _device_value(device)
+    if not isinstance(path, (str, Path)):
+        raise UsageError(f"a device file is a path, got {path!r:.80}")
     p = Path(str(path)).expanduser()
     existing = read_devices(p) if p.is_file() else {}
     existing[device.name] = device
@@ -508,6 +519,11 @@ def latency_grid(model, alphas, resolutions, device, config=None, *, dtype=None,
 def attainable(intensity, device: Device):
     """The roofline: the MAC rate a layer of ``intensity`` (MACs per byte) can reach on ``device``,
     min(peak MAC rate, intensity x bandwidth)."""
+    device = _device_value(device)
+    try:
+        intensity = np.asarray(intensity, dtype=float)
+    except (TypeError, ValueError):
+        raise UsageError(f"intensity is MACs per byte (numbers), got {intensity!r:.80}") from None
     return np.minimum(device.peak_macs, np.asarray(intensity, dtype=float) * device.bandwidth)
 
 
@@ -520,6 +536,9 @@ def ridge_sweep(configs: dict, ridge_points, dtype: str = "int8"):
     configuration (model, alpha, resolution, convention, ...). Returns a DataFrame: ridge points x names."""
     import pandas as pd
 
+    if not isinstance(configs, dict) or not all(isinstance(k, str) and isinstance(v, dict) for k, v in configs.items()):
+        raise UsageError(f"configs map names to keyword arguments of roofline, e.g. {{'v2': {{'model': 'v2'}}}}, "
+                         f"got {configs!r:.80}")
     try:
         ridge = np.asarray(ridge_points, dtype=float)
     except (TypeError, ValueError):

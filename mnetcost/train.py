@@ -29,6 +29,8 @@ targets and one scalar. Pooling, residual additions, concatenation and upsamplin
 
 from __future__ import annotations
 
+__all__ = ["training", "training_sweep", "Training"]  # the public API: the rest are the modules' own parts
+
 from dataclasses import dataclass
 
 import numpy as np
