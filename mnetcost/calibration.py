@@ -291,6 +291,11 @@ def calibrate(observations, *, name: str = "calibrated", form: str = "full", hol
     and ``published_latencies`` return), with its held-out error under ``holdout``. The profile is the
     model: its ``roofline`` of each measured configuration is that row's ``fitted_ms``, and each
     ``predicted_ms`` is the same device model fitted without that row's group."""
+    from .latency import device_text
+
+    device_text(name, "name")  # what the device file's reader would refuse is refused before the fit
+    if source:
+        device_text(source, "source")
     observations = _check(observations, form, holdout, dtype, ridge_point, bandwidth)
     f = _features(observations, dtype)
     try:
@@ -394,6 +399,7 @@ def read_measurements(path, convention: str | None = None) -> list[Observation]:
     from .engine import setup
     from .timing import COLUMNS, REQUIRED
     from .records import number, read_records
+    from .tables import resolve_reference
 
     out = []
     checked = {}
@@ -401,10 +407,14 @@ def read_measurements(path, convention: str | None = None) -> list[Observation]:
                                 "measurements"):
         where = f"{_name(path)}, line {line}"
         conv = r.get("convention") or convention or "paper"
-        key = (r["model"], conv)
+        try:
+            model = resolve_reference(r["model"], path)  # a user's table: its path, beside the measurements file
+        except (OSError, RuntimeError, ValueError):
+            raise TableError(f"{where}, column model: no table at {r['model']!r:.200}") from None
+        key = (model, conv)
         if key not in checked:
             try:
-                checked[key] = setup(r["model"], convention=conv)
+                checked[key] = setup(model, convention=conv)
             except UsageError as e:
                 raise TableError(f"{where}: {e}") from None
         alpha = number(r["alpha"], where, "alpha")
@@ -416,7 +426,8 @@ def read_measurements(path, convention: str | None = None) -> list[Observation]:
         if not MIN_LATENCY * 1e3 <= latency <= MAX_LATENCY * 1e3:
             raise TableError(f"{where}, column latency_ms: a latency is 1 ns to 10,000 s (0.000001 to 10000000 ms), "
                              f"got {r['latency_ms']!r:.20}")
-        out.append(Observation(r.get("source") or r.get("host") or "measured", checked[key].table.name, alpha,
+        name = checked[key].table.name if model == r["model"] else model  # a path is never a shipped name
+        out.append(Observation(r.get("source") or r.get("host") or "measured", name, alpha,
                                int(res), conv, latency / 1e3))
     return out
 

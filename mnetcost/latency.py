@@ -82,8 +82,8 @@ class Device:
         """Every parameter checked once, here: rates positive (inf: unbounded), costs finite and >= 0."""
         from .traffic import DTYPE_BYTES
 
-        if not isinstance(self.name, str):
-            raise UsageError(f"a device's name is a string, got {self.name!r:.40}")
+        device_text(self.name, "name")
+        device_text(self.source, "source")
         if self.dtype not in DTYPE_BYTES:
             raise UsageError(f"device {self.name!r:.80}: dtype must be one of {', '.join(DTYPE_BYTES)}, "
                              f"got {self.dtype!r:.40}")
@@ -130,6 +130,23 @@ class Device:
     def terms_text(self) -> str:
         """The ``terms`` cell of a device file: ``class=MAC/s`` and ``term=seconds``, separated by ';'."""
         return "; ".join(f"{k}={exact(v)}" for k, v in self.rates + self.costs)
+
+
+NAME_LENGTH = 80
+SOURCE_LENGTH = 2000
+
+
+def device_text(value, what: str = "name") -> str:
+    """A device's ``name`` (1 to 80 characters) or ``source`` (at most 2,000; may be empty) as a device file
+    holds it and reads it back: text without control characters (no tab, newline or escape) and without
+    surrounding blanks. The one check of the writer (a ``Device``) and of the reader (``read_devices``)."""
+    top, low = (NAME_LENGTH, 1) if what == "name" else (SOURCE_LENGTH, 0)
+    if not isinstance(value, str):
+        raise UsageError(f"a device's {what} is text, got {value!r:.40}")
+    if not low <= len(value) <= top or value != value.strip() or not value.isprintable() or (low and not value.strip()):
+        raise UsageError(f"a device's {what} is {low} to {top:,} printable characters without control characters "
+                         f"or surrounding blanks, got {value!r:.100}")
+    return value
 
 
 def exact(value: float) -> str:
@@ -200,8 +217,12 @@ DEVICE_OPTIONAL = ("dtype", "terms", "holdout", "n", "within_10", "mean_error", 
                    "source")
 
 
+DTYPE_SPELLINGS = {"fp32": "float32", "fp16": "float16"}  # as `mnetcost devices` shows them
+
+
 def read_devices(path) -> dict[str, Device]:
-    """The device profiles of a CSV file (the format of tables/devices.csv, docs/latency.md)."""
+    """The device profiles of a CSV file (the format of tables/devices.csv, docs/latency.md), and what
+    ``mnetcost devices -f csv`` writes: a dtype spelled fp32 or fp16, an empty rate for an unbounded one."""
     from .records import number, read_records
     from .traffic import DTYPE_BYTES
 
@@ -209,21 +230,25 @@ def read_devices(path) -> dict[str, Device]:
     for line, r in read_records(path, DEVICE_COLUMNS, DEVICE_OPTIONAL, "device"):
         where = f"{_base(path)}, line {line}"
         name = r["name"]
-        if not name or len(name) > 80:
-            raise TableError(f"{where}, column name: a device needs a name of 1 to 80 characters")
+        for column in ("name", "source"):
+            try:
+                device_text(r.get(column, ""), column)
+            except UsageError as e:
+                raise TableError(f"{where}, column {column}: {e}") from None
         if name in out:
             raise TableError(f"{where}, column name: device {name!r} appears twice")
         dtype = r.get("dtype") or "float32"
+        dtype = DTYPE_SPELLINGS.get(dtype, dtype)
         if dtype not in DTYPE_BYTES:
-            raise TableError(f"{where}, column dtype: one of {', '.join(DTYPE_BYTES)}, got {dtype!r:.40}")
+            raise TableError(f"{where}, column dtype: one of {', '.join(DTYPE_BYTES)} (or fp32, fp16), got {dtype!r:.40}")
         rates, costs = _parse_terms(r.get("terms", ""), where)
         held = None
         if r.get("holdout"):
             stats = [number(r.get(k, ""), where, k, positive=False)
                      for k in ("n", "within_10", "mean_error", "proxy_within_10", "proxy_mean_error")]
             held = HeldOut(r["holdout"], int(stats[0]), *stats[1:])
-        device = Device(name, number(r["peak_macs"], where, "peak_macs", allow_inf=True),
-                        number(r["bandwidth"], where, "bandwidth", allow_inf=True), dtype, r.get("source", ""),
+        device = Device(name, number(r["peak_macs"] or "inf", where, "peak_macs", allow_inf=True),
+                        number(r["bandwidth"] or "inf", where, "bandwidth", allow_inf=True), dtype, r.get("source", ""),
                         rates, costs, held)
         if not device.bounded:
             raise TableError(f"{where}: device {name!r:.80} bounds no time (every rate and the bandwidth unbounded, "
@@ -291,8 +316,8 @@ def _device_row(d: Device) -> dict:
     row = {"name": d.name, "peak_macs": exact(d.peak_macs), "bandwidth": exact(d.bandwidth), "dtype": d.dtype,
            "terms": d.terms_text(), "source": d.source}
     if h is not None:
-        row.update(holdout=h.method, n=h.n, within_10=f"{h.within_10:.4f}", mean_error=f"{h.mean_error:.4f}",
-                   proxy_within_10=f"{h.proxy_within_10:.4f}", proxy_mean_error=f"{h.proxy_mean_error:.4f}")
+        row.update(holdout=h.method, n=h.n, within_10=exact(h.within_10), mean_error=exact(h.mean_error),
+                   proxy_within_10=exact(h.proxy_within_10), proxy_mean_error=exact(h.proxy_mean_error))
     return row
 
 

@@ -126,11 +126,10 @@ def load_table(model: str | Path, ops=None) -> Table:
     if not isinstance(model, (str, Path)):
         raise UnknownModel(f"a model is a table name or a path to a CSV table, got {model!r:.80}")
     text = str(model)
-    name = ALIASES.get(text.lower().replace("-", "_"), text.lower())  # shipped names are lower case
-    shipped = tables_dir() / f"{name}.csv"
+    name = shipped_name(text)  # shipped names are lower case
+    if name is not None:
+        return _load(str(tables_dir() / f"{name}.csv"), 0.0, custom)
     looks_like_path = text.endswith(".csv") or "/" in text or "\\" in text
-    if not looks_like_path and name not in NOT_MODELS and _is_file(shipped):
-        return _load(str(shipped), 0.0, custom)
     try:
         path = Path(text).expanduser()
         found = path.is_file()
@@ -141,6 +140,38 @@ def load_table(model: str | Path, ops=None) -> Table:
     if looks_like_path:
         raise UnknownModel(f"no table file at {text!r:.300}")
     raise UnknownModel(f"unknown model {text!r:.300}; shipped tables: {', '.join(model_names())} (or give a path to a CSV)")
+
+
+def shipped_name(model) -> str | None:
+    """The shipped table that ``model`` names under ``load_table``'s rule (a name or alias, never a text that
+    says it is a path with a slash or a .csv ending), else None: then ``model`` is a path."""
+    if not isinstance(model, str) or model.endswith(".csv") or "/" in model or "\\" in model:
+        return None
+    name = ALIASES.get(model.lower().replace("-", "_"), model.lower())
+    return name if name not in NOT_MODELS and _is_file(tables_dir() / f"{name}.csv") else None
+
+
+def table_reference(model: str, base) -> str:
+    """How a file beside ``base`` (a measurements file) names the table ``model``: a shipped name as it is;
+    a path relative to ``base``'s folder (``./`` in front when it would read as a name)."""
+    import os
+
+    if shipped_name(model) is not None:
+        return model
+    here = Path(str(base)).expanduser().resolve().parent
+    rel = os.path.relpath(Path(model).expanduser().resolve(), here)
+    return rel if rel.endswith(".csv") or os.sep in rel or "/" in rel else f".{os.sep}{rel}"
+
+
+def resolve_reference(model: str, base) -> str:
+    """The table a file at ``base`` names by ``model``: a shipped name as it is; a path, relative to ``base``'s
+    folder when relative, made absolute (what ``table_reference`` writes reads back to the same file)."""
+    if shipped_name(model) is not None:
+        return model
+    path = Path(model).expanduser()
+    path = path if path.is_absolute() else (Path(str(base)).expanduser().resolve().parent / path).resolve()
+    looks_like_path = model.endswith(".csv") or "/" in model or "\\" in model
+    return str(path) if looks_like_path or _is_file(path) else model  # else: an unknown model, said so by load_table
 
 
 def _is_file(path: Path) -> bool:

@@ -284,7 +284,12 @@ def _time(session, feed, runs: int, clock) -> np.ndarray:
 
 
 def append(measurements, path) -> None:
-    """Append rows to the measurements CSV at ``path``, writing its header first if it is new."""
+    """Append rows to the measurements CSV at ``path``, writing its header first if it is new. A user's table
+    is written as its path relative to the measurements file (``tables.table_reference``), where
+    ``read_measurements`` looks for it."""
+    from .latency import exact
+    from .tables import table_reference
+
     p = Path(str(path)).expanduser()
     try:
         new = not p.exists() or p.stat().st_size == 0
@@ -294,7 +299,9 @@ def append(measurements, path) -> None:
                 w.writeheader()
             for m in measurements:
                 row = asdict(m)
-                row.update(latency_ms=f"{m.latency_ms:.4f}", median_ms=f"{m.median_ms:.4f}", iqr_pct=f"{m.iqr_pct:.2f}", pass_sd_pct=f"{m.pass_sd_pct:.2f}")
+                row["model"] = table_reference(m.model, p)
+                row.update(latency_ms=exact(m.latency_ms), median_ms=exact(m.median_ms), iqr_pct=f"{m.iqr_pct:.2f}",
+                           pass_sd_pct=f"{m.pass_sd_pct:.2f}")  # the latencies read back as the very floats
                 w.writerow(row)
     except OSError as e:
         raise EnvironmentProblem(f"cannot write the measurements file {str(path)!r:.300}: {e.strerror or e}") from None

@@ -105,3 +105,96 @@ def test_a_forward_pass_beyond_the_limit_is_refused_with_its_size():
         mnetcost.measure([{"model": "v2", "alpha": 1.0, "resolution": 8192, "convention": "paper"}])
     r, layers, _ = cost_layers("v2", resolution=1024)
     assert traffic.check_forward(r, layers, "verify").total < traffic.FORWARD_LIMIT
+
+
+# ---- (2) a measurements file names the user's own table by its path, never by the table's own name
+
+def _measurement(model, alpha, resolution, latency_ms):
+    from mnetcost.timing import Measurement
+
+    return Measurement(model, alpha, resolution, "paper", latency_ms, latency_ms, 1.0, 0.5, 3, 5, 1,
+                       "onnxruntime 1", "host", "2026-01-01T00:00:00Z")
+
+
+def test_measurements_of_a_users_table_named_v2_calibrate_on_that_table(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from mnetcost.calibration import read_measurements
+    from mnetcost.latency import Device, roofline
+    from mnetcost.timing import append
+
+    example = (Path(__file__).parent.parent / "docs" / "example.csv").read_text()
+    (tmp_path / "mynet.csv").write_text(example.replace("# name: tiny", "# name: v2"))
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path)
+    truth = Device("truth", 2e9, 1e9, costs=(("layer", 1e-6),))
+    configs = [(a, r) for a in (0.5, 0.75, 1.0, 1.4) for r in (32, 64, 96)]
+    append([_measurement("mynet.csv", a, r, 1e3 * roofline("mynet.csv", alpha=a, resolution=r, device=truth).latency_s)
+            for a, r in configs] + [_measurement("v2", 1.0, 96, 5.0)], tmp_path / "sub" / "m.csv")
+    monkeypatch.chdir(tmp_path / "sub")  # read from elsewhere: the path is relative to the measurements file
+    found = read_measurements("m.csv")
+    assert {o.model for o in found} == {str(tmp_path / "mynet.csv"), "v2"}
+    mine = [o for o in found if o.model != "v2"]
+    assert mnetcost.cost(mine[0].model).macs == mnetcost.cost(str(tmp_path / "mynet.csv")).macs != mnetcost.cost("v2").macs
+    c = mnetcost.calibrate(mine, form="overhead", holdout="row")
+    assert c.train_error < 1e-6  # fitted on the user's table: its own roofline is recovered
+
+
+# ---- (3) whatever mnetcost writes, mnetcost reads back equal
+
+BAD_NAMES = ["", " ", "\t", "a" * 81, "a\x1bb", " lead", "trail ", "line\nbreak", "x\u2028y"]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_a_device_name_the_reader_refuses_is_refused_by_the_writer(name, tmp_path):
+    from mnetcost.errors import TableError
+    from mnetcost.latency import Device, read_devices
+
+    with pytest.raises(UsageError, match="name"):
+        Device(name, 1e9, 1e9)
+    with pytest.raises(UsageError, match="name"):
+        mnetcost.calibrate(mnetcost.published_latencies("tf-slim"), name=name)
+    path = tmp_path / "d.csv"
+    path.write_text(f'name,peak_macs,bandwidth\n"{name}",1e9,1e9\n', encoding="utf-8")
+    try:
+        found = read_devices(path)
+    except (TableError, UsageError):
+        return
+    assert name not in found  # read, it is another name (the reader strips blanks): never written
+
+
+@pytest.mark.parametrize("name", ["a", "a" * 80, "my laptop, 2 cores", 'say "hi"', "écran", "=1+1", "#1"])
+def test_device_profiles_read_back_equal(name, tmp_path):
+    from mnetcost.latency import Device, read_devices, write_device
+
+    path = tmp_path / "d.csv"
+    c = mnetcost.calibration.calibrate_published("tf-slim", name=name)
+    plain = Device("plain", 1e9, float("inf"), "int8", source="by hand", costs=(("layer", 1e-6),))
+    write_device(c.device, path)
+    write_device(plain, path)
+    assert read_devices(path) == {name: c.device, "plain": plain}
+
+
+def test_the_devices_csv_of_the_cli_reads_back_as_the_shipped_profiles(tmp_path, capsys):
+    from mnetcost.cli import main
+    from mnetcost.latency import devices, read_devices
+
+    assert main(["devices", "-f", "csv"]) == 0
+    path = tmp_path / "d.csv"
+    path.write_text(capsys.readouterr().out, encoding="utf-8")
+    assert read_devices(path) == devices()
+
+
+def test_measurements_read_back_equal(tmp_path):
+    from mnetcost.calibration import read_measurements
+    from mnetcost.timing import append
+
+    rows = [_measurement("v2", 0.5, 96, 1 / 3), _measurement("v3-small", 1.0, 224, 12.345678901234),
+            _measurement("mobilenet_v2", 0.75, 160, 1e-3 / 7)]
+    path = tmp_path / "m.csv"
+    append(rows[:1], path)
+    append(rows[1:], path)
+    found = read_measurements(path)
+    assert [(o.model, o.alpha, o.resolution, o.convention, o.latency_s) for o in found] == \
+        [("v2", 0.5, 96, "paper", rows[0].latency_ms / 1e3), ("v3-small", 1.0, 224, "paper", rows[1].latency_ms / 1e3),
+         ("v2", 0.75, 160, "paper", rows[2].latency_ms / 1e3)]
