@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import TableError, UnknownModel
-from .rows import MAX_VALUE, MQA_ARGS, ROW_TYPES, row_type, taking  # noqa: F401  (MQA_ARGS: importable here as before)
+from .rows import MAX_LAYERS, MAX_VALUE, MQA_ARGS, ROW_TYPES, row_type, taking  # noqa: F401  (MQA_ARGS: importable here as before)
 from .vocab import ACTIVATIONS, OUT_OF_PLACE  # noqa: F401 (importable here as before)
 
 FAMILIES = ("v1", "v2", "v3", "mnasnet", "efficientnet", "v4")
@@ -346,8 +346,10 @@ def _read_rows(records, header, rows: list, head: dict, where: str, problems: li
     """Parse the records into ``rows`` (after the backbone's rows it holds), checking what each reads
     against the graph of the rows above it; return that graph."""
     graph = _Graph(head["channels"])
+    least = 0  # layers the rows read so far expand to, at least: refused before the rows are expanded
     for row in rows:
         graph.add(row)
+        least += row.n * row_type(row.op).least
     stages = {row.stage: 0 for row in rows}
     symbols = SYMBOLS + tuple(name for name, _ in head["params"])
     width = graph.width  # the running width at paper scale, to check explicit residuals
@@ -376,6 +378,11 @@ def _read_rows(records, header, rows: list, head: dict, where: str, problems: li
         if row.residual and width is not None and (row.stride != 1 or width != row.out):
             problems.append(f"{where}, line {line}, column residual: a residual needs stride 1 and equal input and "
                             f"output widths, got stride {row.stride} and widths {width} -> {row.out}")
+        least += row.n * row_type(row.op).least
+        if least > MAX_LAYERS:
+            raise TableError("\n".join(problems + [
+                f"{where}, line {line}: the rows so far expand to more than {MAX_LAYERS:,} layers (repeats x each "
+                "row type's layers); mnetcost costs networks up to that size"]))
         graph.add(row)
         width = graph.width
         rows.append(row)

@@ -198,3 +198,39 @@ def test_measurements_read_back_equal(tmp_path):
     assert [(o.model, o.alpha, o.resolution, o.convention, o.latency_s) for o in found] == \
         [("v2", 0.5, 96, "paper", rows[0].latency_ms / 1e3), ("v3-small", 1.0, 224, "paper", rows[1].latency_ms / 1e3),
          ("v2", 0.75, 160, "paper", rows[2].latency_ms / 1e3)]
+
+
+# ---- (4) work bounded in time: a table's layers counted from its rows, before anything is expanded
+
+def test_a_table_of_too_many_layers_is_refused_from_its_rows_at_once(tmp_path):
+    import time
+
+    from mnetcost.errors import TableError
+
+    rows = ["stem,conv,3,,16,1,2"] + [f"b{i},bneck,3,6,16,1000,1" for i in range(20_000)] + ["pool,pool,,,,1,1"]
+    path = tmp_path / "big.csv"
+    path.write_text("# family: v2\n# resolution: 224\nstage,op,kernel,t,out,n,stride\n" + "\n".join(rows) + "\n")
+    start = time.perf_counter()
+    with pytest.raises(TableError, match="line 9: the rows so far expand to more than 10,000 layers"):
+        mnetcost.load_table(str(path))
+    assert time.perf_counter() - start < 2  # was 13-18 s and 2.2 GB (20,000 rows: a MemoryError)
+
+
+def test_the_layer_count_from_rows_never_exceeds_the_layers_expanded():
+    """Each row type's ``least`` is a true floor: every shipped table's blocks emit at least that many layers."""
+    from collections import Counter
+
+    from mnetcost.rows import row_type
+    from mnetcost.tables import model_names
+
+    for name in model_names():
+        table = mnetcost.load_table(name)
+        try:
+            layers = mnetcost.cost(table, convention="paper", aux=True).layers  # every switchable row on
+        except UsageError:
+            layers = mnetcost.cost(table, convention="paper").layers
+        per_block = Counter(layers["block"])
+        for row in table.rows:
+            blocks = [row.stage] if row.n == 1 else [f"{row.stage}.{i + 1}" for i in range(row.n)]
+            for block in blocks:
+                assert per_block[block] >= row_type(row.op).least, (name, row.stage, block)
