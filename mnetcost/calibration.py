@@ -37,6 +37,8 @@ HOLDOUTS = {"network": "leave one network (model and alpha) out", "model": "leav
             "row": "leave one measurement out"}
 BANDWIDTHS = np.concatenate([[np.inf], np.logspace(12, 8, 17)])  # bytes/s tried when none is given: 4 per decade
 MAX_OBSERVATIONS = 2000
+MAX_LAYER_ROWS = 50_000  # layers over all measurements (the features: about 45 us each on a 2-core machine)
+MAX_FIT_WORK = 250_000  # (held-out groups + 1) x those layers: the fits cross-validation runs (up to ~17 us each)
 MIN_SHARE = 0.05
 MAIN = "pw"  # the class whose rate is the profile's peak_macs, and that layers without a class of their own share
 
@@ -297,6 +299,7 @@ def calibrate(observations, *, name: str = "calibrated", form: str = "full", hol
     if source:
         device_text(source, "source")
     observations = _check(observations, form, holdout, dtype, ridge_point, bandwidth)
+    _check_work(observations, holdout)
     f = _features(observations, dtype)
     try:
         device = _fit(form, f, dtype, ridge_point, bandwidth)
@@ -319,6 +322,28 @@ def calibrate(observations, *, name: str = "calibrated", form: str = "full", hol
                                  f"to {len(y)} latencies", held_out=held_out)
     table = _table(observations, keys, y, fitted, held, error, proxy, proxy_error, unseen)
     return Calibration(device, table, form, holdout, float(np.mean(np.abs(fitted - y) / y)), held_out)
+
+
+def _check_work(observations, holdout: str) -> None:
+    """Refuse, before any fit, a calibration that would take more than a few seconds: its features cost each
+    measurement's layers, and cross-validation fits them once per held-out group and once on everything."""
+    from .engine import cost
+
+    layers = {}
+    for o in observations:
+        key = (o.model, o.convention)
+        if key not in layers:
+            try:
+                layers[key] = len(cost(o.model, convention=o.convention, alpha=o.alpha, resolution=o.resolution).columns["name"])
+            except TypeError:
+                raise UsageError(f"an observation's model, alpha and resolution are a table, a number and pixels, "
+                                 f"got {o!r:.100}") from None
+    rows = sum(layers[o.model, o.convention] for o in observations)
+    groups = len({_group(o, holdout) for o in observations})
+    if rows > MAX_LAYER_ROWS or (groups + 1) * rows > MAX_FIT_WORK:
+        raise UsageError(f"{len(observations):,} measurements of {rows:,} layers in all, held out in {groups:,} groups, "
+                         f"are more than calibrate fits at once (at most {MAX_LAYER_ROWS:,} layers, and {MAX_FIT_WORK:,} "
+                         "layers x (groups + 1)): use fewer measurements, or --holdout network or model (fewer groups)")
 
 
 def _check(observations, form, holdout, dtype, ridge_point, bandwidth) -> list:

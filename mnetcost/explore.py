@@ -329,6 +329,21 @@ def check_sources(sources, known) -> list | None:
     return sources
 
 
+MAX_WORK = 50_000  # alphas x layers fit and choose evaluate one configuration at a time (peak memory, latency)
+MAX_CELLS = 1_000_000  # alphas x resolutions x layers of their per-resolution arrays
+
+
+def check_work(alphas: int, resolutions: int, layers: int, at_least: bool = False) -> None:
+    """Refuse, before the per-configuration work, a budget grid whose work would take more than a few seconds:
+    each alpha's layers are walked one by one (peak memory, latency: about 55 us per alpha and layer on a
+    2-core machine), over arrays of every resolution (up to about 2.3 us per alpha, resolution and layer)."""
+    if alphas * layers > MAX_WORK or alphas * resolutions * layers > MAX_CELLS:
+        raise UsageError(f"{alphas:,} alphas x {resolutions:,} resolutions of a network of {'at least ' * at_least}{layers:,} "
+                         f"layers is more "
+                         f"work than fit does at once (at most {MAX_WORK:,} alphas x layers and {MAX_CELLS:,} alphas "
+                         "x resolutions x layers): narrow the alphas or resolutions, or split the grid")
+
+
 def budget_grid(s, alphas, res, *, dtype: str, schedule: str, device=None) -> dict:
     """MACs, params, peak bytes at ``dtype`` (and seconds on ``device``, at its dtype) of every alpha x resolution
     of setup ``s``, from
@@ -337,10 +352,14 @@ def budget_grid(s, alphas, res, *, dtype: str, schedule: str, device=None) -> di
     from .engine import grid_of
     from .expand import single
     from .latency import layer_terms, seconds
+    from .rows import row_type
     from .traffic import dtype_bytes, peak_of
 
     size = dtype_bytes(dtype)
+    least = sum(row.n * row_type(row.op).least for row in s.table.rows)
+    check_work(len(alphas), len(res), least, at_least=True)  # at once, from the rows: the table expands to at least this many
     layers = s.expand(alphas, res)
+    check_work(len(alphas), len(res), len(layers))
     macs, params, _ = grid_of(s, layers, alphas, res)
     peaks, times = np.zeros(macs.shape, dtype=np.int64), np.full(macs.shape, np.nan)
     for i, a in enumerate(alphas):

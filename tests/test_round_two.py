@@ -234,3 +234,38 @@ def test_the_layer_count_from_rows_never_exceeds_the_layers_expanded():
             blocks = [row.stage] if row.n == 1 else [f"{row.stage}.{i + 1}" for i in range(row.n)]
             for block in blocks:
                 assert per_block[block] >= row_type(row.op).least, (name, row.stage, block)
+
+
+def test_fit_work_is_bounded_before_it_starts():
+    """fit v2 -a 0.01:1000:0.01 ran for minutes under the grid-size bound; now alphas x layers (and x
+    resolutions) is checked first, and a grid at the limit answers within seconds (docs: README, More)."""
+    import time
+
+    import numpy as np
+
+    start = time.perf_counter()
+    with pytest.raises(UsageError, match="more work than fit does at once"):
+        mnetcost.fit("v2", np.arange(0.01, 1000, 0.01), max_macs=3e8)
+    with pytest.raises(UsageError, match="more work than fit does at once"):
+        mnetcost.fit("v2", np.linspace(0.1, 3, 1000), max_macs=3e8)
+    assert time.perf_counter() - start < 2
+    start = time.perf_counter()
+    assert len(mnetcost.fit("v2", np.linspace(0.1, 3, 690), device="pixel1-big-core", max_latency=1.0)) > 0
+    assert time.perf_counter() - start < 10  # about 2.3 s on the 2-core machine the docs were measured on
+
+
+def test_calibrate_work_is_bounded_before_it_starts():
+    """calibrate at its 2,000-measurement limit took half a minute; now the layers x held-out fits are counted
+    first (calibration.MAX_LAYER_ROWS, MAX_FIT_WORK)."""
+    import time
+
+    from mnetcost.calibration import Observation
+
+    obs = [Observation("x", "v2", a, r, "paper", 0.01 + 1e-5 * r) for a in (0.5, 0.75, 1.0, 1.4)
+           for r in range(96, 96 + 500)]
+    start = time.perf_counter()
+    with pytest.raises(UsageError, match="more than calibrate fits at once"):
+        mnetcost.calibrate(obs)
+    with pytest.raises(UsageError, match="held out in 100 groups"):
+        mnetcost.calibrate(obs[:100], holdout="row")
+    assert time.perf_counter() - start < 2
