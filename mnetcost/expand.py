@@ -26,12 +26,11 @@ import numpy as np
 from .conventions import Rules
 from .errors import TableError, UsageError
 from .ops import BUILTIN, Area
-from .rows import row_type
+from .rows import MAX_LAYERS, row_type  # noqa: F401  (MAX_LAYERS: checked first when a table is parsed, from its rows)
 from .scaling import FACTOR_RULES, out_size, scale_width
 from .tables import MAX_VALUE, Row, Table
 
 MAX_CHANNELS = MAX_VALUE  # beyond any network; keeps every count inside 64-bit integers' reach
-MAX_LAYERS = 10_000  # primitive layers one table may expand to (the largest shipped: about 230); keeps every command fast
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@ comparisons, and why two conventions give different totals."""
 
 from __future__ import annotations
 
+__all__ = ["models", "sweep", "stage_sweep", "compare", "costs", "explain", "diff", "fit", "choose", "parse_values"]  # the public API: the rest are the modules' own parts
+
 import dataclasses
 import math
 
@@ -10,7 +12,7 @@ import numpy as np
 
 from typing import NamedTuple
 
-from .config import Config, choice, configure
+from .config import Config, choice, configure, number
 from .conventions import get_convention
 from .engine import cost, grid
 from .errors import UsageError
@@ -329,11 +331,51 @@ def _budget_device(device, device_file, max_latency):
     return dev
 
 
-def check_limits(**limits):
+BUDGETS = {"max_latency": "the latency budget (seconds)", "max_peak_bytes": "the peak-memory budget (bytes)",
+           "max_params": "the parameter budget", "max_macs": "the MAC budget"}
+
+
+def check_limits(**limits) -> None:
+    """Each budget given is a finite number > 0 (``config.number``); a huge one is fine: everything fits it."""
     for name, limit in limits.items():
-        if limit is not None and (isinstance(limit, (bool, np.bool_)) or not isinstance(limit, (int, float, np.number))
-                                  or not -1e300 < limit < 1e300 or limit <= 0):
-            raise UsageError(f"{name} must be a positive number, got {limit!r}")
+        if limit is not None:
+            number(limit, BUDGETS.get(name, name))
+
+
+def check_sources(sources, known) -> list | None:
+    """The accuracy sources asked for: None (all), one name, or a collection of names, each a known source."""
+    if sources is None:
+        return None
+    if isinstance(sources, str):
+        sources = [sources]
+    if isinstance(sources, (bytes, dict)) or not hasattr(sources, "__iter__"):
+        raise UsageError(f"sources must be accuracy source names ({', '.join(sorted(known))}), got {sources!r:.80}")
+    sources = list(sources)
+    for name in sources:
+        if not isinstance(name, str):
+            raise UsageError(f"an accuracy source is a name ({', '.join(sorted(known))}), got {name!r:.80}")
+        if not name.strip():
+            raise UsageError(f"an empty accuracy source name in {', '.join(map(repr, sources))}; "
+                             f"the sources: {', '.join(sorted(known))}")
+    unknown = sorted(set(sources) - set(known))
+    if unknown:
+        raise UsageError(f"unknown accuracy source(s) {', '.join(map(repr, unknown))}; the sources: {', '.join(sorted(known))}")
+    return sources
+
+
+MAX_WORK = 50_000  # alphas x layers fit and choose evaluate one configuration at a time (peak memory, latency)
+MAX_CELLS = 1_000_000  # alphas x resolutions x layers of their per-resolution arrays
+
+
+def check_work(alphas: int, resolutions: int, layers: int, at_least: bool = False) -> None:
+    """Refuse, before the per-configuration work, a budget grid whose work would take more than a few seconds:
+    each alpha's layers are walked one by one (peak memory, latency: about 55 us per alpha and layer on a
+    2-core machine), over arrays of every resolution (up to about 2.3 us per alpha, resolution and layer)."""
+    if alphas * layers > MAX_WORK or alphas * resolutions * layers > MAX_CELLS:
+        raise UsageError(f"{alphas:,} alphas x {resolutions:,} resolutions of a network of {'at least ' * at_least}{layers:,} "
+                         f"layers is more "
+                         f"work than fit does at once (at most {MAX_WORK:,} alphas x layers and {MAX_CELLS:,} alphas "
+                         "x resolutions x layers): narrow the alphas or resolutions, or split the grid")
 
 
 def budget_grid(s, alphas, res, *, dtype: str, schedule: str, device=None) -> dict:
@@ -344,10 +386,14 @@ def budget_grid(s, alphas, res, *, dtype: str, schedule: str, device=None) -> di
     from .engine import grid_of
     from .expand import single
     from .latency import layer_terms, seconds
+    from .rows import row_type
     from .traffic import dtype_bytes, peak_of
 
     size = dtype_bytes(dtype)
+    least = sum(row.n * row_type(row.op).least for row in s.table.rows)
+    check_work(len(alphas), len(res), least, at_least=True)  # at once, from the rows: the table expands to at least this many
     layers = s.expand(alphas, res)
+    check_work(len(alphas), len(res), len(layers))
     macs, params, _ = grid_of(s, layers, alphas, res)
     peaks, times = np.zeros(macs.shape, dtype=np.int64), np.full(macs.shape, np.nan)
     for i, a in enumerate(alphas):
@@ -423,12 +469,9 @@ def choose(*, device=None, device_file=None, max_latency=None, max_peak_bytes=No
     dtype = dtype or (dev.dtype if dev is not None else "int8")
     dtype_bytes(dtype)
     table = accuracy()
+    sources = check_sources(sources, set(table["source"]))
     if sources is not None:
-        known = set(table["source"])
-        unknown = sorted(set(sources) - known)
-        if unknown:
-            raise UsageError(f"unknown accuracy source(s) {', '.join(unknown)}; the sources: {', '.join(sorted(known))}")
-        table = table[table["source"].isin(list(sources))]
+        table = table[table["source"].isin(sources)]
     table = table.reset_index(drop=True)
     for column in ("macs", "params", "peak_bytes", "latency_ms"):
         table[column] = np.nan if column == "latency_ms" else 0

@@ -4,7 +4,7 @@ library's results (raw numbers, never formatted text). Each function is tested d
 from __future__ import annotations
 
 from .errors import UsageError
-from .vocab import TRAIN_BREAKDOWNS, VERIFY_LIMIT
+from .vocab import TRAIN_BREAKDOWNS
 
 
 def records(columns: dict, keys=None) -> list[dict]:
@@ -86,14 +86,6 @@ def memory_bound_ops(roof) -> dict:
 def other_seconds(roof) -> float:
     """A roofline's per-layer and per-element costs, in seconds."""
     return float(roof.columns["other_s"].sum())
-
-
-def check_verify_size(result) -> None:
-    """verify builds and runs the network: refuse one whose tensors or parameters would take gigabytes."""
-    largest = max(int(x) for x in result.columns["activations"])
-    if largest > VERIFY_LIMIT or result.params > VERIFY_LIMIT:
-        raise UsageError(f"verify builds and runs the network: a tensor of {largest:,} values and {result.params:,} "
-                         f"parameters is beyond its limit of {VERIFY_LIMIT:,} each (choose a smaller resolution or width)")
 
 
 def figure_rows(model=None, per_layer: bool = False) -> list[dict]:

@@ -32,7 +32,6 @@ FIT_RESOLUTIONS = "96:320:16"
 MEMORY_DTYPE = "float16"
 BUDGET_DTYPE = "int8"
 DEFAULT_PUBLISHED = "tf-slim"
-VERIFY_LIMIT = 2**26  # values in one tensor, and parameters, that verify will build (256 MB in float32)
 ACTIVATIONS = ("RE", "RE6", "HS", "SW", "SIG", "HSIG", "GE", "-", "")
 OUT_OF_PLACE = ("SIG", "GE")  # activations the PyTorch modules apply out of place (the others in place)
 MAX_VALUE = 2**31  # widths, kernels, strides, resolutions: beyond any network, and counts stay inside 64 bits

@@ -152,12 +152,6 @@ def test_the_catalogue_rows_equal_models():
     assert mnetcost.explore.model_rows() == mnetcost.explore.models().to_dict("records")
 
 
-def test_verify_refuses_a_huge_network():
-    with pytest.raises(UsageError, match="beyond its limit"):
-        reports.check_verify_size(mnetcost.cost("v2", resolution=8192))
-    reports.check_verify_size(mnetcost.cost("v2"))
-
-
 def test_calibrate_takes_one_source():
     with pytest.raises(UsageError, match="not both"):
         reports.calibrate("m.csv", "tf-slim")

@@ -191,11 +191,11 @@ def verify(cfg: VerifyConfig, var: Variant = None, fmt: Fmt = F):
     Needs PyTorch: pip install "mnetcost[torch]".
 
     Example: mnetcost verify v3-small --alpha 0.75 --resolution 97"""
-    from .. import reports, views
-    from ..engine import cost
+    from .. import views
+    from ..engine import setup
     from ..errors import EnvironmentProblem
 
-    reports.check_verify_size(cost(**cfg, **var))
+    setup(**cfg, **var)  # the arguments first: a bad option is a usage error whether or not torch is there
     try:
         from ..torch import verify as run_verify
     except ImportError:
