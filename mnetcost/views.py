@@ -381,8 +381,8 @@ def memory(m, dtype: str, schedule: str) -> View:
                f"dtype {dtype}; units of 1000 bytes. live: what a layer-by-layer executor holds at that layer "
                "(input, output, residual inputs); kept: the output is materialized between blocks; "
                "moved: input read + weights + output written; MAC/B: arithmetic intensity.")
-    res_rows = [{"resolution": f"{r['resolution']}x{r['resolution']}", "channels": r["channels"], "bytes": r["bytes"]}
-                for r in by_res]
+    res_rows = [{"resolution": r["resolution"] if isinstance(r["resolution"], str) else f"{r['resolution']}x{r['resolution']}",
+                 "channels": r["channels"], "bytes": r["bytes"]} for r in by_res]  # a non-square size is "HxW" already
     widest = lambda width: render.records_table(  # noqa: E731
         f"widest tensor kept at each resolution ({schedule})",
         [("resolution", "H x W", "text"), ("channels", "channels", "float"), ("bytes", "bytes", "count")], res_rows,

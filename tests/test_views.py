@@ -267,3 +267,12 @@ def test_diff_by_part_lists_parts():
     assert [r["part"] for r in records] == ["backbone", "head"]
     view = views.difference(records, *_, by="part", all_rows=True, unit="macs")
     assert [r["part"] for r in view.shown] == ["backbone", "head"] and view.columns[0][:2] == ("part", "part")
+
+
+def test_memory_labels_non_square_rows_once(capsys):
+    """#20: memory v2 -r 224x160 labelled its widest-tensor rows 224x160x224x160."""
+    from mnetcost.cli import main
+
+    assert main(["memory", "v2", "-r", "224x160"]) == 0
+    text = capsys.readouterr().out
+    assert " 112x80 " in text and "112x80x112x80" not in text and " 112x112 " not in text
