@@ -329,6 +329,8 @@ def check_alphas(alphas) -> np.ndarray:
 
 def _exact(x):
     """A count of one configuration as a Python number: an int when whole (exact, unbounded)."""
+    if type(x) is int:
+        return x
     x = x.item() if isinstance(x, np.generic) or (isinstance(x, np.ndarray) and x.size == 1) else x
     if isinstance(x, float) and x.is_integer() and abs(x) < EXACT_LIMIT:
         return int(x)
