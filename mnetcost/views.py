@@ -221,8 +221,10 @@ def budget_text(peak_note: str = "", latency_note: str = "", **limits) -> str:
     return ", ".join(words[k].format(v) for k, v in limits.items() if v)
 
 
-def fitting(frame, model, convention, budget: str, dtype: str, all_rows: bool, unit: str) -> View:
-    """``explore.fit``: the configurations within a budget."""
+def fitting(frame, model, convention, limits: dict, dtype: str, schedule: str, all_rows: bool, unit: str) -> View:
+    """``explore.fit``: the configurations within a budget (``limits``: the budget options' texts)."""
+    dev = frame.attrs.get("device")
+    budget = budget_text(f" ({dtype}, {schedule})", f" on {dev.name}" if dev else "", **limits)
     timed = "latency_ms" in frame
     shown = frame if all_rows else frame[frame["pareto"]].sort_values("alpha")
     records = shown.to_dict("records")
@@ -277,7 +279,9 @@ def _formulas(kernel, last) -> list[str]:
 
 
 def layer_ratio(records, last, inputs: dict, unit: str) -> View:
-    """``ratios.table3``: V1 Table 3's rows for one layer, with the paper's formulas filled in."""
+    """``ratios.table3``: V1 Table 3's rows for one layer, with the paper's formulas filled in; ``inputs``: the
+    layer's kernel, in, out, size, alpha, rho and spatial (shown in that order)."""
+    inputs = {k: inputs[k] for k in ("kernel", "in", "out", "size", "alpha", "rho", "spatial")}
     k, label = UNIT_FACTOR[unit], UNIT_LABEL[unit]
     records = [{**r, "count": r["macs"] * k, "m_count": float(f"{r['macs'] * k / 1e6:.3g}"),
                 "m_params": round(r["params"] / 1e6, 2)} for r in records]
@@ -460,8 +464,11 @@ def calibration(c, output) -> View:
                                        "train_error": c.train_error, "saved_to": output, "rows": rows})
 
 
-def device_list(found: dict, file_name) -> View:
-    """The device profiles (``latency.devices`` or ``read_devices``)."""
+def device_list(found: dict, device_file) -> View:
+    """The device profiles (``latency.devices``, or ``read_devices`` of ``device_file``: its name is shown)."""
+    from pathlib import Path
+
+    file_name = device_file and Path(device_file).name
     records = []
     for d in found.values():
         h = d.held_out
@@ -518,8 +525,9 @@ def _choice_caption(records, shown, budget, dev, dtype, schedule) -> str:
             + dev_note + " Top-1 as published (tables/reference/accuracy.csv), never estimated.")
 
 
-def choice(frame, budget: str, dtype, schedule: str, all_rows: bool) -> View:
-    """``explore.choose``: published checkpoints within a budget, by top-1."""
+def choice(frame, limits: dict, dtype, schedule: str, all_rows: bool) -> View:
+    """``explore.choose``: published checkpoints within a budget (``limits``: the budget options' texts), by top-1."""
+    budget = budget_text(**limits)
     dev = frame.attrs.get("device")
     timed = dev is not None
     records = frame.to_dict("records")
