@@ -399,12 +399,59 @@ def fit(model, alphas=None, resolutions=None, config: Config | None = None, *, m
 
 def _within(frame, max_macs, max_params, max_peak_bytes, max_latency) -> np.ndarray:
     """Which rows of ``frame`` are within every budget given."""
-    ok = np.ones(len(frame), dtype=bool)
+    return _within_columns({c: frame[c].to_numpy() for c in frame.columns if c in ("macs", "params", "peak_bytes",
+                            "latency_ms")}, max_macs, max_params, max_peak_bytes, max_latency, len(frame))
+
+
+def _within_columns(columns: dict, max_macs, max_params, max_peak_bytes, max_latency, n=None) -> np.ndarray:
+    """Which rows of ``columns`` (arrays) are within every budget given."""
+    ok = np.ones(len(next(iter(columns.values()))) if n is None else n, dtype=bool)
     for column, limit in (("macs", max_macs), ("params", max_params), ("peak_bytes", max_peak_bytes),
                           ("latency_ms", None if max_latency is None else 1e3 * max_latency)):
         if limit is not None:
-            ok &= frame[column].to_numpy() <= limit
+            ok &= columns[column] <= limit
     return ok
+
+
+def choose_records(*, device=None, device_file=None, max_latency=None, max_peak_bytes=None, max_params=None,
+                   max_macs=None, dtype: str | None = None, schedule: str = "materialized", sources=None):
+    """``choose`` as records (``DataFrame.to_dict("records")`` of its frame) and the device (None without one),
+    without pandas: ``(records, device)``."""
+    from .engine import setup
+    from .reference import accuracy_records
+    from .traffic import dtype_bytes
+
+    check_limits(max_latency=max_latency, max_peak_bytes=max_peak_bytes, max_params=max_params, max_macs=max_macs)
+    dev = _budget_device(device, device_file, max_latency)
+    dtype = dtype or (dev.dtype if dev is not None else "int8")
+    dtype_bytes(dtype)
+    table = accuracy_records()
+    if sources is not None:
+        known = {r["source"] for r in table}
+        unknown = sorted(set(sources) - known)
+        if unknown:
+            raise UsageError(f"unknown accuracy source(s) {', '.join(unknown)}; the sources: {', '.join(sorted(known))}")
+        table = [r for r in table if r["source"] in set(sources)]
+    networks: dict = {}  # one expansion per network (model, convention, classes, alpha), all its resolutions at once
+    for r in table:
+        r.update(macs=0, params=0, peak_bytes=0, latency_ms=np.nan)
+        networks.setdefault((r["model"], r["convention"], r["classes"], r["alpha"]), []).append(r)
+    for (model, convention, classes, alpha), rows in sorted(networks.items(), key=lambda item: item[0]):
+        res = np.array(sorted({r["resolution"] for r in rows}), dtype=np.int64)
+        g = budget_grid(setup(model, convention=convention, classes=int(classes)), np.array([alpha]), res,
+                        dtype=dtype, schedule=schedule, device=dev)
+        for r, col in zip(rows, np.searchsorted(res, [r["resolution"] for r in rows])):
+            r.update(macs=int(g["macs"][0, col]), params=int(g["params"][0]), peak_bytes=int(g["peak_bytes"][0, col]))
+            if dev is not None:
+                r["latency_ms"] = float(1e3 * g["seconds"][0, col])
+    ok = _within_columns({k: np.array([r[k] for r in table], dtype=float) for k in ("macs", "params", "peak_bytes",
+                          "latency_ms")}, max_macs, max_params, max_peak_bytes, max_latency) if table else []
+    chosen = sorted((r for r, keep in zip(table, ok) if keep), key=lambda r: (-r["top1"], r["macs"]))
+    cost_axis = np.array([r["latency_ms" if dev is not None else "macs"] for r in chosen], dtype=float)
+    top1 = np.array([r["top1"] for r in chosen], dtype=float)
+    for r, a, c in zip(chosen, top1, cost_axis):
+        r["pareto"] = not bool(np.any((top1 >= a) & (cost_axis <= c) & ((top1 > a) | (cost_axis < c))))
+    return chosen, dev
 
 
 def choose(*, device=None, device_file=None, max_latency=None, max_peak_bytes=None, max_params=None, max_macs=None,
@@ -414,46 +461,21 @@ def choose(*, device=None, device_file=None, max_latency=None, max_peak_bytes=No
     the device's dtype, else int8) under the checkpoint's own convention, and with a device its
     predicted latency (ms). ``pareto`` marks the checkpoints no other fitting one beats on both
     accuracy and latency (on accuracy and MACs without a device). No accuracy is ever estimated: only
-    published checkpoints are listed."""
+    published checkpoints are listed. The frame of ``choose_records``."""
+    import pandas as pd
+
     from .reference import accuracy
-    from .traffic import dtype_bytes
 
-    check_limits(max_latency=max_latency, max_peak_bytes=max_peak_bytes, max_params=max_params, max_macs=max_macs)
-    dev = _budget_device(device, device_file, max_latency)
-    dtype = dtype or (dev.dtype if dev is not None else "int8")
-    dtype_bytes(dtype)
-    table = accuracy()
-    if sources is not None:
-        known = set(table["source"])
-        unknown = sorted(set(sources) - known)
-        if unknown:
-            raise UsageError(f"unknown accuracy source(s) {', '.join(unknown)}; the sources: {', '.join(sorted(known))}")
-        table = table[table["source"].isin(list(sources))]
-    table = table.reset_index(drop=True)
-    for column in ("macs", "params", "peak_bytes", "latency_ms"):
-        table[column] = np.nan if column == "latency_ms" else 0
-    # one expansion per network (model, convention, classes, alpha), all its resolutions at once
-    from .engine import setup
-
-    for (model, convention, classes, alpha), rows in table.groupby(["model", "convention", "classes", "alpha"]):
-        res = np.array(sorted(set(rows["resolution"])), dtype=np.int64)
-        g = budget_grid(setup(model, convention=convention, classes=int(classes)), np.array([alpha]), res,
-                        dtype=dtype, schedule=schedule, device=dev)
-        cols = np.searchsorted(res, rows["resolution"].to_numpy())
-        table.loc[rows.index, "macs"] = g["macs"][0, cols]
-        table.loc[rows.index, "params"] = g["params"][0]
-        table.loc[rows.index, "peak_bytes"] = g["peak_bytes"][0, cols]
-        if dev is not None:
-            table.loc[rows.index, "latency_ms"] = 1e3 * g["seconds"][0, cols]
-    ok = _within(table, max_macs, max_params, max_peak_bytes, max_latency)
-    chosen = table[ok].sort_values(["top1", "macs"], ascending=[False, True], ignore_index=True)
-    cost_axis = chosen["latency_ms" if dev is not None else "macs"].to_numpy(dtype=float)
-    top1 = chosen["top1"].to_numpy(dtype=float)
-    beaten = [np.any((top1 >= a) & (cost_axis <= c) & ((top1 > a) | (cost_axis < c))) for a, c in zip(top1, cost_axis)]
-    chosen["pareto"] = ~np.array(beaten, dtype=bool)
+    records, dev = choose_records(device=device, device_file=device_file, max_latency=max_latency,
+                                  max_peak_bytes=max_peak_bytes, max_params=max_params, max_macs=max_macs, dtype=dtype,
+                                  schedule=schedule, sources=sources)
+    columns = [*accuracy().columns, "macs", "params", "peak_bytes", "latency_ms", "pareto"]
+    frame = pd.DataFrame.from_records(records, columns=columns) if records else pd.DataFrame(columns=columns)
+    frame = frame.astype({"macs": np.int64, "params": np.int64, "peak_bytes": np.int64, "latency_ms": float,
+                          "pareto": bool, **{c: t for c, t in accuracy().dtypes.items()}})
     if dev is not None:
-        chosen.attrs["device"] = dev
-    return chosen
+        frame.attrs["device"] = dev
+    return frame
 
 
 def comparison(models, alphas=(1.0,), resolutions=(None,), conventions=("paper",), **variant):

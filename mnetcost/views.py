@@ -525,12 +525,12 @@ def _choice_caption(records, shown, budget, dev, dtype, schedule) -> str:
             + dev_note + " Top-1 as published (tables/reference/accuracy.csv), never estimated.")
 
 
-def choice(frame, limits: dict, dtype, schedule: str, all_rows: bool) -> View:
-    """``explore.choose``: published checkpoints within a budget (``limits``: the budget options' texts), by top-1."""
+def choice(records, dev, limits: dict, dtype, schedule: str, all_rows: bool) -> View:
+    """``explore.choose_records``: published checkpoints within a budget (``limits``: the budget options' texts), by
+    top-1, predicted on ``dev`` (or None)."""
     budget = budget_text(**limits)
-    dev = frame.attrs.get("device")
     timed = dev is not None
-    records = frame.to_dict("records")
+    records = [dict(r) for r in records]
     for rec in records:
         rec["best"] = "yes" if rec["pareto"] else ""
         if timed:

@@ -36,3 +36,65 @@ def test_single_equals_dataclasses_replace(model):
         for a, b in zip(fast, slow):
             assert a == b and type(a.c_in) is type(b.c_in) is int
             assert {k: type(v) for k, v in vars(a).items()} == {k: type(v) for k, v in vars(b).items()}
+
+
+def _choose_before(*, device=None, device_file=None, max_latency=None, max_peak_bytes=None, max_params=None,
+                   max_macs=None, dtype=None, schedule="materialized", sources=None):
+    """explore.choose as it was: on the accuracy DataFrame, grouped by pandas."""
+    from mnetcost.engine import setup
+    from mnetcost.explore import _budget_device, _within, budget_grid
+    from mnetcost.reference import accuracy
+
+    dev = _budget_device(device, device_file, max_latency)
+    dtype = dtype or (dev.dtype if dev is not None else "int8")
+    table = accuracy()
+    if sources is not None:
+        table = table[table["source"].isin(list(sources))]
+    table = table.reset_index(drop=True)
+    for column in ("macs", "params", "peak_bytes", "latency_ms"):
+        table[column] = np.nan if column == "latency_ms" else 0
+    for (model, convention, classes, alpha), rows in table.groupby(["model", "convention", "classes", "alpha"]):
+        res = np.array(sorted(set(rows["resolution"])), dtype=np.int64)
+        g = budget_grid(setup(model, convention=convention, classes=int(classes)), np.array([alpha]), res,
+                        dtype=dtype, schedule=schedule, device=dev)
+        cols = np.searchsorted(res, rows["resolution"].to_numpy())
+        table.loc[rows.index, "macs"] = g["macs"][0, cols]
+        table.loc[rows.index, "params"] = g["params"][0]
+        table.loc[rows.index, "peak_bytes"] = g["peak_bytes"][0, cols]
+        if dev is not None:
+            table.loc[rows.index, "latency_ms"] = 1e3 * g["seconds"][0, cols]
+    ok = _within(table, max_macs, max_params, max_peak_bytes, max_latency)
+    chosen = table[ok].sort_values(["top1", "macs"], ascending=[False, True], ignore_index=True)
+    cost_axis = chosen["latency_ms" if dev is not None else "macs"].to_numpy(dtype=float)
+    top1 = chosen["top1"].to_numpy(dtype=float)
+    beaten = [np.any((top1 >= a) & (cost_axis <= c) & ((top1 > a) | (cost_axis < c))) for a, c in zip(top1, cost_axis)]
+    chosen["pareto"] = ~np.array(beaten, dtype=bool)
+    if dev is not None:
+        chosen.attrs["device"] = dev
+    return chosen
+
+
+def test_accuracy_records_equal_the_frame():
+    from mnetcost.reference import accuracy, accuracy_records
+
+    assert accuracy_records() == accuracy().to_dict("records")
+
+
+@pytest.mark.parametrize("kw", [{}, {"device": "pixel1-big-core", "max_latency": 0.02},
+                                {"max_peak_bytes": 512e3, "dtype": "int8", "max_params": 4e6},
+                                {"device": "pixel6-cpu-int8", "sources": ["torchvision", "paper_v4"]},
+                                {"max_macs": 1.0}, {"schedule": "layerwise", "max_macs": 3e8}])
+def test_choose_records_equal_the_frame_as_it_was(kw):
+    import pandas as pd
+
+    from mnetcost.explore import choose, choose_records
+
+    before, frame = _choose_before(**kw), choose(**kw)
+    pd.testing.assert_frame_equal(frame, before, check_dtype=True)
+    assert frame.attrs.get("device") == before.attrs.get("device")
+    records, dev = choose_records(**kw)
+    assert dev == before.attrs.get("device")
+    old = before.to_dict("records")
+    same = [{k: "nan" if isinstance(v, float) and v != v else v for k, v in r.items()} for r in records]
+    assert same == [{k: "nan" if isinstance(v, float) and v != v else v for k, v in r.items()} for r in old]
+    assert [{k: type(v) for k, v in r.items()} for r in records] == [{k: type(v) for k, v in r.items()} for r in old]

@@ -173,10 +173,10 @@ def choose(device: Device = None, device_file: DeviceFile = None,
            source: O("--source", metavar="LIST") = None, all_rows: Flag("--all", key="choose-all") = False,
            fmt: Fmt = F):
     limits = dict(max_latency=max_latency, max_peak_memory=max_peak_memory, max_params=max_params, max_macs=max_macs)
-    frame = lib.explore.choose(device=device, device_file=device_file, **parsing.budgets(**limits),
-                               dtype=dtype and dtype.value, schedule=schedule.value,
-                               sources=None if source is None else parsing.names(source, "--source"))
-    show(lib.views.choice(frame, limits, dtype and dtype.value, schedule.value, all_rows), fmt)
+    found = lib.explore.choose_records(device=device, device_file=device_file, **parsing.budgets(**limits),
+                                       dtype=dtype and dtype.value, schedule=schedule.value,
+                                       sources=None if source is None else parsing.names(source, "--source"))
+    show(lib.views.choice(*found, limits, dtype and dtype.value, schedule.value, all_rows), fmt)
 
 
 @command
