@@ -358,17 +358,11 @@ def budget_grid(s, alphas, res, *, dtype: str, schedule: str, device=None) -> di
     return {"macs": macs, "params": params, "peak_bytes": peaks, "seconds": times}
 
 
-def fit(model, alphas=None, resolutions=None, config: Config | None = None, *, max_macs=None, max_params=None,
-        max_peak_bytes=None, max_latency=None, device=None, device_file=None, dtype: str = "int8",
-        schedule: str = "materialized", **options):
-    """The alpha x resolution configurations of ``model`` within a budget of MACs, parameters, peak
-    activation memory (at ``dtype`` under ``schedule``) and latency (seconds, predicted on ``device``),
-    sorted by MACs, with ``pareto`` marking those no other feasible configuration beats on both alpha
-    and resolution (wider and larger being taken as better). The rest of the configuration is ``config``
-    or keyword options, as for ``cost``. Vectorised over the grid, from one expansion of the table; by
-    default the CLI's grid (alpha 0.25 to 1.4 by 0.05, 96 to 320 px by 16). With a device, ``latency_ms`` too."""
-    import pandas as pd
-
+def fit_columns(model, alphas=None, resolutions=None, config: Config | None = None, *, max_macs=None, max_params=None,
+                max_peak_bytes=None, max_latency=None, device=None, device_file=None, dtype: str = "int8",
+                schedule: str = "materialized", **options):
+    """``fit`` as columns (arrays: the frame's) and the device (None without one), without pandas:
+    ``(columns, device)``."""
     from .engine import check_alphas, check_resolutions, setup
 
     check_limits(max_macs=max_macs, max_params=max_params, max_peak_bytes=max_peak_bytes, max_latency=max_latency)
@@ -380,18 +374,41 @@ def fit(model, alphas=None, resolutions=None, config: Config | None = None, *, m
                             numbers(resolutions, "resolutions"))
     check_grid_size(len(alphas) * len(res))
     g = budget_grid(s, alphas, res, dtype=dtype, schedule=schedule, device=dev)
-    frame = pd.DataFrame({"alpha": np.repeat(alphas, len(res)), "resolution": np.tile(res, len(alphas)),
-                          "macs": g["macs"].ravel(), "params": np.repeat(g["params"], len(res)),
-                          "peak_bytes": g["peak_bytes"].ravel()})
+    cols = {"alpha": np.repeat(alphas, len(res)), "resolution": np.tile(res, len(alphas)), "macs": g["macs"].ravel(),
+            "params": np.repeat(g["params"], len(res)), "peak_bytes": g["peak_bytes"].ravel()}
     if dev is not None:
-        frame["latency_ms"] = 1e3 * g["seconds"].ravel()
-    feasible = frame[_within(frame, max_macs, max_params, max_peak_bytes, max_latency)].reset_index(drop=True)
+        cols["latency_ms"] = 1e3 * g["seconds"].ravel()
+    ok = _within_columns(cols, max_macs, max_params, max_peak_bytes, max_latency)
+    cols = {k: v[ok] for k, v in cols.items()}
     # Pareto: the largest resolution of its alpha, and larger than any wider configuration's
-    best_r = feasible.groupby("alpha")["resolution"].transform("max")
-    by_alpha = feasible.groupby("alpha")["resolution"].max().sort_index(ascending=False)
-    wider_max = by_alpha.cummax().shift(1, fill_value=-1)
-    feasible["pareto"] = (feasible["resolution"] == best_r) & (feasible["resolution"] > feasible["alpha"].map(wider_max))
-    feasible = feasible.sort_values(["macs", "alpha"], ignore_index=True)
+    best = {}
+    for a, r in zip(cols["alpha"].tolist(), cols["resolution"].tolist()):
+        best[a] = max(best.get(a, r), r)
+    wider, running = {}, -1
+    for a in sorted(best, reverse=True):
+        wider[a], running = running, max(running, best[a])
+    cols["pareto"] = np.array([r == best[a] and r > wider[a] for a, r in zip(cols["alpha"].tolist(),
+                                                                            cols["resolution"].tolist())], dtype=bool)
+    order = np.lexsort((cols["alpha"], cols["macs"]))
+    return {k: v[order] for k, v in cols.items()}, dev
+
+
+def fit(model, alphas=None, resolutions=None, config: Config | None = None, *, max_macs=None, max_params=None,
+        max_peak_bytes=None, max_latency=None, device=None, device_file=None, dtype: str = "int8",
+        schedule: str = "materialized", **options):
+    """The alpha x resolution configurations of ``model`` within a budget of MACs, parameters, peak
+    activation memory (at ``dtype`` under ``schedule``) and latency (seconds, predicted on ``device``),
+    sorted by MACs, with ``pareto`` marking those no other feasible configuration beats on both alpha
+    and resolution (wider and larger being taken as better). The rest of the configuration is ``config``
+    or keyword options, as for ``cost``. Vectorised over the grid, from one expansion of the table; by
+    default the CLI's grid (alpha 0.25 to 1.4 by 0.05, 96 to 320 px by 16). With a device, ``latency_ms`` too.
+    The frame of ``fit_columns``."""
+    import pandas as pd
+
+    columns, dev = fit_columns(model, alphas, resolutions, config, max_macs=max_macs, max_params=max_params,
+                               max_peak_bytes=max_peak_bytes, max_latency=max_latency, device=device,
+                               device_file=device_file, dtype=dtype, schedule=schedule, **options)
+    feasible = pd.DataFrame(columns)
     if dev is not None:
         feasible.attrs["device"] = dev
     return feasible

@@ -221,13 +221,17 @@ def budget_text(peak_note: str = "", latency_note: str = "", **limits) -> str:
     return ", ".join(words[k].format(v) for k, v in limits.items() if v)
 
 
-def fitting(frame, model, convention, limits: dict, dtype: str, schedule: str, all_rows: bool, unit: str) -> View:
-    """``explore.fit``: the configurations within a budget (``limits``: the budget options' texts)."""
-    dev = frame.attrs.get("device")
+def fitting(columns: dict, dev, model, convention, limits: dict, dtype: str, schedule: str, all_rows: bool,
+            unit: str) -> View:
+    """``explore.fit_columns``, predicted on ``dev`` (or None): the configurations within a budget (``limits``: the
+    budget options' texts)."""
+    from .reports import records as as_records
+
+    found = as_records(columns)
     budget = budget_text(f" ({dtype}, {schedule})", f" on {dev.name}" if dev else "", **limits)
-    timed = "latency_ms" in frame
-    shown = frame if all_rows else frame[frame["pareto"]].sort_values("alpha")
-    records = shown.to_dict("records")
+    timed = dev is not None
+    shown = found if all_rows else sorted((r for r in found if r["pareto"]), key=lambda r: r["alpha"])
+    records = [dict(r) for r in shown]
     k, label = UNIT_FACTOR[unit], UNIT_LABEL[unit]
     for rec in records:
         rec["count"] = rec["macs"] * k
@@ -238,9 +242,9 @@ def fitting(frame, model, convention, limits: dict, dtype: str, schedule: str, a
                ("params", "params", "count"), ("peak_bytes", f"peak ({dtype})", "count")] + (
         [("latency", "ms", "float")] if timed else []) + ([("best", "Pareto", "text")] if all_rows else [])
     machine = keys("alpha", "resolution", "macs", "params", "peak_bytes", *(("latency_ms",) if timed else ()), "pareto")
-    caption = (f"{len(frame)} of the searched configurations fit ({budget}); "
-               f"{int(frame['pareto'].sum())} are Pareto-best. {UNIT_NOTE[unit]}")
-    if frame.empty:
+    caption = (f"{len(found)} of the searched configurations fit ({budget}); "
+               f"{sum(r['pareto'] for r in found)} are Pareto-best. {UNIT_NOTE[unit]}")
+    if not found:
         caption = f"No configuration fits ({budget}): widen the search or the budget."
     return View(f"{model}: configurations within the budget", columns, machine, records, caption,
                 document=lambda rows: {"model": model, "convention": convention, "budget": budget, "rows": rows})

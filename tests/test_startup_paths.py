@@ -98,3 +98,54 @@ def test_choose_records_equal_the_frame_as_it_was(kw):
     same = [{k: "nan" if isinstance(v, float) and v != v else v for k, v in r.items()} for r in records]
     assert same == [{k: "nan" if isinstance(v, float) and v != v else v for k, v in r.items()} for r in old]
     assert [{k: type(v) for k, v in r.items()} for r in records] == [{k: type(v) for k, v in r.items()} for r in old]
+
+
+def _fit_before(model, alphas, resolutions, *, max_macs=None, max_params=None, max_peak_bytes=None, max_latency=None,
+                device=None, dtype="int8", schedule="materialized", **options):
+    """explore.fit as it was: the Pareto front by pandas' groupby."""
+    import pandas as pd
+
+    from mnetcost.engine import check_alphas, check_resolutions, setup
+    from mnetcost.explore import _budget_device, _within, budget_grid
+
+    dev = _budget_device(device, None, max_latency)
+    s = setup(model, **options)
+    alphas, res = check_alphas(alphas), check_resolutions(s, resolutions)
+    g = budget_grid(s, alphas, res, dtype=dtype, schedule=schedule, device=dev)
+    frame = pd.DataFrame({"alpha": np.repeat(alphas, len(res)), "resolution": np.tile(res, len(alphas)),
+                          "macs": g["macs"].ravel(), "params": np.repeat(g["params"], len(res)),
+                          "peak_bytes": g["peak_bytes"].ravel()})
+    if dev is not None:
+        frame["latency_ms"] = 1e3 * g["seconds"].ravel()
+    feasible = frame[_within(frame, max_macs, max_params, max_peak_bytes, max_latency)].reset_index(drop=True)
+    best_r = feasible.groupby("alpha")["resolution"].transform("max")
+    by_alpha = feasible.groupby("alpha")["resolution"].max().sort_index(ascending=False)
+    wider_max = by_alpha.cummax().shift(1, fill_value=-1)
+    feasible["pareto"] = (feasible["resolution"] == best_r) & (feasible["resolution"] > feasible["alpha"].map(wider_max))
+    feasible = feasible.sort_values(["macs", "alpha"], ignore_index=True)
+    if dev is not None:
+        feasible.attrs["device"] = dev
+    return feasible
+
+
+FITS = [("v2", {"max_macs": 150e6, "max_params": 2e6, "max_peak_bytes": 512e3}),
+        ("v3-large", {"max_latency": 0.02, "device": "pixel1-big-core"}),
+        ("v1", {"max_macs": 300e6, "convention": "tf-slim", "schedule": "layerwise", "dtype": "float16"}),
+        ("v4-hybrid-medium", {"max_macs": 600e6, "convention": "timm"}), ("v2", {"max_macs": 1.0}),
+        ("v3-small", {"max_params": 1e9, "spatial": "continuous"})]
+
+
+@pytest.mark.parametrize("model, kw", FITS)
+def test_fit_columns_equal_the_frame_as_it_was(model, kw):
+    import pandas as pd
+
+    from mnetcost import reports
+    from mnetcost.explore import fit, fit_columns
+
+    alphas = np.round(np.arange(0.25, 1.41, 0.05), 2)
+    res = np.arange(96, 321, 16)
+    before, frame = _fit_before(model, alphas, res, **kw), fit(model, alphas, res, **kw)
+    pd.testing.assert_frame_equal(frame, before, check_dtype=True)
+    assert frame.attrs.get("device") == before.attrs.get("device")
+    columns, dev = fit_columns(model, alphas, res, **kw)
+    assert dev == before.attrs.get("device") and reports.records(columns) == before.to_dict("records")

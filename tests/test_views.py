@@ -234,6 +234,8 @@ def test_the_cli_computes_nothing():
     (["sweep", "v1", "-a", "0.5,1", "-r", "128:224:32", "-f", "json"], ("pandas", "pydantic")),
     (["ratio", "--kernel", "3", "--in", "32", "--out", "64", "--size", "14", "-f", "json"], ("pandas", "pydantic")),
     (["choose", "-d", "pixel1-big-core", "--max-latency", "20ms", "-f", "json"], ("pandas", "pydantic")),
+    (["fit", "v2", "--max-macs", "150M", "--max-latency", "20ms", "-d", "pixel1-big-core", "-f", "json"],
+     ("pandas", "pydantic")),
 ])
 def test_what_a_command_imports(args, absent):
     """Start-up: the CLI imports neither numpy nor pandas; these commands never need pandas (how fast they

@@ -70,10 +70,11 @@ def fit(model: Model, max_macs: MaxMacs = None, max_params: MaxParams = None, ma
         max_latency: MaxLatency = None, device: Device = None, device_file: DeviceFile = None,
         all_rows: Flag("--all", key="fit-all") = False, unit: UnitOpt = U, fmt: Fmt = F):
     limits = dict(max_macs=max_macs, max_params=max_params, max_peak_memory=max_peak_memory, max_latency=max_latency)
-    frame = lib.explore.fit(model, parsing.values(alpha, "--alpha"), parsing.values(resolution, "--resolution", int),
-                            device=device, device_file=device_file, dtype=dtype.value, schedule=schedule.value,
-                            convention=convention, classes=classes, **parsing.budgets(True, **limits), **switch)
-    show(lib.views.fitting(frame, model, convention, limits, dtype.value, schedule.value, all_rows, unit.value), fmt)
+    columns, dev = lib.explore.fit_columns(model, parsing.values(alpha, "--alpha"), parsing.values(
+        resolution, "--resolution", int), device=device, device_file=device_file, dtype=dtype.value,
+        schedule=schedule.value, convention=convention, classes=classes, **parsing.budgets(True, **limits), **switch)
+    show(lib.views.fitting(columns, dev, model, convention, limits, dtype.value, schedule.value, all_rows, unit.value),
+         fmt)
 
 
 @command

@@ -4,8 +4,9 @@ choices and defaults come from ``mnetcost.vocab``, help texts from ``help.toml``
 import functools
 import inspect
 import tomllib
-from importlib import import_module
+from collections import namedtuple
 from enum import Enum
+from importlib import import_module
 from pathlib import Path
 from typing import Annotated, List, Optional
 
@@ -90,11 +91,9 @@ ScheduleOpt = O("--schedule", Schedule)
 F, U = Format.table, Unit.macs
 
 
-class Group:
-    """Options that several commands share, given to a command as one dict of the library's keywords."""
-
-    def __init__(self, options: dict, build=dict):
-        self.options, self.build = options, build
+# Options that several commands share ({name: (option, default)}), given to a command as one dict of the library's
+# keywords (``build``).
+Group = namedtuple("Group", "options build", defaults=(dict,))
 
 
 def switches(aux=False, reduced_tail=False, set_=None, **top) -> dict:
