@@ -159,14 +159,24 @@ def _adopt(rules, target, roles, fields):
 def explain(model, base: str, other: str, *, alpha: float = 1.0, resolution=None, rho=None, classes=None,
             spatial: str = "exact", top=True, head=None, aux=False, reduced_tail=False, symbols=None):
     """Why ``other``'s totals differ from ``base``'s: the difference split into its causes, changing
-    one rule at a time from ``base`` to ``other`` in the order of ``CAUSES``. The parts add up exactly."""
+    one rule at a time from ``base`` to ``other`` in the order of ``CAUSES``. The parts add up exactly.
+    The frame of ``explain_rows``."""
     import pandas as pd
 
+    rows, attrs = explain_rows(model, base, other, alpha=alpha, resolution=resolution, rho=rho, classes=classes,
+                               spatial=spatial, top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
+    frame = pd.DataFrame(rows, columns=["cause", "macs", "params"])
+    frame.attrs.update(attrs)
+    return frame
+
+
+def explain_rows(model, base: str, other: str, **config):
+    """``explain`` as records (without pandas) and the totals it splits: ``(rows, attrs)`` (``attrs``: the frame's)."""
     table = load_table(model)
     rules = get_convention(base).rules(table.family)
     target = get_convention(other).rules(table.family)
-    config = dict(alpha=alpha, resolution=resolution, rho=rho, spatial=spatial, classes=classes, top=top, head=head,
-                  aux=aux, reduced_tail=reduced_tail, symbols=symbols)
+    config = dict(dict(alpha=1.0, resolution=None, rho=None, spatial="exact", classes=None, top=True, head=None,
+                       aux=False, reduced_tail=False, symbols=None), **config)
     start = cost(model, convention=rules, **config)
     previous, rows = start, []
     for label, roles, fields in CAUSES:
@@ -177,10 +187,8 @@ def explain(model, base: str, other: str, *, alpha: float = 1.0, resolution=None
     end = cost(model, convention=other, **config)
     if (previous.macs, previous.params) != (end.macs, end.params):  # a rule CAUSES does not know
         rows.append({"cause": "other rules", "macs": end.macs - previous.macs, "params": end.params - previous.params})
-    frame = pd.DataFrame(rows, columns=["cause", "macs", "params"])
-    frame.attrs.update(model=table.name, base=base, other=other, base_macs=start.macs, base_params=start.params,
-                       other_macs=end.macs, other_params=end.params)
-    return frame
+    return rows, dict(model=table.name, base=base, other=other, base_macs=start.macs, base_params=start.params,
+                      other_macs=end.macs, other_params=end.params)
 
 
 def parse_values(text: str, name: str, kind=float) -> list:
@@ -507,10 +515,11 @@ def comparison(models, alphas=(1.0,), resolutions=(None,), conventions=("paper",
     explanations = []
     if len(conventions) > 1 and len(models) == 1 and len(alphas) == 1 and len(resolutions) == 1:
         for other in conventions[1:]:
-            frame = explain(models[0], conventions[0], other, alpha=alphas[0], resolution=resolutions[0], **variant)
-            total = {"cause": "total", "macs": frame.attrs["other_macs"] - frame.attrs["base_macs"],
-                     "params": frame.attrs["other_params"] - frame.attrs["base_params"]}
-            explanations.append((other, frame, total))
+            rows, attrs = explain_rows(models[0], conventions[0], other, alpha=alphas[0], resolution=resolutions[0],
+                                       **variant)
+            total = {"cause": "total", "macs": attrs["other_macs"] - attrs["base_macs"],
+                     "params": attrs["other_params"] - attrs["base_params"]}
+            explanations.append((other, rows, total))
     return records, explanations
 
 

@@ -149,7 +149,7 @@ def catalogue(records, unit: str, wide: bool) -> View:
 
 
 def _causes_table(base, other, model, causes, total, label, k):
-    rows = [{"cause": row["cause"], "count": row["macs"] * k, "params": row["params"]} for _, row in causes.iterrows()]
+    rows = [{"cause": row["cause"], "count": row["macs"] * k, "params": row["params"]} for row in causes]
     rows.append({"cause": "total", "count": total["macs"] * k, "params": total["params"]})
     return render.records_table(f"why {other} differs from {base} ({model})",
                                 [("cause", "cause", "text"), ("count", f"Δ {label}", "signed"),
@@ -176,15 +176,14 @@ def comparison(records, explanations, conventions, models, unit: str) -> View:
     def as_json():
         return render.to_json_document({
             "rows": render.records_dicts(machine, records),
-            "explanations": [{"base": base, "other": other, "causes": frame.to_dict("records")}
-                             for other, frame, _ in explanations]})
+            "explanations": [{"base": base, "other": other, "causes": causes} for other, causes, _ in explanations]})
 
     def markdown():
         text = render.records_markdown("compare", machine, records, caption)
-        for other, frame, _ in explanations:
+        for other, causes, _ in explanations:
             text += "\n" + render.records_markdown(
                 f"why {other} differs from {base}", [("cause", "cause", "text"), ("macs", "Δ macs", "signed"),
-                                                    ("params", "Δ params", "signed")], frame.to_dict("records"))
+                                                    ("params", "Δ params", "signed")], causes)
         return text
 
     view.custom = {"json": as_json, "markdown": markdown}

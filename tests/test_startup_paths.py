@@ -149,3 +149,14 @@ def test_fit_columns_equal_the_frame_as_it_was(model, kw):
     assert frame.attrs.get("device") == before.attrs.get("device")
     columns, dev = fit_columns(model, alphas, res, **kw)
     assert dev == before.attrs.get("device") and reports.records(columns) == before.to_dict("records")
+
+
+@pytest.mark.parametrize("model, base, other", [("v2", "paper", "torchvision"), ("v3-large", "torchvision", "keras"),
+                                                ("v4-hybrid-medium", "timm", "timm-fused"), ("v1", "paper", "ptflops")])
+def test_explain_rows_equal_the_frame(model, base, other):
+    from mnetcost.explore import explain, explain_rows
+
+    frame = explain(model, base, other, alpha=0.75)
+    rows, attrs = explain_rows(model, base, other, alpha=0.75)
+    assert rows == frame.to_dict("records") and attrs == frame.attrs
+    assert sum(r["macs"] for r in rows) == attrs["other_macs"] - attrs["base_macs"]
