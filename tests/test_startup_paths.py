@@ -160,3 +160,19 @@ def test_explain_rows_equal_the_frame(model, base, other):
     rows, attrs = explain_rows(model, base, other, alpha=0.75)
     assert rows == frame.to_dict("records") and attrs == frame.attrs
     assert sum(r["macs"] for r in rows) == attrs["other_macs"] - attrs["base_macs"]
+
+
+@pytest.mark.parametrize("model, convention", [("v1", "keras"), ("v2", "torchvision"), ("v3-large", "ptflops"),
+                                               ("v4-hybrid-medium", "timm"), ("v5-base", "timm")])
+def test_count_of_one_configuration_equals_np_where(model, convention):
+    """engine.count's one-configuration path (plain ints) gives np.where's trainable count, as a Python int."""
+    from mnetcost.engine import count, trains
+    from mnetcost.ops import op_cost
+
+    _, layers, s = engine.cost_layers(model, convention=convention, alpha=0.75)
+    for l in layers:
+        c, got = op_cost(l, s.rules, s.ops), count(l, s)
+        bn_trainable = s.rules.bn_trainable * l.c_out if l.bn else 0
+        before = np.where(trains(l, s, c.weights), c.weights + c.biases + bn_trainable, 0)
+        before = before if np.ndim(before) else before.item()
+        assert got.trainable == before and type(got.trainable) is type(before)
