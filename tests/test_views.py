@@ -277,3 +277,34 @@ def test_diff_by_part_lists_parts():
     assert [r["part"] for r in records] == ["backbone", "head"]
     view = views.difference(records, *_, by="part", all_rows=True, unit="macs")
     assert [r["part"] for r in view.shown] == ["backbone", "head"] and view.columns[0][:2] == ("part", "part")
+
+
+def test_budgets_parse_in_the_order_given():
+    assert parsing.budgets(max_macs="150M", max_latency="20ms", max_params=None, max_peak_memory="512K") == {
+        "max_macs": 150e6, "max_latency": 0.02, "max_params": None, "max_peak_bytes": 512e3}
+    with pytest.raises(UsageError, match="give a budget: --max-macs, --max-params, --max-peak-memory and/or "
+                                         "--max-latency"):
+        parsing.budgets(True, max_macs=None, max_params=None, max_peak_memory=None, max_latency=None)
+    with pytest.raises(UsageError, match="--max-latency"):  # the first bad one in the order given
+        parsing.budgets(max_latency="x", max_macs="y")
+
+
+def test_every_command_and_option_has_its_help_text():
+    """help.toml holds the help texts: one per command, each option's key used by some option."""
+    from mnetcost.cli import app
+    from mnetcost.cli.options import HELP
+
+    names = [info.callback.__name__ for info in app.registered_commands]
+    assert sorted(names) == sorted(HELP["commands"])
+    shown = {info.help for info in app.registered_commands}
+    assert all(HELP["commands"][n] in shown and "\bExample" in HELP["commands"][n].replace("\n", "") for n in names)
+    used = (CLI / "commands.py").read_text() + (CLI / "options.py").read_text()
+    for key in HELP["options"]:
+        flag = f'"--{key}' in used or f'"{key}"' in used
+        assert flag, key
+
+
+def test_devices_of_a_file(tmp_path):
+    from mnetcost.latency import devices, read_devices, tables_dir
+
+    assert devices(tables_dir() / "devices.csv") == read_devices(tables_dir() / "devices.csv") == devices()
