@@ -161,14 +161,24 @@ def _adopt(rules, target, roles, fields):
 def explain(model, base: str, other: str, *, alpha: float = 1.0, resolution=None, rho=None, classes=None,
             spatial: str = "exact", top=True, head=None, aux=False, reduced_tail=False, symbols=None):
     """Why ``other``'s totals differ from ``base``'s: the difference split into its causes, changing
-    one rule at a time from ``base`` to ``other`` in the order of ``CAUSES``. The parts add up exactly."""
+    one rule at a time from ``base`` to ``other`` in the order of ``CAUSES``. The parts add up exactly.
+    The frame of ``explain_rows``."""
     import pandas as pd
 
+    rows, attrs = explain_rows(model, base, other, alpha=alpha, resolution=resolution, rho=rho, classes=classes,
+                               spatial=spatial, top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
+    frame = pd.DataFrame(rows, columns=["cause", "macs", "params"])
+    frame.attrs.update(attrs)
+    return frame
+
+
+def explain_rows(model, base: str, other: str, **config):
+    """``explain`` as records (without pandas) and the totals it splits: ``(rows, attrs)`` (``attrs``: the frame's)."""
     table = load_table(model)
     rules = get_convention(base).rules(table.family)
     target = get_convention(other).rules(table.family)
-    config = dict(alpha=alpha, resolution=resolution, rho=rho, spatial=spatial, classes=classes, top=top, head=head,
-                  aux=aux, reduced_tail=reduced_tail, symbols=symbols)
+    config = dict(dict(alpha=1.0, resolution=None, rho=None, spatial="exact", classes=None, top=True, head=None,
+                       aux=False, reduced_tail=False, symbols=None), **config)
     start = cost(model, convention=rules, **config)
     previous, rows = start, []
     for label, roles, fields in CAUSES:
@@ -179,10 +189,8 @@ def explain(model, base: str, other: str, *, alpha: float = 1.0, resolution=None
     end = cost(model, convention=other, **config)
     if (previous.macs, previous.params) != (end.macs, end.params):  # a rule CAUSES does not know
         rows.append({"cause": "other rules", "macs": end.macs - previous.macs, "params": end.params - previous.params})
-    frame = pd.DataFrame(rows, columns=["cause", "macs", "params"])
-    frame.attrs.update(model=table.name, base=base, other=other, base_macs=start.macs, base_params=start.params,
-                       other_macs=end.macs, other_params=end.params)
-    return frame
+    return rows, dict(model=table.name, base=base, other=other, base_macs=start.macs, base_params=start.params,
+                      other_macs=end.macs, other_params=end.params)
 
 
 def parse_values(text: str, name: str, kind=float) -> list:
@@ -404,17 +412,11 @@ def budget_grid(s, alphas, res, *, dtype: str, schedule: str, device=None) -> di
     return {"macs": macs, "params": params, "peak_bytes": peaks, "seconds": times}
 
 
-def fit(model, alphas=None, resolutions=None, config: Config | None = None, *, max_macs=None, max_params=None,
-        max_peak_bytes=None, max_latency=None, device=None, device_file=None, dtype: str = "int8",
-        schedule: str = "materialized", **options):
-    """The alpha x resolution configurations of ``model`` within a budget of MACs, parameters, peak
-    activation memory (at ``dtype`` under ``schedule``) and latency (seconds, predicted on ``device``),
-    sorted by MACs, with ``pareto`` marking those no other feasible configuration beats on both alpha
-    and resolution (wider and larger being taken as better). The rest of the configuration is ``config``
-    or keyword options, as for ``cost``. Vectorised over the grid, from one expansion of the table; by
-    default the CLI's grid (alpha 0.25 to 1.4 by 0.05, 96 to 320 px by 16). With a device, ``latency_ms`` too."""
-    import pandas as pd
-
+def fit_columns(model, alphas=None, resolutions=None, config: Config | None = None, *, max_macs=None, max_params=None,
+                max_peak_bytes=None, max_latency=None, device=None, device_file=None, dtype: str = "int8",
+                schedule: str = "materialized", **options):
+    """``fit`` as columns (arrays: the frame's) and the device (None without one), without pandas:
+    ``(columns, device)``."""
     from .engine import check_alphas, check_resolutions, setup
 
     check_limits(max_macs=max_macs, max_params=max_params, max_peak_bytes=max_peak_bytes, max_latency=max_latency)
@@ -426,18 +428,41 @@ def fit(model, alphas=None, resolutions=None, config: Config | None = None, *, m
                             numbers(resolutions, "resolutions"))
     check_grid_size(len(alphas) * len(res))
     g = budget_grid(s, alphas, res, dtype=dtype, schedule=schedule, device=dev)
-    frame = pd.DataFrame({"alpha": np.repeat(alphas, len(res)), "resolution": np.tile(res, len(alphas)),
-                          "macs": g["macs"].ravel(), "params": np.repeat(g["params"], len(res)),
-                          "peak_bytes": g["peak_bytes"].ravel()})
+    cols = {"alpha": np.repeat(alphas, len(res)), "resolution": np.tile(res, len(alphas)), "macs": g["macs"].ravel(),
+            "params": np.repeat(g["params"], len(res)), "peak_bytes": g["peak_bytes"].ravel()}
     if dev is not None:
-        frame["latency_ms"] = 1e3 * g["seconds"].ravel()
-    feasible = frame[_within(frame, max_macs, max_params, max_peak_bytes, max_latency)].reset_index(drop=True)
+        cols["latency_ms"] = 1e3 * g["seconds"].ravel()
+    ok = _within_columns(cols, max_macs, max_params, max_peak_bytes, max_latency)
+    cols = {k: v[ok] for k, v in cols.items()}
     # Pareto: the largest resolution of its alpha, and larger than any wider configuration's
-    best_r = feasible.groupby("alpha")["resolution"].transform("max")
-    by_alpha = feasible.groupby("alpha")["resolution"].max().sort_index(ascending=False)
-    wider_max = by_alpha.cummax().shift(1, fill_value=-1)
-    feasible["pareto"] = (feasible["resolution"] == best_r) & (feasible["resolution"] > feasible["alpha"].map(wider_max))
-    feasible = feasible.sort_values(["macs", "alpha"], ignore_index=True)
+    best = {}
+    for a, r in zip(cols["alpha"].tolist(), cols["resolution"].tolist()):
+        best[a] = max(best.get(a, r), r)
+    wider, running = {}, -1
+    for a in sorted(best, reverse=True):
+        wider[a], running = running, max(running, best[a])
+    cols["pareto"] = np.array([r == best[a] and r > wider[a] for a, r in zip(cols["alpha"].tolist(),
+                                                                            cols["resolution"].tolist())], dtype=bool)
+    order = np.lexsort((cols["alpha"], cols["macs"]))
+    return {k: v[order] for k, v in cols.items()}, dev
+
+
+def fit(model, alphas=None, resolutions=None, config: Config | None = None, *, max_macs=None, max_params=None,
+        max_peak_bytes=None, max_latency=None, device=None, device_file=None, dtype: str = "int8",
+        schedule: str = "materialized", **options):
+    """The alpha x resolution configurations of ``model`` within a budget of MACs, parameters, peak
+    activation memory (at ``dtype`` under ``schedule``) and latency (seconds, predicted on ``device``),
+    sorted by MACs, with ``pareto`` marking those no other feasible configuration beats on both alpha
+    and resolution (wider and larger being taken as better). The rest of the configuration is ``config``
+    or keyword options, as for ``cost``. Vectorised over the grid, from one expansion of the table; by
+    default the CLI's grid (alpha 0.25 to 1.4 by 0.05, 96 to 320 px by 16). With a device, ``latency_ms`` too.
+    The frame of ``fit_columns``."""
+    import pandas as pd
+
+    columns, dev = fit_columns(model, alphas, resolutions, config, max_macs=max_macs, max_params=max_params,
+                               max_peak_bytes=max_peak_bytes, max_latency=max_latency, device=device,
+                               device_file=device_file, dtype=dtype, schedule=schedule, **options)
+    feasible = pd.DataFrame(columns)
     if dev is not None:
         feasible.attrs["device"] = dev
     return feasible
@@ -445,12 +470,56 @@ def fit(model, alphas=None, resolutions=None, config: Config | None = None, *, m
 
 def _within(frame, max_macs, max_params, max_peak_bytes, max_latency) -> np.ndarray:
     """Which rows of ``frame`` are within every budget given."""
-    ok = np.ones(len(frame), dtype=bool)
+    return _within_columns({c: frame[c].to_numpy() for c in frame.columns if c in ("macs", "params", "peak_bytes",
+                            "latency_ms")}, max_macs, max_params, max_peak_bytes, max_latency, len(frame))
+
+
+def _within_columns(columns: dict, max_macs, max_params, max_peak_bytes, max_latency, n=None) -> np.ndarray:
+    """Which rows of ``columns`` (arrays) are within every budget given."""
+    ok = np.ones(len(next(iter(columns.values()))) if n is None else n, dtype=bool)
     for column, limit in (("macs", max_macs), ("params", max_params), ("peak_bytes", max_peak_bytes),
                           ("latency_ms", None if max_latency is None else 1e3 * max_latency)):
         if limit is not None:
-            ok &= frame[column].to_numpy() <= limit
+            ok &= columns[column] <= limit
     return ok
+
+
+def choose_records(*, device=None, device_file=None, max_latency=None, max_peak_bytes=None, max_params=None,
+                   max_macs=None, dtype: str | None = None, schedule: str = "materialized", sources=None):
+    """``choose`` as records (``DataFrame.to_dict("records")`` of its frame) and the device (None without one),
+    without pandas: ``(records, device)``."""
+    from .engine import setup
+    from .reference import accuracy_records
+    from .traffic import dtype_bytes
+
+    check_limits(max_latency=max_latency, max_peak_bytes=max_peak_bytes, max_params=max_params, max_macs=max_macs)
+    dev = _budget_device(device, device_file, max_latency)
+    dtype = dtype or (dev.dtype if dev is not None else "int8")
+    dtype_bytes(dtype)
+    table = accuracy_records()
+    sources = check_sources(sources, {r["source"] for r in table})
+    if sources is not None:
+        table = [r for r in table if r["source"] in set(sources)]
+    networks: dict = {}  # one expansion per network (model, convention, classes, alpha), all its resolutions at once
+    for r in table:
+        r.update(macs=0, params=0, peak_bytes=0, latency_ms=np.nan)
+        networks.setdefault((r["model"], r["convention"], r["classes"], r["alpha"]), []).append(r)
+    for (model, convention, classes, alpha), rows in sorted(networks.items(), key=lambda item: item[0]):
+        res = np.array(sorted({r["resolution"] for r in rows}), dtype=np.int64)
+        g = budget_grid(setup(model, convention=convention, classes=int(classes)), np.array([alpha]), res,
+                        dtype=dtype, schedule=schedule, device=dev)
+        for r, col in zip(rows, np.searchsorted(res, [r["resolution"] for r in rows])):
+            r.update(macs=int(g["macs"][0, col]), params=int(g["params"][0]), peak_bytes=int(g["peak_bytes"][0, col]))
+            if dev is not None:
+                r["latency_ms"] = float(1e3 * g["seconds"][0, col])
+    ok = _within_columns({k: np.array([r[k] for r in table], dtype=float) for k in ("macs", "params", "peak_bytes",
+                          "latency_ms")}, max_macs, max_params, max_peak_bytes, max_latency) if table else []
+    chosen = sorted((r for r, keep in zip(table, ok) if keep), key=lambda r: (-r["top1"], r["macs"]))
+    cost_axis = np.array([r["latency_ms" if dev is not None else "macs"] for r in chosen], dtype=float)
+    top1 = np.array([r["top1"] for r in chosen], dtype=float)
+    for r, a, c in zip(chosen, top1, cost_axis):
+        r["pareto"] = not bool(np.any((top1 >= a) & (cost_axis <= c) & ((top1 > a) | (cost_axis < c))))
+    return chosen, dev
 
 
 def choose(*, device=None, device_file=None, max_latency=None, max_peak_bytes=None, max_params=None, max_macs=None,
@@ -460,43 +529,21 @@ def choose(*, device=None, device_file=None, max_latency=None, max_peak_bytes=No
     the device's dtype, else int8) under the checkpoint's own convention, and with a device its
     predicted latency (ms). ``pareto`` marks the checkpoints no other fitting one beats on both
     accuracy and latency (on accuracy and MACs without a device). No accuracy is ever estimated: only
-    published checkpoints are listed."""
+    published checkpoints are listed. The frame of ``choose_records``."""
+    import pandas as pd
+
     from .reference import accuracy
-    from .traffic import dtype_bytes
 
-    check_limits(max_latency=max_latency, max_peak_bytes=max_peak_bytes, max_params=max_params, max_macs=max_macs)
-    dev = _budget_device(device, device_file, max_latency)
-    dtype = dtype or (dev.dtype if dev is not None else "int8")
-    dtype_bytes(dtype)
-    table = accuracy()
-    sources = check_sources(sources, set(table["source"]))
-    if sources is not None:
-        table = table[table["source"].isin(sources)]
-    table = table.reset_index(drop=True)
-    for column in ("macs", "params", "peak_bytes", "latency_ms"):
-        table[column] = np.nan if column == "latency_ms" else 0
-    # one expansion per network (model, convention, classes, alpha), all its resolutions at once
-    from .engine import setup
-
-    for (model, convention, classes, alpha), rows in table.groupby(["model", "convention", "classes", "alpha"]):
-        res = np.array(sorted(set(rows["resolution"])), dtype=np.int64)
-        g = budget_grid(setup(model, convention=convention, classes=int(classes)), np.array([alpha]), res,
-                        dtype=dtype, schedule=schedule, device=dev)
-        cols = np.searchsorted(res, rows["resolution"].to_numpy())
-        table.loc[rows.index, "macs"] = g["macs"][0, cols]
-        table.loc[rows.index, "params"] = g["params"][0]
-        table.loc[rows.index, "peak_bytes"] = g["peak_bytes"][0, cols]
-        if dev is not None:
-            table.loc[rows.index, "latency_ms"] = 1e3 * g["seconds"][0, cols]
-    ok = _within(table, max_macs, max_params, max_peak_bytes, max_latency)
-    chosen = table[ok].sort_values(["top1", "macs"], ascending=[False, True], ignore_index=True)
-    cost_axis = chosen["latency_ms" if dev is not None else "macs"].to_numpy(dtype=float)
-    top1 = chosen["top1"].to_numpy(dtype=float)
-    beaten = [np.any((top1 >= a) & (cost_axis <= c) & ((top1 > a) | (cost_axis < c))) for a, c in zip(top1, cost_axis)]
-    chosen["pareto"] = ~np.array(beaten, dtype=bool)
+    records, dev = choose_records(device=device, device_file=device_file, max_latency=max_latency,
+                                  max_peak_bytes=max_peak_bytes, max_params=max_params, max_macs=max_macs, dtype=dtype,
+                                  schedule=schedule, sources=sources)
+    columns = [*accuracy().columns, "macs", "params", "peak_bytes", "latency_ms", "pareto"]
+    frame = pd.DataFrame.from_records(records, columns=columns) if records else pd.DataFrame(columns=columns)
+    frame = frame.astype({"macs": np.int64, "params": np.int64, "peak_bytes": np.int64, "latency_ms": float,
+                          "pareto": bool, **{c: t for c, t in accuracy().dtypes.items()}})
     if dev is not None:
-        chosen.attrs["device"] = dev
-    return chosen
+        frame.attrs["device"] = dev
+    return frame
 
 
 def comparison(models, alphas=(1.0,), resolutions=(None,), conventions=("paper",), **variant):
@@ -511,10 +558,11 @@ def comparison(models, alphas=(1.0,), resolutions=(None,), conventions=("paper",
     explanations = []
     if len(conventions) > 1 and len(models) == 1 and len(alphas) == 1 and len(resolutions) == 1:
         for other in conventions[1:]:
-            frame = explain(models[0], conventions[0], other, alpha=alphas[0], resolution=resolutions[0], **variant)
-            total = {"cause": "total", "macs": frame.attrs["other_macs"] - frame.attrs["base_macs"],
-                     "params": frame.attrs["other_params"] - frame.attrs["base_params"]}
-            explanations.append((other, frame, total))
+            rows, attrs = explain_rows(models[0], conventions[0], other, alpha=alphas[0], resolution=resolutions[0],
+                                       **variant)
+            total = {"cause": "total", "macs": attrs["other_macs"] - attrs["base_macs"],
+                     "params": attrs["other_params"] - attrs["base_params"]}
+            explanations.append((other, rows, total))
     return records, explanations
 
 

@@ -322,9 +322,9 @@ def _device_row(d: Device) -> dict:
 
 
 @lru_cache(maxsize=1)
-def devices() -> dict[str, Device]:
-    """The shipped device profiles (tables/devices.csv)."""
-    return read_devices(tables_dir() / "devices.csv")
+def devices(device_file=None) -> dict[str, Device]:
+    """The shipped device profiles (tables/devices.csv), or those of ``device_file``."""
+    return read_devices(tables_dir() / "devices.csv" if device_file is None else device_file)
 
 
 def get_device(device=None, peak_macs=None, bandwidth=None, device_file=None) -> Device:

@@ -137,3 +137,32 @@ def calibrate(measurements=None, published=None, *, form=None, holdout=None, rid
 
         write_device(fitted.device, output)
     return fitted
+
+
+def verify(**options):
+    """``torch.verify`` of a configuration (``cost``'s keywords), its arguments checked first (a bad option is a
+    usage error whether or not PyTorch is there), naming the missing dependency without PyTorch; the library's
+    verify refuses a network too large to build (``traffic.check_forward``)."""
+    from .engine import setup
+    from .errors import EnvironmentProblem
+
+    setup(**options)
+    try:
+        from .torch import verify as run_verify
+    except ImportError:
+        raise EnvironmentProblem('mnetcost verify needs PyTorch: pip install "mnetcost[torch]"') from None
+    return run_verify(**options)
+
+
+def measure(models, alphas=None, resolutions=None, convention: str = "paper", *, output=None, **settings):
+    """``timing.measure`` of the configurations of ``models`` (``timing.configurations``), appending the
+    measurements to ``output`` (checked before any timing) when given."""
+    from .timing import append, check_output, configurations, measure as run_measure
+
+    configs = configurations(models, alphas, resolutions, convention)
+    if output is not None:
+        check_output(output)
+    rows = run_measure(configs, **settings)
+    if output is not None:
+        append(rows, output)
+    return rows

@@ -74,3 +74,10 @@ def quiet_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):
         pass
+
+
+def progress():
+    """Where a long command says what it is doing: one line on stderr each, when stderr is a terminal (None if not)."""
+    if sys.stderr.isatty():
+        return lambda message: print(f"mnetcost: {message}", file=sys.stderr, flush=True)
+    return None
