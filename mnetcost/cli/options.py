@@ -3,7 +3,7 @@ choices and defaults come from ``mnetcost.vocab``, help texts from ``help.toml``
 
 import functools
 import inspect
-import tomllib
+import sys
 from collections import namedtuple
 from enum import Enum
 from importlib import import_module
@@ -14,7 +14,8 @@ import typer
 
 from .. import vocab
 
-HELP = tomllib.loads(Path(__file__).with_name("help.toml").read_text(encoding="utf-8"))
+TOML = import_module("tomllib" if sys.version_info >= (3, 11) else "tomli")  # tomli: Python 3.10's tomllib
+HELP = TOML.loads(Path(__file__).with_name("help.toml").read_text(encoding="utf-8"))
 
 
 def choices(name: str, values) -> type:
