@@ -189,7 +189,7 @@ def measure(configs, *, runtime: str = "onnxruntime", threads: int = 1, repeat: 
         raise UsageError(f"progress is a function of one message, got {progress!r:.80}")
     configs = [check_config(c) for c in configs]
     _, ort = _imports()
-    from .torch import memory_guard
+    from .errors import memory_guard
 
     say = progress or (lambda message: None)
     with memory_guard("measure"):

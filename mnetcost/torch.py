@@ -17,29 +17,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from contextlib import contextmanager
 
 from .config import configure
 from .engine import cost_layers, hw
-from .errors import EnvironmentProblem, UsageError
+from .errors import UsageError, memory_guard
 from .traffic import check_forward
 
-
-@contextmanager
-def memory_guard(what: str):
-    """A real out-of-memory while building or running (Python's MemoryError, PyTorch's or ONNX Runtime's failed
-    allocation) is the environment's problem (``EnvironmentProblem``, exit 3), never an internal error."""
-    try:
-        yield
-    except MemoryError:
-        raise EnvironmentProblem(f"{what} ran out of memory on this machine; choose a smaller resolution or width") from None
-    except Exception as e:  # torch: RuntimeError "can't allocate memory"; onnxruntime: its own exception types
-        text = str(e).lower()
-        if isinstance(e, getattr(torch, "OutOfMemoryError", ())) or any(
-                s in text for s in ("allocate memory", "out of memory", "failed to allocate", "bad_alloc", "bad allocation")):
-            raise EnvironmentProblem(f"{what} ran out of memory on this machine ({str(e).splitlines()[0]:.120}); "
-                                     "choose a smaller resolution or width") from None
-        raise
 
 class MobileNet(nn.Module):
     """A network of named primitive layers; ``names[i]`` is mnetcost's name of ``layers[i]`` and
