@@ -27,9 +27,22 @@ def columns() -> int:
     return width() or shutil.get_terminal_size((80, 24)).columns
 
 
+class ClosedPipe(BrokenPipeError):
+    """The reader went away (``| head``, ``| true``): a normal end, exit 0. Raised without an errno, so that
+    click (which turns an EPIPE OSError into exit 1) passes it on to mnetcost's own handler."""
+
+
 def show(view, fmt: str, stream=None) -> None:
-    """Write a view (``mnetcost.views.View``) as ``fmt``: table (rich), csv, json or markdown."""
+    """Write a view (``mnetcost.views.View``) as ``fmt``: table (rich), csv, json or markdown; a closed pipe
+    ends it the same way in every format (``ClosedPipe``)."""
     stream = stream or sys.stdout
+    try:
+        _show(view, fmt, stream)
+    except BrokenPipeError:
+        raise ClosedPipe from None
+
+
+def _show(view, fmt: str, stream) -> None:
     if fmt != "table":
         stream.write(view.text(fmt))
         return
@@ -37,16 +50,27 @@ def show(view, fmt: str, stream=None) -> None:
 
     class _Console(Console):
         def on_broken_pipe(self):  # rich would exit 1; a closed pipe (| head) is a normal end
-            raise BrokenPipeError
+            raise ClosedPipe
 
     console = _Console(width=width(), file=stream if stream is not sys.stdout else None)
-    for item in view.rich(console.width):  # a no-wrap text (citations) is printed whole, whatever the width
+    for item in view.rich(console.width):
         console.print(item, soft_wrap=bool(getattr(item, "no_wrap", False)))
 
 
-def printable(text: str) -> str:
-    """Control characters never reach the terminal."""
-    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
+_ascii_only = False  # set by ascii_fallback(): standard output cannot encode mnetcost's symbols
+
+
+def printable(text, newlines: bool = False) -> str:
+    """Free text as it may reach a terminal or a file, in every format: control characters escaped (a newline
+    kept with ``newlines``), and on a terminal without UTF-8 each symbol replaced by its ASCII stand-in before
+    anything is laid out (so that a table's columns keep their widths)."""
+    text = str(text)
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() or ch == " " or (newlines and ch == "\n") else repr(ch)[1:-1]
+                       for ch in text)
+    if _ascii_only and not text.isascii():
+        text = "".join(ASCII.get(ch, ch) for ch in text)
+    return text
 
 
 def _ascii_fallback(error: UnicodeEncodeError):
@@ -57,11 +81,14 @@ def ascii_fallback() -> None:
     """Standard output and error print symbols they cannot encode as ASCII stand-ins."""
     import codecs
 
+    global _ascii_only
     codecs.register_error("mnetcost-ascii", _ascii_fallback)
+    _ascii_only = False
     for stream in (sys.stdout, sys.stderr):
         try:
-            "αρ×—Δ·".encode(getattr(stream, "encoding", None) or "ascii")
+            "".join(ASCII).encode(getattr(stream, "encoding", None) or "utf-8")  # no encoding (StringIO): any text
         except (UnicodeEncodeError, LookupError):
+            _ascii_only = _ascii_only or stream is sys.stdout
             if hasattr(stream, "reconfigure"):
                 stream.reconfigure(errors="mnetcost-ascii")
 

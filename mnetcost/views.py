@@ -23,15 +23,16 @@ class View:
     terminal's width is a function of it. ``custom`` overrides a format: {fmt: function}."""
 
     def __init__(self, title, columns, machine, records, caption="", *, document=None, shown=None, row_style=None,
-                 before=(), extra=(), custom=None):
+                 before=(), extra=(), custom=None, whole=None):
         self.title, self.columns, self.machine, self.records, self.caption = title, columns, machine, records, caption
         self.document = document or (lambda rows: {"rows": rows})
         self.shown = records if shown is None else shown
         self.row_style, self.before, self.extra, self.custom = row_style, before, extra, custom or {}
+        self.whole = whole  # a column whose values are never broken (render.records_table)
 
     def table(self, width=None):
         return render.records_table(self.title, self.columns, self.shown, self.caption, row_style=self.row_style,
-                                    width=width)
+                                    width=width, whole=self.whole)
 
     def rich(self, width=None) -> list:
         if "table" in self.custom:
@@ -110,7 +111,7 @@ def cost_layers(result, unit: str) -> View:
 
     return View("", [], [], [], custom={
         "table": lambda width: [render.rich_table(result, result.rules.note, unit_factor=k, unit_label=label,
-                                                  unit_note=UNIT_NOTE[unit])],
+                                                  unit_note=UNIT_NOTE[unit], width=width)],
         "csv": lambda: render.to_csv(result, unit_factor=k if unit == "flops" else None),
         "json": as_json, "markdown": lambda: render.to_markdown(result)})
 
@@ -138,12 +139,12 @@ def catalogue(records, unit: str, wide: bool) -> View:
         rec["count"] = rec["macs"] * UNIT_FACTOR[unit]
         rec["resolution"] = int(rec["resolution"]) if not isinstance(rec["resolution"], tuple) else rec["resolution"]
     columns = [("name", "model", "text"), ("title", "what", "long")] + ([("ref", "source", "long")] if wide else []) + [
-               ("resolution", "px", "float")] + ([("layers", "layers", "float")] if wide else []) + [
-               ("count", UNIT_LABEL[unit], "count"), ("params", "params", "count")]
+               ("resolution", "px", "float"), ("layers", "layers", "float"), ("count", UNIT_LABEL[unit], "count"),
+               ("params", "params", "count")]
     machine = keys("name", "title", "ref", "resolution", "layers", "macs") + flops_column(unit) + keys(
         "params", "family", "source")
     caption = ("Layers: conv, depthwise, pointwise and FC layers. Totals at alpha 1 and each table's resolution, paper "
-               f"convention, the table's classes. Sources and layer counts: a terminal of 110 columns or more; full citations: "
+               f"convention, the table's classes. Sources: a terminal of 110 columns or more; full citations: "
                f"--format csv or json. {UNIT_NOTE[unit]}")
     return View("mnetcost tables", columns, machine, records, caption, document=lambda rows: {"models": rows})
 
@@ -234,7 +235,7 @@ def fitting(frame, model, convention, budget: str, dtype: str, all_rows: bool, u
             rec["latency"] = round(rec["latency_ms"], 2)
     columns = [("alpha", "α", "float"), ("resolution", "px", "float"), ("count", label, "count"),
                ("params", "params", "count"), ("peak_bytes", f"peak ({dtype})", "count")] + (
-        [("latency", "ms", "float")] if timed else []) + ([("best", "Pareto", "text")] if all_rows else [])
+        [("latency", "ms", "decimal")] if timed else []) + ([("best", "Pareto", "text")] if all_rows else [])
     machine = keys("alpha", "resolution", "macs", "params", "peak_bytes", *(("latency_ms",) if timed else ()), "pareto")
     caption = (f"{len(frame)} of the searched configurations fit ({budget}); "
                f"{int(frame['pareto'].sum())} are Pareto-best. {UNIT_NOTE[unit]}")
@@ -283,7 +284,7 @@ def layer_ratio(records, last, inputs: dict, unit: str) -> View:
                 "m_params": round(r["params"] / 1e6, 2)} for r in records]
     formulas = _formulas(inputs["kernel"], last)
     columns = [("layer", "layer / modification", "text"), ("m_count", f"million {label}", "float"),
-               ("m_params", "million params", "float")]
+               ("m_params", "million params", "decimal")]
     machine = keys("layer", "alpha", "rho", "kind", "macs") + flops_column(unit) + keys("params")
     title = (f"D_K = {inputs['kernel']}, M = {inputs['in']}, N = {inputs['out']}, D_F = {inputs['size']:g} "
              f"({inputs['spatial']})")
@@ -315,16 +316,13 @@ def figures(records, counts: dict, model, per_layer: bool) -> View:
     title = f"published figures{' for ' + model if model else ''}"
     citations = dict.fromkeys((rec["source"], rec["citation"]) for rec in records)
 
-    def footnotes(width):
-        from rich.text import Text
+    def footnotes(width):  # wrapped at the terminal's width
+        return render.plain("\n".join(f"[{n}] {reason}" for reason, n in notes.items()))
 
-        return Text("\n".join(f"[{n}] {reason}" for reason, n in notes.items()))
-
-    def sources(width):  # citations are long unbreakable words (URLs, commit hashes): printed whole, one a line
-        from rich.text import Text
-
-        return Text("Sources:\n" + "\n".join(f"{src}: {cite}" for src, cite in citations), no_wrap=True,
-                    overflow="ignore")
+    def sources(width):  # wrapped between words; a word wider than the terminal (a URL) folds
+        text = render.plain("Sources:\n" + "\n".join(f"{src}: {cite}" for src, cite in citations))
+        text.overflow = "fold"
+        return text
 
     return View(title, columns, machine, records, caption, extra=[footnotes, sources],
                 document=lambda rows: {"figures": rows},
@@ -374,7 +372,7 @@ def memory(m, dtype: str, schedule: str) -> View:
     by_res = m.resolution_rows()
     columns = [("name", "layer", "text"), ("op", "op", "text"), ("out_bytes", "output", "count"),
                ("weight_bytes", "weights", "count"), ("bytes_moved", "moved", "count"),
-               ("intensity", "MAC/B", "float"), ("live_bytes", "live", "count"), ("kept", "kept", "text")]
+               ("intensity", "MAC/B", "decimal"), ("live_bytes", "live", "count"), ("kept", "kept", "text")]
     machine = keys(*MEMORY_COLUMNS)
     describe = render.describe(m.cost).split("\n")[1]
     caption = (f"Peak ({schedule}): {m.peak_bytes:,} bytes at {m.peak_layer}. Weights: {m.weight_bytes:,} bytes. "
@@ -404,7 +402,7 @@ def roofline(r, model, bound_ops: dict, other: float) -> View:
         rec["time_us"] = round(rec["time_s"] * 1e6, 2)
         rec["intensity"] = round(float(rec["intensity"]), 2)
     columns = [("name", "layer", "text"), ("op", "op", "text"), ("mult_adds", "MACs", "count"),
-               ("bytes_moved", "bytes", "count"), ("intensity", "MAC/B", "float"), ("time_us", "µs", "float"),
+               ("bytes_moved", "bytes", "count"), ("intensity", "MAC/B", "decimal"), ("time_us", "µs", "decimal"),
                ("bound", "bound", "text")]
     machine = keys("name", "op", "mult_adds", "bytes_moved", "intensity", "compute_s", "memory_s", "other_s", "time_s",
                    "bound")
@@ -447,8 +445,8 @@ def calibration(c, output) -> View:
                f"{100 * c.train_error:.1f}% on them). {_held_out_summary(c.held_out, records)}"
                + (f" Saved to {output}." if output else ""))
     columns = [("config", "model α px", "long"), ("measured", "measured ms", "text"),
-               ("predicted", "held-out ms", "text"), ("error_pct", "error %", "float"),
-               ("proxy_error_pct", "MACs-only %", "float")] + (
+               ("predicted", "held-out ms", "text"), ("error_pct", "error %", "decimal"),
+               ("proxy_error_pct", "MACs-only %", "decimal")] + (
         [("unseen", "unseen", "long")] if any(rec["unseen"] for rec in records) else [])
     machine = keys("source", "model", "alpha", "resolution", "group", "measured_ms", "fitted_ms", "predicted_ms",
                    "error", "proxy_ms", "proxy_error", "unseen")
@@ -530,14 +528,14 @@ def choice(frame, budget: str, dtype, schedule: str, all_rows: bool) -> View:
         else:
             rec["latency_ms"] = None  # JSON null, not NaN
     shown = records if all_rows else records[:20]
-    columns = [("checkpoint", "checkpoint", "long"), ("top1", "top-1", "float")] + (
-        [("latency", "ms", "float")] if timed else []) + [
+    columns = [("checkpoint", "checkpoint", "long"), ("source", "source", "text"), ("top1", "top-1", "float")] + (
+        [("latency", "ms", "decimal")] if timed else []) + [
         ("macs", "MACs", "count"), ("params", "params", "count"), ("peak_bytes", "peak B", "count"),
         ("best", "best", "text")]
     machine = keys("source", "checkpoint", "model", "alpha", "resolution", "convention", "classes", "top1", "top5",
                    "variant", "latency_ms", "macs", "params", "peak_bytes", "pareto", "citation")
     return View("Published checkpoints within the budget", columns, machine, records,
-                _choice_caption(records, shown, budget, dev, dtype, schedule), shown=shown,
+                _choice_caption(records, shown, budget, dev, dtype, schedule), shown=shown, whole="checkpoint",
                 document=lambda rows: {"budget": budget, "device": device_document(dev) if timed else None,
                                        "rows": rows})
 

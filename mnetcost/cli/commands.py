@@ -43,7 +43,8 @@ def table(cfg: Config, spatial: SpatialOpt = Spatial.exact, var: Variant = None,
 
 @app.command()
 def models(unit: UnitOpt = U, fmt: Fmt = F):
-    """Every shipped table: what it is, its source, its layer count and totals at alpha 1, 224 px (paper convention).
+    """Every shipped table: what it is, its layer count and totals at alpha 1 and its own resolution (paper
+    convention); its source at 110 columns or more, or in -f csv / json.
 
     Example: mnetcost models"""
     from .. import views
