@@ -2,6 +2,7 @@
 outcome is a result or one `mnetcost: error:` line with its documented exit code (mnetcost.errors)."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -53,6 +54,24 @@ def test_a_terminal_without_utf8_gets_ascii(env, args):
     out.stdout.encode("ascii")
     if args[0] == "table":
         assert "alpha 0.5" in out.stdout  # the stand-in for the symbol
+
+
+@pytest.mark.parametrize("args", [["compare", "v2", "-c", "paper,torchvision"], ["fit", "v2", "--max-macs", "150M"],
+                                  ["reference", "v3-small"], ["table", "v2"], ["ratio", "--kernel", "3", "--in", "8",
+                                                                             "--out", "8", "--size", "7"]])
+def test_without_utf8_headers_line_up_with_rows(args):
+    """The ASCII stand-ins (alpha for α) are put in before a table is laid out: every row of a table has the
+    same length and its column rules in the same places as its header."""
+    out = run(args, {"PYTHONIOENCODING": "ascii", "COLUMNS": "80"})
+    assert out.returncode == 0 and out.stderr == ""
+    out.stdout.encode("ascii")
+    tables = [block.split("\n") for block in re.findall(r"(?m)^\|.*(?:\n\|.*)*", out.stdout)]
+    assert tables or args[0] in ("table", "ratio")
+    for rows in tables:
+        assert len({len(line) for line in rows}) == 1, rows[:3]
+        assert len({tuple(i for i, ch in enumerate(line) if ch == "|") for line in rows if "|" in line[1:-1]}) == 1
+    if args[0] == "compare":
+        assert "alpha" in tables[0][0]
 
 
 def test_columns_0_still_prints():
