@@ -346,3 +346,27 @@ def test_json_is_json_with_unbounded_rates(capsys):
     assert d["device"]["peak_macs"] is None and d["latency_s"] > 0
 
 
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json", "markdown"])
+@pytest.mark.parametrize("args", [["fit", "v2", "--max-macs", "150M\r"],
+                                  ["calibrate", "--published", "v3-paper", "--name", "a\x1b[2Jb"],
+                                  ["calibrate", "--published", "v3-paper", "-o", "OUT\x1b[31m.csv"]])
+def test_free_text_never_carries_control_characters(args, fmt, tmp_path):
+    """An option value, a name or a path that reaches a title or caption is escaped in every format (one rule:
+    terminal.printable), never written raw to the terminal."""
+    args = [a.replace("OUT", str(tmp_path / "d")) for a in args]
+    out = run(args + ["-f", fmt], {"COLUMNS": "200"})
+    assert out.returncode == 0, out.stderr
+    assert all(ch.isprintable() or ch == "\n" for ch in out.stdout), repr(out.stdout[-300:])
+    if fmt == "markdown":
+        assert "\\r" in out.stdout or "\\x1b" in out.stdout
+
+
+@pytest.mark.parametrize("args", [["reference", "-f", "csv"], ["reference", "-f", "json"], ["table", "v2", "-f", "csv"],
+                                  ["models", "-f", "markdown"], ["reference"]])
+def test_a_pipe_closed_before_reading_ends_quietly(args):
+    """`mnetcost reference -f csv | true` under pipefail: exit 0 and nothing on stderr, in every format."""
+    p = subprocess.Popen(CLI + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()  # as `| true` does: the reader is gone before anything is written
+    assert p.wait(timeout=60) == 0 and p.stderr.read() == b""
