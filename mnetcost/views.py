@@ -393,14 +393,26 @@ def memory(m, dtype: str, schedule: str) -> View:
     return view
 
 
+def _listed(names) -> str:
+    """'conv1, fc and 12 layers without MACs' (None: a layer without MACs)."""
+    named = [n for n in names if n is not None]
+    shown = ", ".join(named[:6]) + (f" and {len(named) - 6} more" if len(named) > 6 else "")
+    others = len(names) - len(named)
+    return " and ".join(x for x in (shown, f"{others} layers without MACs" if others else "") if x)
+
+
 def roofline(r, model, bound_ops: dict, other: float) -> View:
     """``latency.roofline``: each layer's predicted time and bound (``reports.memory_bound_ops``, ``other_seconds``)."""
     from .reports import records as as_records
 
     records = as_records(r.columns)
+    unbounded = []
     for rec in records:
         rec["time_us"] = round(rec["time_s"] * 1e6, 2)
         rec["intensity"] = round(float(rec["intensity"]), 2)
+        if rec["compute_s"] == 0 and rec["memory_s"] == 0 and (rec["mult_adds"] or rec["bytes_moved"]):
+            rec["bound"] = "unbounded rate"  # neither bound: the profile gives the layer's class no finite rate
+            unbounded.append(rec["name"] if rec["mult_adds"] else None)
     columns = [("name", "layer", "text"), ("op", "op", "text"), ("mult_adds", "MACs", "count"),
                ("bytes_moved", "bytes", "count"), ("intensity", "MAC/B", "decimal"), ("time_us", "µs", "decimal"),
                ("bound", "bound", "text")]
@@ -411,7 +423,11 @@ def roofline(r, model, bound_ops: dict, other: float) -> View:
                f"{rate(dev.bandwidth, 'GB/s')}, {r.dtype})"
                + (f", of which {other * 1e3:.2f} ms per-layer and per-element costs" if other else "")
                + "; memory-bound layers: " + (", ".join(f"{n} {op}" for op, n in bound_ops.items()) or "none")
-               + f". {dev.source}" + (f" Held out: {dev.held_out}." if dev.held_out else ""))
+               + (f". unbounded rate ({_listed(unbounded)}): the "
+                  "profile's MAC rate for the layer's class and its bandwidth are unbounded (a fitted profile finds no "
+                  "measurable cost there), so the layer takes only the per-layer and per-element costs"
+                  if unbounded else "")
+               + f". {dev.source.rstrip('.')}." + (f" Held out: {dev.held_out}." if dev.held_out else ""))
     return View(f"{model}: roofline", columns, machine, records, caption,
                 document=lambda rows: {"model": model, "device": device_document(dev), "dtype": r.dtype,
                                        "latency_s": r.latency_s, "memory_bound": r.memory_bound, "layers": rows})
