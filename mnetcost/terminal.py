@@ -101,3 +101,20 @@ def quiet_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):
         pass
+
+
+def tidy_help(group) -> None:
+    """--help as the docs show it: an argument is its metavar (typer writes a required one as {MODEL} and adds
+    its type, MODEL <str>), and each command's summary in ``mnetcost --help`` is its first sentence whole (click
+    cuts it to the terminal's width with '...'; a long one wraps instead)."""
+    import re
+
+    for cmd in [group, *getattr(group, "commands", {}).values()]:
+        if cmd is not group and not cmd.short_help and cmd.help:
+            first = " ".join(cmd.help.split("\n\n")[0].split())
+            cmd.short_help = re.split(r"(?<=[a-z0-9)])\. ", first)[0].rstrip(".")
+        for param in cmd.params:
+            if getattr(param, "param_type_name", "") == "argument" and hasattr(param, "_usage_display_name"):
+                shown = param.metavar or param.name.upper()
+                param._usage_display_name = lambda shown=shown: shown
+                param.display_type_rich = lambda ctx: None

@@ -315,3 +315,19 @@ def test_calibrate_command(capsys):
     assert 0 < d["device"]["held_out"]["within_10"] <= 1 and d["train_error"] > 0
 
 
+
+
+def test_help_names_arguments_plainly_and_summaries_whole():
+    """Usage lines show MODEL (not typer's {MODEL}) and no '<str>'; `mnetcost --help` never cuts a summary."""
+    env = {**os.environ, "COLUMNS": "80", "TERM": "dumb"}
+
+    def helptext(*args):
+        return subprocess.run([sys.executable, "-m", "mnetcost", *args, "--help"], capture_output=True, text=True,
+                              env=env).stdout
+
+    top = helptext()
+    assert "..." not in top.split("Commands:")[1] and "budget of MACs, parameters, peak activation memory" in top
+    for command in ("table", "compare", "diff", "reference", "train"):
+        text = helptext(command)
+        assert "{" not in text.splitlines()[0] and "<str>" not in text, text[:300]
+    assert helptext("table").startswith("Usage: mnetcost table [OPTIONS] MODEL\n")
