@@ -118,3 +118,12 @@ def tidy_help(group) -> None:
                 shown = param.metavar or param.name.upper()
                 param._usage_display_name = lambda shown=shown: shown
                 param.display_type_rich = lambda ctx: None
+
+
+def fold(example: str, width: int = 76) -> str:
+    """A help example longer than an 80-column terminal, continued on the next lines as a shell reads it."""
+    import textwrap
+
+    lines = textwrap.wrap(example.strip(), width - 2, subsequent_indent="    ", break_long_words=False,
+                          break_on_hyphens=False)
+    return " \\\n".join(lines)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from . import render
-from .vocab import UNIT_FACTOR, UNIT_LABEL
+from .vocab import DEFAULT_DTYPE, UNIT_FACTOR, UNIT_LABEL
 
 UNIT_NOTE = {
     "macs": "MACs = multiply-accumulates: one multiply-add is one MAC.",
@@ -126,7 +126,7 @@ def cost_breakdown(result, by: str, records, unit: str) -> View:
     machine = [(by, by, "text"), ("macs", "macs", "count")] + ([("count", "flops", "count")] if unit == "flops" else []) + [
         ("params", "params", "count"), ("weights", "weights", "count"), ("macs_share", "macs_share", "float"),
         ("params_share", "params_share", "float"), ("weights_share", "weights_share", "float")]
-    caption = (f"Total: {result.macs:,} MACs · {result.params:,} params. % weights leaves biases and BatchNorm "
+    caption = (f"Total: {result.macs * k:,} {label} · {result.params:,} params. % weights leaves biases and BatchNorm "
                f"out (as V1 Table 2 does).\n{UNIT_NOTE[unit]}")
     return View(render.describe(result) + f"\nby {by}", columns, machine, records, caption,
                 document=lambda rows: {**config(result), "by": by, "rows": rows})
@@ -215,9 +215,12 @@ def difference(records, totals, ra, rb, by: str, all_rows: bool, unit: str) -> V
                 document=lambda rows: {"a": config(ra), "b": config(rb), "by": by, "totals": totals, "rows": rows})
 
 
+PEAK_WORDS = "peak <= "
+
+
 def budget_text(peak_note: str = "", latency_note: str = "", **limits) -> str:
     """'MACs <= 150M, peak <= 512KB (int8, materialized)' from the limits given, in their order (None: not given)."""
-    words = {"max_macs": "MACs <= {}", "max_params": "params <= {}", "max_peak_memory": "peak <= {}B" + peak_note,
+    words = {"max_macs": "MACs <= {}", "max_params": "params <= {}", "max_peak_memory": PEAK_WORDS + "{}B" + peak_note,
              "max_latency": "latency <= {}" + latency_note}
     return ", ".join(words[k].format(v) for k, v in limits.items() if v)
 
@@ -233,8 +236,9 @@ def fitting(frame, model, convention, budget: str, dtype: str, all_rows: bool, u
         rec["best"] = "yes" if rec["pareto"] else ""
         if timed:
             rec["latency"] = round(rec["latency_ms"], 2)
+    peak = [("peak_bytes", f"peak ({dtype})", "count")] if PEAK_WORDS in budget else []  # only a budget asked for
     columns = [("alpha", "α", "float"), ("resolution", "px", "float"), ("count", label, "count"),
-               ("params", "params", "count"), ("peak_bytes", f"peak ({dtype})", "count")] + (
+               ("params", "params", "count")] + peak + (
         [("latency", "ms", "decimal")] if timed else []) + ([("best", "Pareto", "text")] if all_rows else [])
     machine = keys("alpha", "resolution", "macs", "params", "peak_bytes", *(("latency_ms",) if timed else ()), "pareto")
     caption = (f"{len(frame)} of the searched configurations fit ({budget}); "
@@ -527,7 +531,7 @@ def _choice_caption(records, shown, budget, dev, dtype, schedule) -> str:
             (f"; the {len(shown)} most accurate shown" if len(shown) < len(records) else "") +
             f"; best: Pareto-best, no other fitting checkpoint is both more accurate and "
             f"{'faster' if timed else 'cheaper in MACs'}. Peak B: activation bytes at the peak "
-            f"({dtype if dtype else 'the device dtype' if timed else 'int8'}, {schedule}). "
+            f"({dtype if dtype else 'the device dtype' if timed else DEFAULT_DTYPE}, {schedule}). "
             "Each checkpoint's source, table and citation: -f csv or json."
             + dev_note + " Top-1 as published (tables/reference/accuracy.csv), never estimated.")
 

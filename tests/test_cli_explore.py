@@ -290,7 +290,7 @@ def test_models_in_flops(capsys):
 
 
 def test_memory_command(capsys):
-    code, out, _ = run(capsys, "memory", "v2", "-f", "json")
+    code, out, _ = run(capsys, "memory", "v2", "--dtype", "float16", "-f", "json")
     d = json.loads(out)
     assert code == 0 and d["peak_bytes"] == 401_408 and d["schedule"] == "materialized" and d["dtype"] == "float16"
     assert {"resolution": 112, "channels": 16, "bytes": 401_408} in d["by_resolution"]
@@ -331,3 +331,39 @@ def test_help_names_arguments_plainly_and_summaries_whole():
         text = helptext(command)
         assert "{" not in text.splitlines()[0] and "<str>" not in text, text[:300]
     assert helptext("table").startswith("Usage: mnetcost table [OPTIONS] MODEL\n")
+
+
+def test_one_dtype_rule_for_every_command(capsys):
+    """Every --dtype defaults to float32 (vocab.DEFAULT_DTYPE); a device profile's own where a device predicts."""
+    from mnetcost.vocab import DEFAULT_DTYPE
+
+    assert DEFAULT_DTYPE == "float32"
+    assert json.loads(run(capsys, "memory", "v2", "-f", "json")[1])["dtype"] == "float32"
+    assert json.loads(run(capsys, "memory", "v2", "-f", "json")[1])["peak_bytes"] == 2 * 401_408
+    fit = run(capsys, "fit", "v2", "--max-peak-memory", "1M", "-r", "96", "-a", "0.5", "-f", "json")[1]
+    assert json.loads(fit)["budget"] == "peak <= 1MB (float32, materialized)"
+    train = run(capsys, "train", "v2", "-f", "json")[1]
+    assert json.loads(train)["dtype"] == "float32"
+    assert "float32, materialized" in " ".join(run(capsys, "choose", "--max-params", "2M")[1].split())
+    for command in ("memory", "fit", "train", "choose", "roofline"):
+        assert "float32" in " ".join(run(capsys, command, "--help")[1].split()), command
+
+
+def test_fit_shows_peak_memory_only_when_it_is_a_budget(capsys):
+    plain = run(capsys, "fit", "v2", "--max-macs", "150M")[1]
+    peak = run(capsys, "fit", "v2", "--max-macs", "150M", "--max-peak-memory", "2M")[1]
+    assert "peak (" not in plain and "peak (float32)" in peak
+
+
+def test_flops_totals_in_flops(capsys):
+    out = run(capsys, "table", "v2", "--by", "op", "-u", "flops")[1]
+    assert "Total: 601,548,544 FLOPs" in out and "300,774,272 MACs" not in out
+
+
+def test_a_column_shows_one_number_of_decimals(capsys):
+    """choose's and fit's ms, roofline's µs and MAC/B: every row with the same decimals (19.0 beside 16.5)."""
+    import re
+
+    out = run(capsys, "choose", "-d", "pixel1-big-core", "--max-latency", "20ms", "-f", "table")[1]
+    ms = [line.split()[2] for line in out.splitlines() if re.match(r"\s+(tf_slim|keras\w*|torchvision|paper_v4)\s", line)]
+    assert ms and len({len(v.partition(".")[2]) for v in ms}) == 1, ms

@@ -44,21 +44,14 @@ def keep_examples_apart() -> None:
     """Each command's examples on lines of their own in --help (click would run them into one paragraph)."""
     import inspect
 
+    from ..terminal import fold
+
     for info in app.registered_commands:
         paragraphs = inspect.cleandoc(info.callback.__doc__ or "").split("\n\n")
         examples = [line for p in paragraphs if p.lstrip().startswith("Example") for line in p.splitlines()]
         if examples:
             kept = [p for p in paragraphs if not p.lstrip().startswith("Example")]
             info.callback.__doc__ = "\n\n".join([*kept, "\n".join(["\b", *(fold(line) for line in examples)])])
-
-
-def fold(example: str, width: int = 76) -> str:
-    """An example longer than an 80-column terminal: continued on the next lines as a shell would read it."""
-    import textwrap
-
-    lines = textwrap.wrap(example.strip(), width - 2, subsequent_indent="    ", break_long_words=False,
-                          break_on_hyphens=False)
-    return " \\\n".join(lines)
 
 
 def _error(message: str) -> None:

@@ -103,7 +103,7 @@ def diff(model_a: A("A", "A table (name or CSV path)."),
 
 @app.command()
 def fit(model: Model, max_macs: MaxMacs = None, max_params: MaxParams = None, max_peak_memory: MaxPeak = None,
-        dtype: O("--dtype", "Bytes per activation value for the memory budget.", Dtype) = Dtype.int8,
+        dtype: O("--dtype", "Bytes per activation value for the memory budget.", Dtype) = Dtype.float32,
         schedule: ScheduleOpt = Schedule.materialized, alpha: AlphaList = vocab.FIT_ALPHAS,
         resolution: ResolutionList = vocab.FIT_RESOLUTIONS, convention: Convention = PAPER, classes: Classes = None,
         aux: Aux = False, reduced_tail: ReducedTail = False, set_: Set = None, max_latency: MaxLatency = None,

@@ -41,7 +41,7 @@ def train(cfg: TorchConfig, freeze: O("--freeze", "Freeze what --no-top keeps (K
 
 @app.command()
 @grouped
-def memory(cfg: Config, dtype: O("--dtype", "Bytes per value for activations and weights.", Dtype) = Dtype.float16,
+def memory(cfg: Config, dtype: O("--dtype", "Bytes per value for activations and weights.", Dtype) = Dtype.float32,
            schedule: ScheduleOpt = Schedule.materialized, var: Variant = None, fmt: Fmt = F):
     """Activation memory, weight bytes, bytes moved and arithmetic intensity per layer; the peak
     under a schedule; and the widest tensor kept at each resolution (V2 Table 3's view).
@@ -59,7 +59,7 @@ def memory(cfg: Config, dtype: O("--dtype", "Bytes per value for activations and
 def roofline(cfg: Config, device: Device = None, device_file: DeviceFile = None,
              peak_macs: O("--peak-macs", "Peak MAC/s, e.g. 17.2G (instead of --device).", metavar="RATE") = None,
              bandwidth: O("--bandwidth", "Memory bandwidth in bytes/s, e.g. 15G.", metavar="RATE") = None,
-             dtype: O("--dtype", "Bytes per value (default: the device's).", Optional[Dtype]) = None,
+             dtype: O("--dtype", f"Bytes per value ({vocab.DTYPE_RULE}).", Optional[Dtype]) = None,
              var: Variant = None, fmt: Fmt = F):
     """Predicted latency on a device, layer by layer: max(MACs / the layer class's rate, bytes moved /
     bandwidth) plus the device's per-layer and per-element costs, its bound (compute or memory), and the total.
@@ -157,7 +157,7 @@ def choose(device: Device = None, device_file: DeviceFile = None,
                           metavar="TIME") = None,
            max_peak_memory: O("--max-peak-memory", "At most this many bytes of activations at the peak, e.g. 512K.",
                               metavar="BYTES") = None,
-           dtype: O("--dtype", "Bytes per activation value for peak memory (default: the device's, else int8).",
+           dtype: O("--dtype", f"Bytes per activation value for peak memory ({vocab.DTYPE_RULE}).",
                     Optional[Dtype]) = None,
            schedule: ScheduleOpt = Schedule.materialized, max_params: MaxParams = None, max_macs: MaxMacs = None,
            source: O("--source", "Only these accuracy sources: tf_slim, keras_io, keras_docstring, torchvision, "
