@@ -38,7 +38,8 @@ class View:
         if "table" in self.custom:
             return self.custom["table"](width)
         items = [*self.before, self.table, *self.extra]
-        return [item(width) if callable(item) else item for item in items]
+        shown = [item(width) if callable(item) else item for item in items]
+        return [x for i, item in enumerate(shown) for x in ([""] if i else []) + [item]]  # a blank line between
 
     def text(self, fmt: str) -> str:
         """The CSV, JSON or Markdown text."""
@@ -181,7 +182,7 @@ def comparison(records, explanations, conventions, models, unit: str) -> View:
                              for other, frame, _ in explanations]})
 
     def markdown():
-        text = render.records_markdown("compare", machine, records, caption)
+        text = render.records_markdown("compare", machine, records, UNIT_NOTE[unit])  # no Δ columns here
         for other, frame, _ in explanations:
             text += "\n" + render.records_markdown(
                 f"why {other} differs from {base}", [("cause", "cause", "text"), ("macs", "Δ macs", "signed"),
