@@ -237,6 +237,7 @@ def names_the_input(args, err) -> bool:
     text = err.lower()
     given = [a.lower().strip() for a in args[1:-2] if a.strip()]
     given += [os.path.basename(a).lower() for a in args if a in FILES]  # a file's problems name the file
+    given += [os.path.basename(f).lower() for a in args if a in FILES for f in FILES if f in FILES[a]]  # or one it names
     given += [f"'{a.split('=')[0].lower()}'" for a in args if "=" in a[1:]]  # --set f=256: "no param 'f'"
     for a in args[1:]:  # a model by an alias (mobilenet_v2) is named by its table's name (v2)
         with contextlib.suppress(Exception):
