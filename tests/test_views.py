@@ -273,4 +273,3 @@ def test_diff_by_part_lists_parts():
     assert [r["part"] for r in records] == ["backbone", "head"]
     view = views.difference(records, *_, by="part", all_rows=True, unit="macs")
     assert [r["part"] for r in view.shown] == ["backbone", "head"] and view.columns[0][:2] == ("part", "part")
-
