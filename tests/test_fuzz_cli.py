@@ -160,6 +160,9 @@ def run(args):
     def alarm(signum, frame):
         raise Timeout(" ".join(args)[:300])
 
+    if os.environ.get("MNETCOST_FUZZ_LOG"):  # a long run: each case before it runs (one that kills the run is last)
+        with open(os.environ["MNETCOST_FUZZ_LOG"], "a") as log:
+            log.write(repr(args) + "\n")
     previous = signal.signal(signal.SIGALRM, alarm)
     signal.alarm(SECONDS)
     try:
