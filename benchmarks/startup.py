@@ -26,6 +26,7 @@ COMMANDS = [
     ("reference", "reference", 2.5),
     ("choose", "choose --device pixel1-big-core --max-latency 20ms", 2.5),
     ("compare", "compare v2 --convention paper,torchvision,keras,tf-slim,timm", 2.5),
+    ("compare (ptflops)", "compare v2 --convention paper,torchvision,keras,tf-slim,ptflops", 2.5),
     ("models", "models", 2.5),
     ("fit", "fit v2 --max-macs 150M --max-params 2M --max-peak-memory 512K", 2.5),
     ("train", "train v2 --freeze 14 --batch 32", 2.5),

@@ -31,6 +31,8 @@ from .latency import (ELEMENT_TERMS, ITEM_TERMS, MAC_CLASSES, Device, HeldOut, L
 from .vocab import FORMS, HOLDOUTS  # noqa: E402  (one definition, shared with the CLI)
 BANDWIDTHS = np.concatenate([[np.inf], np.logspace(12, 8, 17)])  # bytes/s tried when none is given: 4 per decade
 MAX_OBSERVATIONS = 2000
+MAX_LAYER_ROWS = 50_000  # layers over all measurements (the features: about 45 us each on a 2-core machine)
+MAX_FIT_WORK = 250_000  # (held-out groups + 1) x those layers: the fits cross-validation runs (up to ~17 us each)
 MIN_SHARE = 0.05
 MAIN = "pw"  # the class whose rate is the profile's peak_macs, and that layers without a class of their own share
 
@@ -285,7 +287,13 @@ def calibrate(observations, *, name: str = "calibrated", form: str = "full", hol
     and ``published_latencies`` return), with its held-out error under ``holdout``. The profile is the
     model: its ``roofline`` of each measured configuration is that row's ``fitted_ms``, and each
     ``predicted_ms`` is the same device model fitted without that row's group."""
+    from .latency import device_text
+
+    device_text(name, "name")  # what the device file's reader would refuse is refused before the fit
+    if source:
+        device_text(source, "source")
     observations = _check(observations, form, holdout, dtype, ridge_point, bandwidth)
+    _check_work(observations, holdout)
     f = _features(observations, dtype)
     try:
         device = _fit(form, f, dtype, ridge_point, bandwidth)
@@ -308,6 +316,28 @@ def calibrate(observations, *, name: str = "calibrated", form: str = "full", hol
                                  f"to {len(y)} latencies", held_out=held_out)
     table = _table(observations, keys, y, fitted, held, error, proxy, proxy_error, unseen)
     return Calibration(device, table, form, holdout, float(np.mean(np.abs(fitted - y) / y)), held_out)
+
+
+def _check_work(observations, holdout: str) -> None:
+    """Refuse, before any fit, a calibration that would take more than a few seconds: its features cost each
+    measurement's layers, and cross-validation fits them once per held-out group and once on everything."""
+    from .engine import cost
+
+    layers = {}
+    for o in observations:
+        key = (o.model, o.convention)
+        if key not in layers:
+            try:
+                layers[key] = len(cost(o.model, convention=o.convention, alpha=o.alpha, resolution=o.resolution).columns["name"])
+            except TypeError:
+                raise UsageError(f"an observation's model, alpha and resolution are a table, a number and pixels, "
+                                 f"got {o!r:.100}") from None
+    rows = sum(layers[o.model, o.convention] for o in observations)
+    groups = len({_group(o, holdout) for o in observations})
+    if rows > MAX_LAYER_ROWS or (groups + 1) * rows > MAX_FIT_WORK:
+        raise UsageError(f"{len(observations):,} measurements of {rows:,} layers in all, held out in {groups:,} groups, "
+                         f"are more than calibrate fits at once (at most {MAX_LAYER_ROWS:,} layers, and {MAX_FIT_WORK:,} "
+                         "layers x (groups + 1)): use fewer measurements, or --holdout network or model (fewer groups)")
 
 
 def _check(observations, form, holdout, dtype, ridge_point, bandwidth) -> list:
@@ -388,6 +418,7 @@ def read_measurements(path, convention: str | None = None) -> list[Observation]:
     from .engine import setup
     from .timing import COLUMNS, REQUIRED
     from .records import number, read_records
+    from .tables import resolve_reference
 
     out = []
     checked = {}
@@ -395,10 +426,14 @@ def read_measurements(path, convention: str | None = None) -> list[Observation]:
                                 "measurements"):
         where = f"{_name(path)}, line {line}"
         conv = r.get("convention") or convention or "paper"
-        key = (r["model"], conv)
+        try:
+            model = resolve_reference(r["model"], path)  # a user's table: its path, beside the measurements file
+        except (OSError, RuntimeError, ValueError):
+            raise TableError(f"{where}, column model: no table at {r['model']!r:.200}") from None
+        key = (model, conv)
         if key not in checked:
             try:
-                checked[key] = setup(r["model"], convention=conv)
+                checked[key] = setup(model, convention=conv)
             except UsageError as e:
                 raise TableError(f"{where}: {e}") from None
         alpha = number(r["alpha"], where, "alpha")
@@ -410,7 +445,8 @@ def read_measurements(path, convention: str | None = None) -> list[Observation]:
         if not MIN_LATENCY * 1e3 <= latency <= MAX_LATENCY * 1e3:
             raise TableError(f"{where}, column latency_ms: a latency is 1 ns to 10,000 s (0.000001 to 10000000 ms), "
                              f"got {r['latency_ms']!r:.20}")
-        out.append(Observation(r.get("source") or r.get("host") or "measured", checked[key].table.name, alpha,
+        name = checked[key].table.name if model == r["model"] else model  # a path is never a shipped name
+        out.append(Observation(r.get("source") or r.get("host") or "measured", name, alpha,
                                int(res), conv, latency / 1e3))
     return out
 
@@ -434,7 +470,7 @@ def latency_sets():
 
 def _latency_set(name: str):
     sets = latency_sets()
-    if name not in sets.index:
+    if not isinstance(name, str) or name not in sets.index:
         raise UsageError(f"unknown latency set {name!r:.40}; the published sets: {', '.join(sets.index)}")
     return sets.loc[name]
 

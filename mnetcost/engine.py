@@ -329,6 +329,8 @@ def check_alphas(alphas) -> np.ndarray:
 
 def _exact(x):
     """A count of one configuration as a Python number: an int when whole (exact, unbounded)."""
+    if type(x) is int:
+        return x
     x = x.item() if isinstance(x, np.generic) or (isinstance(x, np.ndarray) and x.size == 1) else x
     if isinstance(x, float) and x.is_integer() and abs(x) < EXACT_LIMIT:
         return int(x)
@@ -368,7 +370,11 @@ def count(layer: Layer, s: Setup) -> LayerCount:
     c = op_cost(layer, s.rules, s.ops)
     bn = s.rules.bn_params * layer.c_out if layer.bn else 0
     bn_trainable = s.rules.bn_trainable * layer.c_out if layer.bn else 0
-    learned = np.where(trains(layer, s, c.weights), c.weights + c.biases + bn_trainable, 0)
+    trained = trains(layer, s, c.weights)
+    if type(trained) is bool and all(type(x) is int for x in (c.weights, c.biases, bn_trainable)):
+        learned = c.weights + c.biases + bn_trainable if trained else 0  # one configuration: np.where's value, faster
+        return LayerCount(c.macs, c.other, c.weights, c.biases, bn, learned)
+    learned = np.where(trained, c.weights + c.biases + bn_trainable, 0)
     return LayerCount(c.macs, c.other, c.weights, c.biases, bn, learned if np.ndim(learned) else learned.item())
 
 

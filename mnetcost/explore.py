@@ -3,6 +3,8 @@ comparisons, and why two conventions give different totals."""
 
 from __future__ import annotations
 
+__all__ = ["models", "sweep", "stage_sweep", "compare", "costs", "explain", "diff", "fit", "choose", "parse_values"]  # the public API: the rest are the modules' own parts
+
 import dataclasses
 import math
 
@@ -10,7 +12,7 @@ import numpy as np
 
 from typing import NamedTuple
 
-from .config import Config, choice, configure
+from .config import Config, choice, configure, number
 from .conventions import get_convention
 from .engine import cost, grid
 from .vocab import DEFAULT_DTYPE
@@ -160,14 +162,24 @@ def _adopt(rules, target, roles, fields):
 def explain(model, base: str, other: str, *, alpha: float = 1.0, resolution=None, rho=None, classes=None,
             spatial: str = "exact", top=True, head=None, aux=False, reduced_tail=False, symbols=None):
     """Why ``other``'s totals differ from ``base``'s: the difference split into its causes, changing
-    one rule at a time from ``base`` to ``other`` in the order of ``CAUSES``. The parts add up exactly."""
+    one rule at a time from ``base`` to ``other`` in the order of ``CAUSES``. The parts add up exactly.
+    The frame of ``explain_rows``."""
     import pandas as pd
 
+    rows, attrs = explain_rows(model, base, other, alpha=alpha, resolution=resolution, rho=rho, classes=classes,
+                               spatial=spatial, top=top, head=head, aux=aux, reduced_tail=reduced_tail, symbols=symbols)
+    frame = pd.DataFrame(rows, columns=["cause", "macs", "params"])
+    frame.attrs.update(attrs)
+    return frame
+
+
+def explain_rows(model, base: str, other: str, **config):
+    """``explain`` as records (without pandas) and the totals it splits: ``(rows, attrs)`` (``attrs``: the frame's)."""
     table = load_table(model)
     rules = get_convention(base).rules(table.family)
     target = get_convention(other).rules(table.family)
-    config = dict(alpha=alpha, resolution=resolution, rho=rho, spatial=spatial, classes=classes, top=top, head=head,
-                  aux=aux, reduced_tail=reduced_tail, symbols=symbols)
+    config = dict(dict(alpha=1.0, resolution=None, rho=None, spatial="exact", classes=None, top=True, head=None,
+                       aux=False, reduced_tail=False, symbols=None), **config)
     start = cost(model, convention=rules, **config)
     previous, rows = start, []
     for label, roles, fields in CAUSES:
@@ -178,10 +190,8 @@ def explain(model, base: str, other: str, *, alpha: float = 1.0, resolution=None
     end = cost(model, convention=other, **config)
     if (previous.macs, previous.params) != (end.macs, end.params):  # a rule CAUSES does not know
         rows.append({"cause": "other rules", "macs": end.macs - previous.macs, "params": end.params - previous.params})
-    frame = pd.DataFrame(rows, columns=["cause", "macs", "params"])
-    frame.attrs.update(model=table.name, base=base, other=other, base_macs=start.macs, base_params=start.params,
-                       other_macs=end.macs, other_params=end.params)
-    return frame
+    return rows, dict(model=table.name, base=base, other=other, base_macs=start.macs, base_params=start.params,
+                      other_macs=end.macs, other_params=end.params)
 
 
 def parse_values(text: str, name: str, kind=float) -> list:
@@ -330,11 +340,51 @@ def _budget_device(device, device_file, max_latency):
     return dev
 
 
-def check_limits(**limits):
+BUDGETS = {"max_latency": "the latency budget (seconds)", "max_peak_bytes": "the peak-memory budget (bytes)",
+           "max_params": "the parameter budget", "max_macs": "the MAC budget"}
+
+
+def check_limits(**limits) -> None:
+    """Each budget given is a finite number > 0 (``config.number``); a huge one is fine: everything fits it."""
     for name, limit in limits.items():
-        if limit is not None and (isinstance(limit, (bool, np.bool_)) or not isinstance(limit, (int, float, np.number))
-                                  or not -1e300 < limit < 1e300 or limit <= 0):
-            raise UsageError(f"{name} must be a positive number, got {limit!r}")
+        if limit is not None:
+            number(limit, BUDGETS.get(name, name))
+
+
+def check_sources(sources, known) -> list | None:
+    """The accuracy sources asked for: None (all), one name, or a collection of names, each a known source."""
+    if sources is None:
+        return None
+    if isinstance(sources, str):
+        sources = [sources]
+    if isinstance(sources, (bytes, dict)) or not hasattr(sources, "__iter__"):
+        raise UsageError(f"sources must be accuracy source names ({', '.join(sorted(known))}), got {sources!r:.80}")
+    sources = list(sources)
+    for name in sources:
+        if not isinstance(name, str):
+            raise UsageError(f"an accuracy source is a name ({', '.join(sorted(known))}), got {name!r:.80}")
+        if not name.strip():
+            raise UsageError(f"an empty accuracy source name in {', '.join(map(repr, sources))}; "
+                             f"the sources: {', '.join(sorted(known))}")
+    unknown = sorted(set(sources) - set(known))
+    if unknown:
+        raise UsageError(f"unknown accuracy source(s) {', '.join(map(repr, unknown))}; the sources: {', '.join(sorted(known))}")
+    return sources
+
+
+MAX_WORK = 50_000  # alphas x layers fit and choose evaluate one configuration at a time (peak memory, latency)
+MAX_CELLS = 1_000_000  # alphas x resolutions x layers of their per-resolution arrays
+
+
+def check_work(alphas: int, resolutions: int, layers: int, at_least: bool = False) -> None:
+    """Refuse, before the per-configuration work, a budget grid whose work would take more than a few seconds:
+    each alpha's layers are walked one by one (peak memory, latency: about 55 us per alpha and layer on a
+    2-core machine), over arrays of every resolution (up to about 2.3 us per alpha, resolution and layer)."""
+    if alphas * layers > MAX_WORK or alphas * resolutions * layers > MAX_CELLS:
+        raise UsageError(f"{alphas:,} alphas x {resolutions:,} resolutions of a network of {'at least ' * at_least}{layers:,} "
+                         f"layers is more "
+                         f"work than fit does at once (at most {MAX_WORK:,} alphas x layers and {MAX_CELLS:,} alphas "
+                         "x resolutions x layers): narrow the alphas or resolutions, or split the grid")
 
 
 def budget_grid(s, alphas, res, *, dtype: str, schedule: str, device=None) -> dict:
@@ -345,10 +395,14 @@ def budget_grid(s, alphas, res, *, dtype: str, schedule: str, device=None) -> di
     from .engine import grid_of
     from .expand import single
     from .latency import layer_terms, seconds
+    from .rows import row_type
     from .traffic import dtype_bytes, peak_of
 
     size = dtype_bytes(dtype)
+    least = sum(row.n * row_type(row.op).least for row in s.table.rows)
+    check_work(len(alphas), len(res), least, at_least=True)  # at once, from the rows: the table expands to at least this many
     layers = s.expand(alphas, res)
+    check_work(len(alphas), len(res), len(layers))
     macs, params, _ = grid_of(s, layers, alphas, res)
     peaks, times = np.zeros(macs.shape, dtype=np.int64), np.full(macs.shape, np.nan)
     for i, a in enumerate(alphas):
@@ -359,17 +413,11 @@ def budget_grid(s, alphas, res, *, dtype: str, schedule: str, device=None) -> di
     return {"macs": macs, "params": params, "peak_bytes": peaks, "seconds": times}
 
 
-def fit(model, alphas=None, resolutions=None, config: Config | None = None, *, max_macs=None, max_params=None,
-        max_peak_bytes=None, max_latency=None, device=None, device_file=None, dtype: str = DEFAULT_DTYPE,
-        schedule: str = "materialized", **options):
-    """The alpha x resolution configurations of ``model`` within a budget of MACs, parameters, peak
-    activation memory (at ``dtype`` under ``schedule``) and latency (seconds, predicted on ``device``),
-    sorted by MACs, with ``pareto`` marking those no other feasible configuration beats on both alpha
-    and resolution (wider and larger being taken as better). The rest of the configuration is ``config``
-    or keyword options, as for ``cost``. Vectorised over the grid, from one expansion of the table; by
-    default the CLI's grid (alpha 0.25 to 1.4 by 0.05, 96 to 320 px by 16). With a device, ``latency_ms`` too."""
-    import pandas as pd
-
+def fit_columns(model, alphas=None, resolutions=None, config: Config | None = None, *, max_macs=None, max_params=None,
+                max_peak_bytes=None, max_latency=None, device=None, device_file=None, dtype: str = DEFAULT_DTYPE,
+                schedule: str = "materialized", **options):
+    """``fit`` as columns (arrays: the frame's) and the device (None without one), without pandas:
+    ``(columns, device)``."""
     from .engine import check_alphas, check_resolutions, setup
 
     check_limits(max_macs=max_macs, max_params=max_params, max_peak_bytes=max_peak_bytes, max_latency=max_latency)
@@ -381,18 +429,41 @@ def fit(model, alphas=None, resolutions=None, config: Config | None = None, *, m
                             numbers(resolutions, "resolutions"))
     check_grid_size(len(alphas) * len(res))
     g = budget_grid(s, alphas, res, dtype=dtype, schedule=schedule, device=dev)
-    frame = pd.DataFrame({"alpha": np.repeat(alphas, len(res)), "resolution": np.tile(res, len(alphas)),
-                          "macs": g["macs"].ravel(), "params": np.repeat(g["params"], len(res)),
-                          "peak_bytes": g["peak_bytes"].ravel()})
+    cols = {"alpha": np.repeat(alphas, len(res)), "resolution": np.tile(res, len(alphas)), "macs": g["macs"].ravel(),
+            "params": np.repeat(g["params"], len(res)), "peak_bytes": g["peak_bytes"].ravel()}
     if dev is not None:
-        frame["latency_ms"] = 1e3 * g["seconds"].ravel()
-    feasible = frame[_within(frame, max_macs, max_params, max_peak_bytes, max_latency)].reset_index(drop=True)
+        cols["latency_ms"] = 1e3 * g["seconds"].ravel()
+    ok = _within_columns(cols, max_macs, max_params, max_peak_bytes, max_latency)
+    cols = {k: v[ok] for k, v in cols.items()}
     # Pareto: the largest resolution of its alpha, and larger than any wider configuration's
-    best_r = feasible.groupby("alpha")["resolution"].transform("max")
-    by_alpha = feasible.groupby("alpha")["resolution"].max().sort_index(ascending=False)
-    wider_max = by_alpha.cummax().shift(1, fill_value=-1)
-    feasible["pareto"] = (feasible["resolution"] == best_r) & (feasible["resolution"] > feasible["alpha"].map(wider_max))
-    feasible = feasible.sort_values(["macs", "alpha"], ignore_index=True)
+    best = {}
+    for a, r in zip(cols["alpha"].tolist(), cols["resolution"].tolist()):
+        best[a] = max(best.get(a, r), r)
+    wider, running = {}, -1
+    for a in sorted(best, reverse=True):
+        wider[a], running = running, max(running, best[a])
+    cols["pareto"] = np.array([r == best[a] and r > wider[a] for a, r in zip(cols["alpha"].tolist(),
+                                                                            cols["resolution"].tolist())], dtype=bool)
+    order = np.lexsort((cols["alpha"], cols["macs"]))
+    return {k: v[order] for k, v in cols.items()}, dev
+
+
+def fit(model, alphas=None, resolutions=None, config: Config | None = None, *, max_macs=None, max_params=None,
+        max_peak_bytes=None, max_latency=None, device=None, device_file=None, dtype: str = DEFAULT_DTYPE,
+        schedule: str = "materialized", **options):
+    """The alpha x resolution configurations of ``model`` within a budget of MACs, parameters, peak
+    activation memory (at ``dtype`` under ``schedule``) and latency (seconds, predicted on ``device``),
+    sorted by MACs, with ``pareto`` marking those no other feasible configuration beats on both alpha
+    and resolution (wider and larger being taken as better). The rest of the configuration is ``config``
+    or keyword options, as for ``cost``. Vectorised over the grid, from one expansion of the table; by
+    default the CLI's grid (alpha 0.25 to 1.4 by 0.05, 96 to 320 px by 16). With a device, ``latency_ms`` too.
+    The frame of ``fit_columns``."""
+    import pandas as pd
+
+    columns, dev = fit_columns(model, alphas, resolutions, config, max_macs=max_macs, max_params=max_params,
+                               max_peak_bytes=max_peak_bytes, max_latency=max_latency, device=device,
+                               device_file=device_file, dtype=dtype, schedule=schedule, **options)
+    feasible = pd.DataFrame(columns)
     if dev is not None:
         feasible.attrs["device"] = dev
     return feasible
@@ -400,12 +471,56 @@ def fit(model, alphas=None, resolutions=None, config: Config | None = None, *, m
 
 def _within(frame, max_macs, max_params, max_peak_bytes, max_latency) -> np.ndarray:
     """Which rows of ``frame`` are within every budget given."""
-    ok = np.ones(len(frame), dtype=bool)
+    return _within_columns({c: frame[c].to_numpy() for c in frame.columns if c in ("macs", "params", "peak_bytes",
+                            "latency_ms")}, max_macs, max_params, max_peak_bytes, max_latency, len(frame))
+
+
+def _within_columns(columns: dict, max_macs, max_params, max_peak_bytes, max_latency, n=None) -> np.ndarray:
+    """Which rows of ``columns`` (arrays) are within every budget given."""
+    ok = np.ones(len(next(iter(columns.values()))) if n is None else n, dtype=bool)
     for column, limit in (("macs", max_macs), ("params", max_params), ("peak_bytes", max_peak_bytes),
                           ("latency_ms", None if max_latency is None else 1e3 * max_latency)):
         if limit is not None:
-            ok &= frame[column].to_numpy() <= limit
+            ok &= columns[column] <= limit
     return ok
+
+
+def choose_records(*, device=None, device_file=None, max_latency=None, max_peak_bytes=None, max_params=None,
+                   max_macs=None, dtype: str | None = None, schedule: str = "materialized", sources=None):
+    """``choose`` as records (``DataFrame.to_dict("records")`` of its frame) and the device (None without one),
+    without pandas: ``(records, device)``."""
+    from .engine import setup
+    from .reference import accuracy_records
+    from .traffic import dtype_bytes
+
+    check_limits(max_latency=max_latency, max_peak_bytes=max_peak_bytes, max_params=max_params, max_macs=max_macs)
+    dev = _budget_device(device, device_file, max_latency)
+    dtype = dtype or (dev.dtype if dev is not None else DEFAULT_DTYPE)
+    dtype_bytes(dtype)
+    table = accuracy_records()
+    sources = check_sources(sources, {r["source"] for r in table})
+    if sources is not None:
+        table = [r for r in table if r["source"] in set(sources)]
+    networks: dict = {}  # one expansion per network (model, convention, classes, alpha), all its resolutions at once
+    for r in table:
+        r.update(macs=0, params=0, peak_bytes=0, latency_ms=np.nan)
+        networks.setdefault((r["model"], r["convention"], r["classes"], r["alpha"]), []).append(r)
+    for (model, convention, classes, alpha), rows in sorted(networks.items(), key=lambda item: item[0]):
+        res = np.array(sorted({r["resolution"] for r in rows}), dtype=np.int64)
+        g = budget_grid(setup(model, convention=convention, classes=int(classes)), np.array([alpha]), res,
+                        dtype=dtype, schedule=schedule, device=dev)
+        for r, col in zip(rows, np.searchsorted(res, [r["resolution"] for r in rows])):
+            r.update(macs=int(g["macs"][0, col]), params=int(g["params"][0]), peak_bytes=int(g["peak_bytes"][0, col]))
+            if dev is not None:
+                r["latency_ms"] = float(1e3 * g["seconds"][0, col])
+    ok = _within_columns({k: np.array([r[k] for r in table], dtype=float) for k in ("macs", "params", "peak_bytes",
+                          "latency_ms")}, max_macs, max_params, max_peak_bytes, max_latency) if table else []
+    chosen = sorted((r for r, keep in zip(table, ok) if keep), key=lambda r: (-r["top1"], r["macs"]))
+    cost_axis = np.array([r["latency_ms" if dev is not None else "macs"] for r in chosen], dtype=float)
+    top1 = np.array([r["top1"] for r in chosen], dtype=float)
+    for r, a, c in zip(chosen, top1, cost_axis):
+        r["pareto"] = not bool(np.any((top1 >= a) & (cost_axis <= c) & ((top1 > a) | (cost_axis < c))))
+    return chosen, dev
 
 
 def choose(*, device=None, device_file=None, max_latency=None, max_peak_bytes=None, max_params=None, max_macs=None,
@@ -415,46 +530,21 @@ def choose(*, device=None, device_file=None, max_latency=None, max_peak_bytes=No
     the device's dtype, else float32) under the checkpoint's own convention, and with a device its
     predicted latency (ms). ``pareto`` marks the checkpoints no other fitting one beats on both
     accuracy and latency (on accuracy and MACs without a device). No accuracy is ever estimated: only
-    published checkpoints are listed."""
+    published checkpoints are listed. The frame of ``choose_records``."""
+    import pandas as pd
+
     from .reference import accuracy
-    from .traffic import dtype_bytes
 
-    check_limits(max_latency=max_latency, max_peak_bytes=max_peak_bytes, max_params=max_params, max_macs=max_macs)
-    dev = _budget_device(device, device_file, max_latency)
-    dtype = dtype or (dev.dtype if dev is not None else DEFAULT_DTYPE)
-    dtype_bytes(dtype)
-    table = accuracy()
-    if sources is not None:
-        known = set(table["source"])
-        unknown = sorted(set(sources) - known)
-        if unknown:
-            raise UsageError(f"unknown accuracy source(s) {', '.join(unknown)}; the sources: {', '.join(sorted(known))}")
-        table = table[table["source"].isin(list(sources))]
-    table = table.reset_index(drop=True)
-    for column in ("macs", "params", "peak_bytes", "latency_ms"):
-        table[column] = np.nan if column == "latency_ms" else 0
-    # one expansion per network (model, convention, classes, alpha), all its resolutions at once
-    from .engine import setup
-
-    for (model, convention, classes, alpha), rows in table.groupby(["model", "convention", "classes", "alpha"]):
-        res = np.array(sorted(set(rows["resolution"])), dtype=np.int64)
-        g = budget_grid(setup(model, convention=convention, classes=int(classes)), np.array([alpha]), res,
-                        dtype=dtype, schedule=schedule, device=dev)
-        cols = np.searchsorted(res, rows["resolution"].to_numpy())
-        table.loc[rows.index, "macs"] = g["macs"][0, cols]
-        table.loc[rows.index, "params"] = g["params"][0]
-        table.loc[rows.index, "peak_bytes"] = g["peak_bytes"][0, cols]
-        if dev is not None:
-            table.loc[rows.index, "latency_ms"] = 1e3 * g["seconds"][0, cols]
-    ok = _within(table, max_macs, max_params, max_peak_bytes, max_latency)
-    chosen = table[ok].sort_values(["top1", "macs"], ascending=[False, True], ignore_index=True)
-    cost_axis = chosen["latency_ms" if dev is not None else "macs"].to_numpy(dtype=float)
-    top1 = chosen["top1"].to_numpy(dtype=float)
-    beaten = [np.any((top1 >= a) & (cost_axis <= c) & ((top1 > a) | (cost_axis < c))) for a, c in zip(top1, cost_axis)]
-    chosen["pareto"] = ~np.array(beaten, dtype=bool)
+    records, dev = choose_records(device=device, device_file=device_file, max_latency=max_latency,
+                                  max_peak_bytes=max_peak_bytes, max_params=max_params, max_macs=max_macs, dtype=dtype,
+                                  schedule=schedule, sources=sources)
+    columns = [*accuracy().columns, "macs", "params", "peak_bytes", "latency_ms", "pareto"]
+    frame = pd.DataFrame.from_records(records, columns=columns) if records else pd.DataFrame(columns=columns)
+    frame = frame.astype({"macs": np.int64, "params": np.int64, "peak_bytes": np.int64, "latency_ms": float,
+                          "pareto": bool, **{c: t for c, t in accuracy().dtypes.items()}})
     if dev is not None:
-        chosen.attrs["device"] = dev
-    return chosen
+        frame.attrs["device"] = dev
+    return frame
 
 
 def comparison(models, alphas=(1.0,), resolutions=(None,), conventions=("paper",), **variant):
@@ -469,10 +559,11 @@ def comparison(models, alphas=(1.0,), resolutions=(None,), conventions=("paper",
     explanations = []
     if len(conventions) > 1 and len(models) == 1 and len(alphas) == 1 and len(resolutions) == 1:
         for other in conventions[1:]:
-            frame = explain(models[0], conventions[0], other, alpha=alphas[0], resolution=resolutions[0], **variant)
-            total = {"cause": "total", "macs": frame.attrs["other_macs"] - frame.attrs["base_macs"],
-                     "params": frame.attrs["other_params"] - frame.attrs["base_params"]}
-            explanations.append((other, frame, total))
+            rows, attrs = explain_rows(models[0], conventions[0], other, alpha=alphas[0], resolution=resolutions[0],
+                                       **variant)
+            total = {"cause": "total", "macs": attrs["other_macs"] - attrs["base_macs"],
+                     "params": attrs["other_params"] - attrs["base_params"]}
+            explanations.append((other, rows, total))
     return records, explanations
 
 

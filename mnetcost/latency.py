@@ -14,6 +14,8 @@ latencies.
 
 from __future__ import annotations
 
+__all__ = ["Device", "HeldOut", "Roofline", "roofline", "latency_grid", "devices", "get_device", "read_devices", "write_device", "parse_rate", "parse_duration", "attainable", "ridge_sweep"]  # the public API: the rest are the modules' own parts
+
 import csv
 import math
 from dataclasses import dataclass
@@ -80,8 +82,8 @@ class Device:
         """Every parameter checked once, here: rates positive (inf: unbounded), costs finite and >= 0."""
         from .traffic import DTYPE_BYTES
 
-        if not isinstance(self.name, str):
-            raise UsageError(f"a device's name is a string, got {self.name!r:.40}")
+        device_text(self.name, "name")
+        device_text(self.source, "source")
         if self.dtype not in DTYPE_BYTES:
             raise UsageError(f"device {self.name!r:.80}: dtype must be one of {', '.join(DTYPE_BYTES)}, "
                              f"got {self.dtype!r:.40}")
@@ -128,6 +130,23 @@ class Device:
     def terms_text(self) -> str:
         """The ``terms`` cell of a device file: ``class=MAC/s`` and ``term=seconds``, separated by ';'."""
         return "; ".join(f"{k}={exact(v)}" for k, v in self.rates + self.costs)
+
+
+NAME_LENGTH = 80
+SOURCE_LENGTH = 2000
+
+
+def device_text(value, what: str = "name") -> str:
+    """A device's ``name`` (1 to 80 characters) or ``source`` (at most 2,000; may be empty) as a device file
+    holds it and reads it back: text without control characters (no tab, newline or escape) and without
+    surrounding blanks. The one check of the writer (a ``Device``) and of the reader (``read_devices``)."""
+    top, low = (NAME_LENGTH, 1) if what == "name" else (SOURCE_LENGTH, 0)
+    if not isinstance(value, str):
+        raise UsageError(f"a device's {what} is text, got {value!r:.40}")
+    if not low <= len(value) <= top or value != value.strip() or not value.isprintable() or (low and not value.strip()):
+        raise UsageError(f"a device's {what} is {low} to {top:,} printable characters without control characters "
+                         f"or surrounding blanks, got {value!r:.100}")
+    return value
 
 
 def exact(value: float) -> str:
@@ -198,8 +217,12 @@ DEVICE_OPTIONAL = ("dtype", "terms", "holdout", "n", "within_10", "mean_error", 
                    "source")
 
 
+DTYPE_SPELLINGS = {"fp32": "float32", "fp16": "float16"}  # as `mnetcost devices` shows them
+
+
 def read_devices(path) -> dict[str, Device]:
-    """The device profiles of a CSV file (the format of tables/devices.csv, docs/latency.md)."""
+    """The device profiles of a CSV file (the format of tables/devices.csv, docs/latency.md), and what
+    ``mnetcost devices -f csv`` writes: a dtype spelled fp32 or fp16, an empty rate for an unbounded one."""
     from .records import number, read_records
     from .traffic import DTYPE_BYTES
 
@@ -207,21 +230,25 @@ def read_devices(path) -> dict[str, Device]:
     for line, r in read_records(path, DEVICE_COLUMNS, DEVICE_OPTIONAL, "device"):
         where = f"{_base(path)}, line {line}"
         name = r["name"]
-        if not name or len(name) > 80:
-            raise TableError(f"{where}, column name: a device needs a name of 1 to 80 characters")
+        for column in ("name", "source"):
+            try:
+                device_text(r.get(column, ""), column)
+            except UsageError as e:
+                raise TableError(f"{where}, column {column}: {e}") from None
         if name in out:
             raise TableError(f"{where}, column name: device {name!r} appears twice")
         dtype = r.get("dtype") or "float32"
+        dtype = DTYPE_SPELLINGS.get(dtype, dtype)
         if dtype not in DTYPE_BYTES:
-            raise TableError(f"{where}, column dtype: one of {', '.join(DTYPE_BYTES)}, got {dtype!r:.40}")
+            raise TableError(f"{where}, column dtype: one of {', '.join(DTYPE_BYTES)} (or fp32, fp16), got {dtype!r:.40}")
         rates, costs = _parse_terms(r.get("terms", ""), where)
         held = None
         if r.get("holdout"):
             stats = [number(r.get(k, ""), where, k, positive=False)
                      for k in ("n", "within_10", "mean_error", "proxy_within_10", "proxy_mean_error")]
             held = HeldOut(r["holdout"], int(stats[0]), *stats[1:])
-        device = Device(name, number(r["peak_macs"], where, "peak_macs", allow_inf=True),
-                        number(r["bandwidth"], where, "bandwidth", allow_inf=True), dtype, r.get("source", ""),
+        device = Device(name, number(r["peak_macs"] or "inf", where, "peak_macs", allow_inf=True),
+                        number(r["bandwidth"] or "inf", where, "bandwidth", allow_inf=True), dtype, r.get("source", ""),
                         rates, costs, held)
         if not device.bounded:
             raise TableError(f"{where}: device {name!r:.80} bounds no time (every rate and the bandwidth unbounded, "
@@ -255,6 +282,12 @@ def _parse_terms(text: str, where: str) -> tuple[tuple, tuple]:
     return tuple(rates), tuple(costs)
 
 
+def _device_value(device) -> "Device":
+    if not isinstance(device, Device):
+        raise UsageError(f"a device is a mnetcost.latency.Device (see get_device), got {device!r:.80}")
+    return device
+
+
 def write_device(device: Device, path) -> None:
     """Add ``device`` to the device file at ``path`` (created with its header if absent; a profile of
     the same name is replaced)."""
@@ -262,6 +295,9 @@ def write_device(device: Device, path) -> None:
 
     from .errors import EnvironmentProblem
 
+    _device_value(device)
+    if not isinstance(path, (str, Path)):
+        raise UsageError(f"a device file is a path, got {path!r:.80}")
     p = Path(str(path)).expanduser()
     existing = read_devices(p) if p.is_file() else {}
     existing[device.name] = device
@@ -280,15 +316,15 @@ def _device_row(d: Device) -> dict:
     row = {"name": d.name, "peak_macs": exact(d.peak_macs), "bandwidth": exact(d.bandwidth), "dtype": d.dtype,
            "terms": d.terms_text(), "source": d.source}
     if h is not None:
-        row.update(holdout=h.method, n=h.n, within_10=f"{h.within_10:.4f}", mean_error=f"{h.mean_error:.4f}",
-                   proxy_within_10=f"{h.proxy_within_10:.4f}", proxy_mean_error=f"{h.proxy_mean_error:.4f}")
+        row.update(holdout=h.method, n=h.n, within_10=exact(h.within_10), mean_error=exact(h.mean_error),
+                   proxy_within_10=exact(h.proxy_within_10), proxy_mean_error=exact(h.proxy_mean_error))
     return row
 
 
 @lru_cache(maxsize=1)
-def devices() -> dict[str, Device]:
-    """The shipped device profiles (tables/devices.csv)."""
-    return read_devices(tables_dir() / "devices.csv")
+def devices(device_file=None) -> dict[str, Device]:
+    """The shipped device profiles (tables/devices.csv), or those of ``device_file``."""
+    return read_devices(tables_dir() / "devices.csv" if device_file is None else device_file)
 
 
 def get_device(device=None, peak_macs=None, bandwidth=None, device_file=None) -> Device:
@@ -508,6 +544,11 @@ def latency_grid(model, alphas, resolutions, device, config=None, *, dtype=None,
 def attainable(intensity, device: Device):
     """The roofline: the MAC rate a layer of ``intensity`` (MACs per byte) can reach on ``device``,
     min(peak MAC rate, intensity x bandwidth)."""
+    device = _device_value(device)
+    try:
+        intensity = np.asarray(intensity, dtype=float)
+    except (TypeError, ValueError):
+        raise UsageError(f"intensity is MACs per byte (numbers), got {intensity!r:.80}") from None
     return np.minimum(device.peak_macs, np.asarray(intensity, dtype=float) * device.bandwidth)
 
 
@@ -520,6 +561,9 @@ def ridge_sweep(configs: dict, ridge_points, dtype: str = "int8"):
     configuration (model, alpha, resolution, convention, ...). Returns a DataFrame: ridge points x names."""
     import pandas as pd
 
+    if not isinstance(configs, dict) or not all(isinstance(k, str) and isinstance(v, dict) for k, v in configs.items()):
+        raise UsageError(f"configs map names to keyword arguments of roofline, e.g. {{'v2': {{'model': 'v2'}}}}, "
+                         f"got {configs!r:.80}")
     try:
         ridge = np.asarray(ridge_points, dtype=float)
     except (TypeError, ValueError):

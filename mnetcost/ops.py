@@ -502,8 +502,10 @@ class Ops(Mapping):
 
     @property
     def custom(self) -> tuple:
-        """The names of the ops a user added."""
-        return tuple(n for n in self._specs if n not in BUILTIN)
+        """The names of the ops a user added (worked out once: the set never changes)."""
+        if self.__dict__.get("_custom") is None:
+            self._custom = tuple(n for n in self._specs if n not in BUILTIN)
+        return self._custom
 
     def with_op(self, spec: OpSpec) -> "Ops":
         if not isinstance(spec, OpSpec):

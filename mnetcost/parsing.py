@@ -95,3 +95,21 @@ def exclusive(name_values: dict) -> None:
     given = [k for k, v in name_values.items() if v is not None]
     if len(given) > 1:
         raise UsageError(f"give {' or '.join(name_values)}, not both")
+
+
+BUDGETS = {"max_macs": ("--max-macs", budget, "max_macs"), "max_params": ("--max-params", budget, "max_params"),
+           "max_peak_memory": ("--max-peak-memory", budget, "max_peak_bytes"),
+           "max_latency": ("--max-latency", duration, "max_latency")}
+
+
+def budgets(required: bool = False, **texts) -> dict:
+    """The budget options' texts (parsed in the order given) as the library's keywords (max_peak_bytes, seconds);
+    ``required``: at least one given."""
+    names = [BUDGETS[option][0] for option in texts]
+    if required:
+        require_one(texts, f"give a budget: {', '.join(names[:-1])} and/or {names[-1]}")
+    out = {}
+    for option, text in texts.items():
+        name, parse, keyword = BUDGETS[option]
+        out[keyword] = parse(text, name)
+    return out

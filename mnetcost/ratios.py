@@ -5,6 +5,8 @@ Everything is costed by the op registry's functions; this module only arranges t
 
 from __future__ import annotations
 
+__all__ = ["separable_ratio", "compare_layer", "block_ratios", "bottleneck_cost", "width_resolution_law", "uib_variants"]  # the public API: the rest are the modules' own parts
+
 import math
 from dataclasses import dataclass
 
@@ -127,6 +129,8 @@ def block_ratios(result):
 def bottleneck_cost(h, w, d_in, d_out, t, k=3):
     """The V2 paper's cost of a stride-1 inverted residual block (Section 3.3):
     h · w · d' · t · (d' + k² + d'') mult-adds (expansion, depthwise, projection)."""
+    h, w, d_in, d_out, t, k = (number(v, name, low=0, low_open=False) for v, name in
+                               ((h, "h"), (w, "w"), (d_in, "d_in"), (d_out, "d_out"), (t, "t"), (k, "k")))
     return h * w * d_in * t * (d_in + k * k + d_out)
 
 
@@ -134,6 +138,7 @@ def width_resolution_law(alpha, rho):
     """The V1 paper's scaling law: the width multiplier cuts the cost by about alpha², the
     resolution multiplier by rho² (Section 4.2 and 4.3); mnetcost's exact counts depart from it
     where channel rounding and whole pixels do."""
+    alpha, rho = number(alpha, "alpha"), number(rho, "rho")
     return alpha * alpha * rho * rho
 
 

@@ -242,6 +242,13 @@ def accuracy():
                        dtype={"note": str, "variant": str, "top5": str})
 
 
+def accuracy_records() -> list[dict]:
+    """``accuracy()`` as records (``to_dict("records")``), read without pandas: the same values and types."""
+    kinds = {"alpha": float, "resolution": int, "classes": int, "top1": float}
+    with open(tables_dir() / "reference" / "accuracy.csv", encoding="utf-8", newline="") as f:
+        return [{k: kinds.get(k, str)(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
 def v1_table2():
     """The V1 paper's Table 2 (resource per layer type, in % of mult-adds and of parameters), with verdicts."""
     import pandas as pd

@@ -4,7 +4,7 @@ library's results (raw numbers, never formatted text). Each function is tested d
 from __future__ import annotations
 
 from .errors import UsageError
-from .vocab import TRAIN_BREAKDOWNS, VERIFY_LIMIT
+from .vocab import TRAIN_BREAKDOWNS
 
 
 def records(columns: dict, keys=None) -> list[dict]:
@@ -88,14 +88,6 @@ def other_seconds(roof) -> float:
     return float(roof.columns["other_s"].sum())
 
 
-def check_verify_size(result) -> None:
-    """verify builds and runs the network: refuse one whose tensors or parameters would take gigabytes."""
-    largest = max(int(x) for x in result.columns["activations"])
-    if largest > VERIFY_LIMIT or result.params > VERIFY_LIMIT:
-        raise UsageError(f"verify builds and runs the network: a tensor of {largest:,} values and {result.params:,} "
-                         f"parameters is beyond its limit of {VERIFY_LIMIT:,} each (choose a smaller resolution or width)")
-
-
 def figure_rows(model=None, per_layer: bool = False) -> list[dict]:
     """Every published figure (``reference.figures``) as a record, with the configuration it names."""
     from .reference import SOURCE_LABELS, figures
@@ -145,3 +137,32 @@ def calibrate(measurements=None, published=None, *, form=None, holdout=None, rid
 
         write_device(fitted.device, output)
     return fitted
+
+
+def verify(**options):
+    """``torch.verify`` of a configuration (``cost``'s keywords), its arguments checked first (a bad option is a
+    usage error whether or not PyTorch is there), naming the missing dependency without PyTorch; the library's
+    verify refuses a network too large to build (``traffic.check_forward``)."""
+    from .engine import setup
+    from .errors import EnvironmentProblem
+
+    setup(**options)
+    try:
+        from .torch import verify as run_verify
+    except ImportError:
+        raise EnvironmentProblem('mnetcost verify needs PyTorch: pip install "mnetcost[torch]"') from None
+    return run_verify(**options)
+
+
+def measure(models, alphas=None, resolutions=None, convention: str = "paper", *, output=None, **settings):
+    """``timing.measure`` of the configurations of ``models`` (``timing.configurations``), appending the
+    measurements to ``output`` (checked before any timing) when given."""
+    from .timing import append, check_output, configurations, measure as run_measure
+
+    configs = configurations(models, alphas, resolutions, convention)
+    if output is not None:
+        check_output(output)
+    rows = run_measure(configs, **settings)
+    if output is not None:
+        append(rows, output)
+    return rows

@@ -23,6 +23,7 @@ import numpy as np
 from .errors import TableError, UsageError
 from .scaling import SQUEEZE_RULES
 from .vocab import MAX_VALUE
+MAX_LAYERS = 10_000  # primitive layers one table may expand to (the largest shipped: about 230); keeps every command fast
 MQA_ARGS = {"heads": None, "key_dim": None, "value_dim": "key_dim", "kv_stride": 1}  # name -> default
 
 
@@ -40,6 +41,7 @@ class RowType:
     bn = False  # BatchNorm when the bn column is blank
     columns = frozenset()  # the op-specific columns it takes: start, t, exp, se, bias, residual, layer_scale, dilation, args
     suffixes = ()  # the layers of each block, named block.suffix; () = one layer named as the block
+    least = 1  # layers every block of the row emits, whatever its columns (the table's layer count from its rows)
 
     def early(self, row) -> tuple:
         """The layers of a block that run before its stride (at its input's resolution)."""
@@ -87,6 +89,7 @@ class Dwsep(RowType):
     """A V1 layer: a depthwise k x k conv with the stride, then a pointwise 1x1 conv."""
 
     op, bn, columns, suffixes = "dwsep", True, frozenset({"dilation"}), ("dw", "pw")
+    least = 2
 
     def build(self, b, row, x, stride):
         out_s = b.width(row.width, row.out, x)
@@ -135,6 +138,7 @@ class Bneck(Expanding):
 
     op, columns = "bneck", frozenset({"t", "exp", "se", "residual", "dilation"})
     suffixes = ("expand", "dw", "se", "project", "add")
+    least = 2  # dw, project
 
     def early(self, row):
         return ("expand",)
@@ -158,6 +162,7 @@ class Fused(Expanding):
 
     op, columns = "fused", frozenset({"t", "exp", "residual", "layer_scale"})
     suffixes = ("expand", "project", "scale", "add")
+    least = 2  # expand, project
 
     def build(self, b, row, x, stride):
         out_s = b.width(row.width, row.out, x)
@@ -174,6 +179,7 @@ class Uib(Expanding):
     op, kernel_optional = "uib", True
     columns = frozenset({"start", "t", "exp", "residual", "layer_scale"})
     suffixes = ("start", "expand", "dw", "project", "scale", "add")
+    least = 2  # expand, project
 
     def early(self, row):
         return ("start", "expand") if row.kernel else ("expand",) if not row.start else ()
@@ -203,6 +209,7 @@ class Mqa(Block):
     op, kernel_optional = "mqa", True
     columns = frozenset({"args", "residual", "layer_scale"})
     suffixes = ("norm", "query", "key_down", "key", "value_down", "value", "attn", "output", "scale", "add")
+    least = 6  # norm, query, key, value, attn, output
 
     def early(self, row):
         return ("norm", "query", "key_down", "value_down")

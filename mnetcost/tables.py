@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import TableError, UnknownModel
-from .rows import MAX_VALUE, MQA_ARGS, ROW_TYPES, row_type, taking  # noqa: F401  (MQA_ARGS: importable here as before)
+from .rows import MAX_LAYERS, MAX_VALUE, MQA_ARGS, ROW_TYPES, row_type, taking  # noqa: F401  (MQA_ARGS: importable here as before)
 from .vocab import ACTIVATIONS, OUT_OF_PLACE  # noqa: F401 (importable here as before)
 
 FAMILIES = ("v1", "v2", "v3", "mnasnet", "efficientnet", "v4", "v5")
@@ -126,11 +126,10 @@ def load_table(model: str | Path, ops=None) -> Table:
     if not isinstance(model, (str, Path)):
         raise UnknownModel(f"a model is a table name or a path to a CSV table, got {model!r:.80}")
     text = str(model)
-    name = ALIASES.get(text.lower().replace("-", "_"), text.lower())  # shipped names are lower case
-    shipped = tables_dir() / f"{name}.csv"
+    name = shipped_name(text)  # shipped names are lower case
+    if name is not None:
+        return _load(str(tables_dir() / f"{name}.csv"), 0.0, custom)
     looks_like_path = text.endswith(".csv") or "/" in text or "\\" in text
-    if not looks_like_path and name not in NOT_MODELS and _is_file(shipped):
-        return _load(str(shipped), 0.0, custom)
     try:
         path = Path(text).expanduser()
         found = path.is_file()
@@ -141,6 +140,38 @@ def load_table(model: str | Path, ops=None) -> Table:
     if looks_like_path:
         raise UnknownModel(f"no table file at {text!r:.300}")
     raise UnknownModel(f"unknown model {text!r:.300}; shipped tables: {', '.join(model_names())} (or give a path to a CSV)")
+
+
+def shipped_name(model) -> str | None:
+    """The shipped table that ``model`` names under ``load_table``'s rule (a name or alias, never a text that
+    says it is a path with a slash or a .csv ending), else None: then ``model`` is a path."""
+    if not isinstance(model, str) or model.endswith(".csv") or "/" in model or "\\" in model:
+        return None
+    name = ALIASES.get(model.lower().replace("-", "_"), model.lower())
+    return name if name not in NOT_MODELS and _is_file(tables_dir() / f"{name}.csv") else None
+
+
+def table_reference(model: str, base) -> str:
+    """How a file beside ``base`` (a measurements file) names the table ``model``: a shipped name as it is;
+    a path relative to ``base``'s folder (``./`` in front when it would read as a name)."""
+    import os
+
+    if shipped_name(model) is not None:
+        return model
+    here = Path(str(base)).expanduser().resolve().parent
+    rel = os.path.relpath(Path(model).expanduser().resolve(), here)
+    return rel if rel.endswith(".csv") or os.sep in rel or "/" in rel else f".{os.sep}{rel}"
+
+
+def resolve_reference(model: str, base) -> str:
+    """The table a file at ``base`` names by ``model``: a shipped name as it is; a path, relative to ``base``'s
+    folder when relative, made absolute (what ``table_reference`` writes reads back to the same file)."""
+    if shipped_name(model) is not None:
+        return model
+    path = Path(model).expanduser()
+    path = path if path.is_absolute() else (Path(str(base)).expanduser().resolve().parent / path).resolve()
+    looks_like_path = model.endswith(".csv") or "/" in model or "\\" in model
+    return str(path) if looks_like_path or _is_file(path) else model  # else: an unknown model, said so by load_table
 
 
 def _is_file(path: Path) -> bool:
@@ -315,8 +346,10 @@ def _read_rows(records, header, rows: list, head: dict, where: str, problems: li
     """Parse the records into ``rows`` (after the backbone's rows it holds), checking what each reads
     against the graph of the rows above it; return that graph."""
     graph = _Graph(head["channels"])
+    least = 0  # layers the rows read so far expand to, at least: refused before the rows are expanded
     for row in rows:
         graph.add(row)
+        least += row.n * row_type(row.op).least
     stages = {row.stage: 0 for row in rows}
     symbols = SYMBOLS + tuple(name for name, _ in head["params"])
     width = graph.width  # the running width at paper scale, to check explicit residuals
@@ -345,6 +378,11 @@ def _read_rows(records, header, rows: list, head: dict, where: str, problems: li
         if row.residual and width is not None and (row.stride != 1 or width != row.out):
             problems.append(f"{where}, line {line}, column residual: a residual needs stride 1 and equal input and "
                             f"output widths, got stride {row.stride} and widths {width} -> {row.out}")
+        least += row.n * row_type(row.op).least
+        if least > MAX_LAYERS:
+            raise TableError("\n".join(problems + [
+                f"{where}, line {line}: the rows so far expand to more than {MAX_LAYERS:,} layers (repeats x each "
+                "row type's layers); mnetcost costs networks up to that size"]))
         graph.add(row)
         width = graph.width
         rows.append(row)

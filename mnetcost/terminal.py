@@ -110,6 +110,8 @@ def tidy_help(group) -> None:
     import re
 
     for cmd in [group, *getattr(group, "commands", {}).values()]:
+        if cmd.help:  # an example longer than 80 columns continues on the next lines, as a shell reads it
+            cmd.help = "\n".join(fold(line) if line.startswith("Example:") else line for line in cmd.help.split("\n"))
         if cmd is not group and not cmd.short_help and cmd.help:
             first = " ".join(cmd.help.split("\n\n")[0].split())
             cmd.short_help = re.split(r"(?<=[a-z0-9)])\. ", first)[0].rstrip(".")
@@ -127,3 +129,10 @@ def fold(example: str, width: int = 76) -> str:
     lines = textwrap.wrap(example.strip(), width - 2, subsequent_indent="    ", break_long_words=False,
                           break_on_hyphens=False)
     return " \\\n".join(lines)
+
+
+def progress():
+    """Where a long command says what it is doing: one line on stderr each, when stderr is a terminal (None if not)."""
+    if sys.stderr.isatty():
+        return lambda message: print(f"mnetcost: {message}", file=sys.stderr, flush=True)
+    return None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import platform
 import random
 import time
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import whole
 from .errors import EnvironmentProblem, UsageError
 
 RUNTIMES = ("onnxruntime",)
@@ -98,11 +100,13 @@ def export(model, *, alpha: float, resolution: int, convention: str) -> bytes:
 
 def configurations(models: str, alphas=None, resolutions=None, convention: str = "paper") -> list[dict]:
     """The configurations of models (comma-separated) x alphas x resolutions (default: each table's
-    own resolution), each checked by costing it, so that a bad one fails before anything is built."""
-    from .engine import cost
+    own resolution), each checked as ``check_config`` checks one, so that a bad one fails before anything
+    is built."""
     from .tables import load_table
 
-    names = [m.strip() for m in str(models).split(",") if m.strip()]
+    if not isinstance(models, str):
+        raise UsageError(f"models are table names or paths separated by commas, got {models!r:.80}")
+    names = [m.strip() for m in models.split(",") if m.strip()]
     if not names:
         raise UsageError("name a model to measure")
     out = []
@@ -110,13 +114,33 @@ def configurations(models: str, alphas=None, resolutions=None, convention: str =
         table = load_table(name)
         for a in [1.0] if alphas is None else alphas:
             for r in [table.resolution] if resolutions is None else resolutions:
-                c = cost(table, alpha=a, resolution=r, convention=convention)
-                if not isinstance(c.resolution, (int, np.integer)) or c.resolution > 2048:
-                    raise UsageError(f"measure square inputs up to 2048 px, got {c.resolution}")
-                out.append(dict(model=name, alpha=c.alpha, resolution=int(c.resolution), convention=c.convention))
+                out.append(check_config(dict(model=name, alpha=a, resolution=r, convention=convention), table))
                 if len(out) > MAX_CONFIGS:
                     raise UsageError(f"measure at most {MAX_CONFIGS} configurations at a time")
     return out
+
+
+CONFIG_KEYS = ("model", "alpha", "resolution", "convention")
+
+
+def check_config(c, table=None) -> dict:
+    """One configuration to measure, a dict of ``model`` (a table's name or path), ``alpha``, ``resolution``
+    (square, whole pixels) and ``convention`` (default paper), checked by costing it and by the bound of
+    every forward pass (``traffic.check_forward``), before anything is built. ``table``: the loaded table."""
+    from .engine import cost_layers
+    from .traffic import check_forward
+
+    if not isinstance(c, dict) or not set(c) <= set(CONFIG_KEYS) or not {"model", "alpha", "resolution"} <= set(c):
+        raise UsageError(f"a configuration to measure is a dict of {', '.join(CONFIG_KEYS)} (convention optional), "
+                         f"got {c!r:.80}")
+    if not isinstance(c["model"], str):
+        raise UsageError(f"a configuration's model is a table's name or path, got {c['model']!r:.80}")
+    r, layers, _ = cost_layers(c["model"] if table is None else table, alpha=c["alpha"], resolution=c["resolution"],
+                               convention=c.get("convention", "paper"))
+    if not isinstance(r.resolution, (int, np.integer)):
+        raise UsageError(f"measure square inputs, got {r.resolution}")
+    check_forward(r, layers, "measure")
+    return dict(model=c["model"], alpha=r.alpha, resolution=int(r.resolution), convention=r.convention)
 
 
 def check_output(path) -> None:
@@ -150,15 +174,27 @@ def _check(runtime, threads, repeat, passes):
 def measure(configs, *, runtime: str = "onnxruntime", threads: int = 1, repeat: int | None = None, passes: int = 40,
             seed: int | None = None, progress=None) -> list[Measurement]:
     """Time each configuration, a dict of ``model``, ``alpha``, ``resolution``, ``convention``, under
-    the module's protocol. ``progress(message)`` is told what is happening."""
+    the module's protocol (each checked by ``check_config``: a forward pass beyond ``traffic.FORWARD_LIMIT``
+    bytes is refused before anything is built; running out of memory is an ``EnvironmentProblem``).
+    ``progress(message)`` is told what is happening."""
     _check(runtime, threads, repeat, passes)
-    configs = list(configs)
+    if isinstance(configs, (str, bytes, dict)) or not hasattr(configs, "__iter__"):
+        raise UsageError(f"configs is a list of configurations (dicts of {', '.join(CONFIG_KEYS)}), got {configs!r:.80}")
+    configs = list(itertools.islice(configs, MAX_CONFIGS + 1))
     if not 1 <= len(configs) <= MAX_CONFIGS:
         raise UsageError(f"measure 1 to {MAX_CONFIGS} configurations at a time, got {len(configs)}")
+    if seed is not None:
+        whole(seed, "seed", low=0)
+    if progress is not None and not callable(progress):
+        raise UsageError(f"progress is a function of one message, got {progress!r:.80}")
+    configs = [check_config(c) for c in configs]
     _, ort = _imports()
+    from .torch import memory_guard
+
     say = progress or (lambda message: None)
-    sessions = [_session(ort, c, threads, say) for c in configs]
-    timed = time_sessions(sessions, repeat=repeat, passes=passes, seed=seed, progress=say)
+    with memory_guard("measure"):
+        sessions = [_session(ort, c, threads, say) for c in configs]
+        timed = time_sessions(sessions, repeat=repeat, passes=passes, seed=seed, progress=say)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return [Measurement(c["model"], float(c["alpha"]), int(c["resolution"]), c["convention"], t.latency_s * 1e3,
                         t.median_s * 1e3, t.iqr_pct, t.pass_sd_pct, t.runs, passes, threads,
@@ -248,7 +284,12 @@ def _time(session, feed, runs: int, clock) -> np.ndarray:
 
 
 def append(measurements, path) -> None:
-    """Append rows to the measurements CSV at ``path``, writing its header first if it is new."""
+    """Append rows to the measurements CSV at ``path``, writing its header first if it is new. A user's table
+    is written as its path relative to the measurements file (``tables.table_reference``), where
+    ``read_measurements`` looks for it."""
+    from .latency import exact
+    from .tables import table_reference
+
     p = Path(str(path)).expanduser()
     try:
         new = not p.exists() or p.stat().st_size == 0
@@ -258,7 +299,9 @@ def append(measurements, path) -> None:
                 w.writeheader()
             for m in measurements:
                 row = asdict(m)
-                row.update(latency_ms=f"{m.latency_ms:.4f}", median_ms=f"{m.median_ms:.4f}", iqr_pct=f"{m.iqr_pct:.2f}", pass_sd_pct=f"{m.pass_sd_pct:.2f}")
+                row["model"] = table_reference(m.model, p)
+                row.update(latency_ms=exact(m.latency_ms), median_ms=exact(m.median_ms), iqr_pct=f"{m.iqr_pct:.2f}",
+                           pass_sd_pct=f"{m.pass_sd_pct:.2f}")  # the latencies read back as the very floats
                 w.writerow(row)
     except OSError as e:
         raise EnvironmentProblem(f"cannot write the measurements file {str(path)!r:.300}: {e.strerror or e}") from None

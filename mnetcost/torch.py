@@ -17,9 +17,29 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from contextlib import contextmanager
+
 from .config import configure
 from .engine import cost_layers, hw
-from .errors import UsageError
+from .errors import EnvironmentProblem, UsageError
+from .traffic import check_forward
+
+
+@contextmanager
+def memory_guard(what: str):
+    """A real out-of-memory while building or running (Python's MemoryError, PyTorch's or ONNX Runtime's failed
+    allocation) is the environment's problem (``EnvironmentProblem``, exit 3), never an internal error."""
+    try:
+        yield
+    except MemoryError:
+        raise EnvironmentProblem(f"{what} ran out of memory on this machine; choose a smaller resolution or width") from None
+    except Exception as e:  # torch: RuntimeError "can't allocate memory"; onnxruntime: its own exception types
+        text = str(e).lower()
+        if isinstance(e, getattr(torch, "OutOfMemoryError", ())) or any(
+                s in text for s in ("allocate memory", "out of memory", "failed to allocate", "bad_alloc", "bad allocation")):
+            raise EnvironmentProblem(f"{what} ran out of memory on this machine ({str(e).splitlines()[0]:.120}); "
+                                     "choose a smaller resolution or width") from None
+        raise
 
 class MobileNet(nn.Module):
     """A network of named primitive layers; ``names[i]`` is mnetcost's name of ``layers[i]`` and
@@ -106,9 +126,14 @@ def verify(model, config=None, *, device: str = "cpu", **options) -> Verificatio
     """Build ``model`` and compare, layer by layer, mnetcost's params, MACs and output shapes with
     PyTorch's: the sum of parameter sizes (plus running statistics under keras), FlopCounterMode / 2,
     and the shapes of a forward pass at the requested resolution. ``device="meta"`` runs the forward
-    pass on shapes only (the same counts, no arithmetic)."""
+    pass on shapes only (the same counts, no arithmetic). A configuration whose forward pass would need more
+    than ``traffic.FORWARD_LIMIT`` bytes is refused before anything is built; running out of memory is an
+    ``EnvironmentProblem``."""
     r, layers, s = cost_layers(model, configure(config, {"convention": "torchvision"}, **options))
-    return compare(_build(r, layers, _checked(s), device), r, device=device)
+    if device != "meta":  # the meta device allocates nothing
+        check_forward(r, layers, "verify")
+    with memory_guard("verify"):
+        return compare(_build(r, layers, _checked(s), device), r, device=device)
 
 
 def compare(net: MobileNet, r, device: str = "cpu") -> Verification:

@@ -18,11 +18,14 @@ weights: conv/FC weights and biases, with BatchNorm folded into one bias per cha
 
 from __future__ import annotations
 
+__all__ = ["memory", "peak_grid", "Memory", "dtype_bytes", "forward_bytes", "check_forward", "FORWARD_LIMIT"]  # the public API: the rest are the modules' own parts
+
 from dataclasses import dataclass
 
 import numpy as np
 
 from .config import choice, configure
+from .errors import UsageError
 from .engine import Cost, check_alphas, check_resolutions, cost, hw, setup
 from .expand import single
 from .vocab import DEFAULT_DTYPE, DTYPE_BYTES, DTYPES, SCHEDULES
@@ -64,7 +67,9 @@ class Memory:
 
     def by_resolution(self):
         """Per spatial size, the widest tensor the schedule keeps and its bytes (V2 Table 3's view:
-        materialized tensors under ``materialized``, every layer output under ``layerwise``)."""
+        materialized tensors under ``materialized``, every layer output under ``layerwise``). Rows are keyed
+        by (height, width), largest first: ``resolution`` is the side (an int) for a square input and
+        "HxW" (text) for a non-square one."""
         import pandas as pd
 
         return pd.DataFrame(self.resolution_rows(), columns=["resolution", "channels", "bytes"])
@@ -73,14 +78,18 @@ class Memory:
         """``by_resolution`` as records, largest size first (without pandas)."""
         size = DTYPE_BYTES[self.dtype]
         c = self.cost.columns
+        h_in, w_in = hw(self.cost.resolution)
+        square = h_in == w_in
         rows = {}
         for t in self.materialized:
-            h = _num(hw(self.cost.resolution)[0] if t < 0 else c["h_out"][t])
+            h = _num(h_in if t < 0 else c["h_out"][t])
+            w = _num(w_in if t < 0 else c["w_out"][t])
             channels = self.cost.channels if t < 0 else int(c["c_out"][t])
             elements = self.input_elements if t < 0 else c["h_out"][t] * c["w_out"][t] * channels
-            if h not in rows or channels > rows[h][0]:
-                rows[h] = (channels, _num(elements * size))
-        return [{"resolution": h, "channels": ch, "bytes": b} for h, (ch, b) in sorted(rows.items(), key=lambda r: -r[0])]
+            if (h, w) not in rows or channels > rows[h, w][0]:
+                rows[h, w] = (channels, _num(elements * size))
+        ordered = sorted(rows.items(), key=lambda item: item[0], reverse=True)
+        return [{"resolution": h if square else f"{h}x{w}", "channels": ch, "bytes": b} for (h, w), (ch, b) in ordered]
 
 
 def _num(x):
@@ -225,3 +234,55 @@ def peak_of(s, layers, res, schedule: str) -> np.ndarray:
     sizes = tensor_sizes(s.table.channels, res, res, [l.h_out for l in layers], [l.w_out for l in layers],
                          [l.c_out for l in layers])
     return np.asarray(plan.peak(sizes, schedule)[0], dtype=np.int64)
+
+
+# ---- the bytes a forward pass needs: the one bound of everything that builds and runs a network ---------------
+
+# bytes a forward pass may need, estimated before building: verify builds and runs the module (weights and the
+# live activations: about the estimate); measure also exports it to ONNX and loads it into ONNX Runtime, which
+# holds the weights several times over (a 24 GiB machine runs the largest accepted configuration)
+FORWARD_LIMIT = {"verify": 4 << 30, "measure": 1 << 30}
+
+
+@dataclass(frozen=True)
+class Forward:
+    """The bytes a forward pass of one configuration needs, float32, batch 1: its weights (every parameter
+    the convention counts), the largest activations live at once (the ``layerwise`` peak) and the largest
+    attention score matrix (heads x N_q x N_kv, which the memory model's tensors do not hold)."""
+
+    weight_bytes: int
+    activation_bytes: int
+    score_bytes: int
+
+    @property
+    def total(self) -> int:
+        return self.weight_bytes + self.activation_bytes + self.score_bytes
+
+
+def forward_bytes(r: Cost, layers) -> Forward:
+    """The ``Forward`` estimate of the cost result ``r`` and its primitive ``layers`` (``cost_layers``)."""
+    from .expand import Layer
+
+    if not isinstance(r, Cost) or isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+        raise UsageError("forward_bytes takes a cost result and its layers: engine.cost_layers(...)[:2]")
+    layers = list(layers)
+    if not all(isinstance(l, Layer) for l in layers):
+        raise UsageError("forward_bytes takes a cost result and its layers: engine.cost_layers(...)[:2]")
+    live = memory(r, dtype="float32", schedule="layerwise").columns["live_bytes"]
+    scores = [float(l.args["heads"]) * float(np.max(l.h_out)) * float(np.max(l.w_out))
+              * float(np.max(l.h_in)) * float(np.max(l.w_in)) for l in layers if l.args and "heads" in l.args]
+    return Forward(4 * int(r.params), int(np.max(live, initial=0)), int(4 * max(scores, default=0.0)))
+
+
+def check_forward(r: Cost, layers, what: str) -> Forward:
+    """Refuse (a UsageError naming the size) a configuration whose forward pass would need more than
+    ``FORWARD_LIMIT`` bytes, before anything is built; ``what`` names the caller ("verify", "measure")."""
+    f = forward_bytes(r, layers)
+    limit = FORWARD_LIMIT[what]
+    if f.total > limit:
+        raise UsageError(
+            f"{what} builds and runs the network: {r.model} at alpha {r.alpha:g}, {'x'.join(map(str, hw(r.resolution)))} px needs about "
+            f"{f.total / 1e6:,.0f} MB for a forward pass (float32, batch 1: weights {f.weight_bytes / 1e6:,.0f} MB, "
+            f"activations {f.activation_bytes / 1e6:,.0f} MB, attention scores {f.score_bytes / 1e6:,.0f} MB), beyond "
+            f"its limit of {limit / 1e6:,.0f} MB; choose a smaller resolution or width")
+    return f

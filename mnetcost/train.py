@@ -32,6 +32,8 @@ may keep intermediates of its own).
 
 from __future__ import annotations
 
+__all__ = ["training", "training_sweep", "Training"]  # the public API: the rest are the modules' own parts
+
 from dataclasses import dataclass
 
 import numpy as np

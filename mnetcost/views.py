@@ -151,7 +151,7 @@ def catalogue(records, unit: str, wide: bool) -> View:
 
 
 def _causes_table(base, other, model, causes, total, label, k):
-    rows = [{"cause": row["cause"], "count": row["macs"] * k, "params": row["params"]} for _, row in causes.iterrows()]
+    rows = [{"cause": row["cause"], "count": row["macs"] * k, "params": row["params"]} for row in causes]
     rows.append({"cause": "total", "count": total["macs"] * k, "params": total["params"]})
     return render.records_table(f"why {other} differs from {base} ({model})",
                                 [("cause", "cause", "text"), ("count", f"Δ {label}", "signed"),
@@ -178,15 +178,14 @@ def comparison(records, explanations, conventions, models, unit: str) -> View:
     def as_json():
         return render.to_json_document({
             "rows": render.records_dicts(machine, records),
-            "explanations": [{"base": base, "other": other, "causes": frame.to_dict("records")}
-                             for other, frame, _ in explanations]})
+            "explanations": [{"base": base, "other": other, "causes": causes} for other, causes, _ in explanations]})
 
     def markdown():
         text = render.records_markdown("compare", machine, records, UNIT_NOTE[unit])  # no Δ columns here
-        for other, frame, _ in explanations:
+        for other, causes, _ in explanations:
             text += "\n" + render.records_markdown(
                 f"why {other} differs from {base}", [("cause", "cause", "text"), ("macs", "Δ macs", "signed"),
-                                                    ("params", "Δ params", "signed")], frame.to_dict("records"))
+                                                    ("params", "Δ params", "signed")], causes)
         return text
 
     view.custom = {"json": as_json, "markdown": markdown}
@@ -226,25 +225,31 @@ def budget_text(peak_note: str = "", latency_note: str = "", **limits) -> str:
     return ", ".join(words[k].format(v) for k, v in limits.items() if v)
 
 
-def fitting(frame, model, convention, budget: str, dtype: str, all_rows: bool, unit: str) -> View:
-    """``explore.fit``: the configurations within a budget."""
-    timed = "latency_ms" in frame
-    shown = frame if all_rows else frame[frame["pareto"]].sort_values("alpha")
-    records = shown.to_dict("records")
+def fitting(columns: dict, dev, model, convention, limits: dict, dtype: str, schedule: str, all_rows: bool,
+            unit: str) -> View:
+    """``explore.fit_columns``, predicted on ``dev`` (or None): the configurations within a budget (``limits``: the
+    budget options' texts)."""
+    from .reports import records as as_records
+
+    found = as_records(columns)
+    budget = budget_text(f" ({dtype}, {schedule})", f" on {dev.name}" if dev else "", **limits)
+    timed = dev is not None
+    shown = found if all_rows else sorted((r for r in found if r["pareto"]), key=lambda r: r["alpha"])
+    records = [dict(r) for r in shown]
     k, label = UNIT_FACTOR[unit], UNIT_LABEL[unit]
     for rec in records:
         rec["count"] = rec["macs"] * k
         rec["best"] = "yes" if rec["pareto"] else ""
         if timed:
             rec["latency"] = round(rec["latency_ms"], 2)
-    peak = [("peak_bytes", f"peak ({dtype})", "count")] if PEAK_WORDS in budget else []  # only a budget asked for
+    peak = [("peak_bytes", f"peak ({dtype})", "count")] if limits.get("max_peak_memory") else []  # a budget asked for
     columns = [("alpha", "α", "float"), ("resolution", "px", "float"), ("count", label, "count"),
                ("params", "params", "count")] + peak + (
         [("latency", "ms", "decimal")] if timed else []) + ([("best", "Pareto", "text")] if all_rows else [])
     machine = keys("alpha", "resolution", "macs", "params", "peak_bytes", *(("latency_ms",) if timed else ()), "pareto")
-    caption = (f"{len(frame)} of the searched configurations fit ({budget}); "
-               f"{int(frame['pareto'].sum())} are Pareto-best. {UNIT_NOTE[unit]}")
-    if frame.empty:
+    caption = (f"{len(found)} of the searched configurations fit ({budget}); "
+               f"{sum(r['pareto'] for r in found)} are Pareto-best. {UNIT_NOTE[unit]}")
+    if not found:
         caption = f"No configuration fits ({budget}): widen the search or the budget."
     return View(f"{model}: configurations within the budget", columns, machine, records, caption,
                 document=lambda rows: {"model": model, "convention": convention, "budget": budget, "rows": rows})
@@ -283,7 +288,9 @@ def _formulas(kernel, last) -> list[str]:
 
 
 def layer_ratio(records, last, inputs: dict, unit: str) -> View:
-    """``ratios.table3``: V1 Table 3's rows for one layer, with the paper's formulas filled in."""
+    """``ratios.table3``: V1 Table 3's rows for one layer, with the paper's formulas filled in; ``inputs``: the
+    layer's kernel, in, out, size, alpha, rho and spatial (shown in that order)."""
+    inputs = {k: inputs[k] for k in ("kernel", "in", "out", "size", "alpha", "rho", "spatial")}
     k, label = UNIT_FACTOR[unit], UNIT_LABEL[unit]
     records = [{**r, "count": r["macs"] * k, "m_count": float(f"{r['macs'] * k / 1e6:.3g}"),
                 "m_params": round(r["params"] / 1e6, 2)} for r in records]
@@ -384,8 +391,8 @@ def memory(m, dtype: str, schedule: str) -> View:
                f"dtype {dtype}; units of 1000 bytes. live: what a layer-by-layer executor holds at that layer "
                "(input, output, residual inputs); kept: the output is materialized between blocks; "
                "moved: input read + weights + output written; MAC/B: arithmetic intensity.")
-    res_rows = [{"resolution": f"{r['resolution']}x{r['resolution']}", "channels": r["channels"], "bytes": r["bytes"]}
-                for r in by_res]
+    res_rows = [{"resolution": r["resolution"] if isinstance(r["resolution"], str) else f"{r['resolution']}x{r['resolution']}",
+                 "channels": r["channels"], "bytes": r["bytes"]} for r in by_res]  # a non-square size is "HxW" already
     widest = lambda width: render.records_table(  # noqa: E731
         f"widest tensor kept at each resolution ({schedule})",
         [("resolution", "H x W", "text"), ("channels", "channels", "float"), ("bytes", "bytes", "count")], res_rows,
@@ -479,8 +486,11 @@ def calibration(c, output) -> View:
                                        "train_error": c.train_error, "saved_to": output, "rows": rows})
 
 
-def device_list(found: dict, file_name) -> View:
-    """The device profiles (``latency.devices`` or ``read_devices``)."""
+def device_list(found: dict, device_file) -> View:
+    """The device profiles (``latency.devices``, or ``read_devices`` of ``device_file``: its name is shown)."""
+    from pathlib import Path
+
+    file_name = device_file and Path(device_file).name
     records = []
     for d in found.values():
         h = d.held_out
@@ -537,11 +547,12 @@ def _choice_caption(records, shown, budget, dev, dtype, schedule) -> str:
             + dev_note + " Top-1 as published (tables/reference/accuracy.csv), never estimated.")
 
 
-def choice(frame, budget: str, dtype, schedule: str, all_rows: bool) -> View:
-    """``explore.choose``: published checkpoints within a budget, by top-1."""
-    dev = frame.attrs.get("device")
+def choice(records, dev, limits: dict, dtype, schedule: str, all_rows: bool) -> View:
+    """``explore.choose_records``: published checkpoints within a budget (``limits``: the budget options' texts), by
+    top-1, predicted on ``dev`` (or None)."""
+    budget = budget_text(**limits)
     timed = dev is not None
-    records = frame.to_dict("records")
+    records = [dict(r) for r in records]
     for rec in records:
         rec["best"] = "yes" if rec["pareto"] else ""
         if timed:

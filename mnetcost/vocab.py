@@ -32,9 +32,7 @@ FIT_RESOLUTIONS = "96:320:16"
 # One rule for every --dtype: float32 (the precision the networks are published, trained and counted in) unless
 # given; where a device profile predicts latency (roofline, choose, fit's latency) the profile's own dtype.
 DEFAULT_DTYPE = "float32"
-DTYPE_RULE = "default float32; with a device, the device profile's dtype"
 DEFAULT_PUBLISHED = "tf-slim"
-VERIFY_LIMIT = 2**26  # values in one tensor, and parameters, that verify will build (256 MB in float32)
 ACTIVATIONS = ("RE", "RE6", "HS", "SW", "SIG", "HSIG", "GE", "-", "")
 OUT_OF_PLACE = ("SIG", "GE")  # activations the PyTorch modules apply out of place (the others in place)
 MAX_VALUE = 2**31  # widths, kernels, strides, resolutions: beyond any network, and counts stay inside 64 bits

@@ -177,3 +177,25 @@ def test_mnasnet_and_efficientnet_modules_match_torchvision_counts():
         if r["resolution"] in ("97", "224") and r["num_classes"] == "1000":
             v = verify(names[r["model"]], alpha=float(r["alpha"]), resolution=int(r["resolution"]))
             assert v.ok and (v.totals["torch_params"], v.totals["torch_macs"]) == (int(r["params"]), int(r["macs"])), r
+
+
+def test_verify_is_bounded_and_out_of_memory_is_the_environment(monkeypatch, capsys):
+    """Issue 20: the library's verify refuses a forward pass beyond traffic.FORWARD_LIMIT at once, and a real
+    out-of-memory while building is an EnvironmentProblem (exit 3), never an internal error (exit 70)."""
+    import mnetcost.torch as mt
+    from mnetcost.errors import EnvironmentProblem, UsageError
+
+    with pytest.raises(UsageError, match="8,067 MB"):
+        mt.verify("v2", resolution=8192)
+    with pytest.raises(UsageError, match="attention scores 17,180 MB"):
+        mt.verify("v4-hybrid-medium", convention="timm", resolution=4096)
+
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr(mt, "_build", no_memory)
+    with pytest.raises(EnvironmentProblem, match="ran out of memory"):
+        mt.verify("v3-small", resolution=96)
+    from mnetcost.cli import main
+
+    assert main(["verify", "v3-small", "-r", "96"]) == 3
