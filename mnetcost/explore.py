@@ -15,6 +15,7 @@ from typing import NamedTuple
 from .config import Config, choice, configure, number
 from .conventions import get_convention
 from .engine import cost, grid
+from .vocab import DEFAULT_DTYPE
 from .errors import UsageError
 from .ops import BUILTIN
 from .tables import load_table, model_names
@@ -413,7 +414,7 @@ def budget_grid(s, alphas, res, *, dtype: str, schedule: str, device=None) -> di
 
 
 def fit_columns(model, alphas=None, resolutions=None, config: Config | None = None, *, max_macs=None, max_params=None,
-                max_peak_bytes=None, max_latency=None, device=None, device_file=None, dtype: str = "int8",
+                max_peak_bytes=None, max_latency=None, device=None, device_file=None, dtype: str = DEFAULT_DTYPE,
                 schedule: str = "materialized", **options):
     """``fit`` as columns (arrays: the frame's) and the device (None without one), without pandas:
     ``(columns, device)``."""
@@ -448,7 +449,7 @@ def fit_columns(model, alphas=None, resolutions=None, config: Config | None = No
 
 
 def fit(model, alphas=None, resolutions=None, config: Config | None = None, *, max_macs=None, max_params=None,
-        max_peak_bytes=None, max_latency=None, device=None, device_file=None, dtype: str = "int8",
+        max_peak_bytes=None, max_latency=None, device=None, device_file=None, dtype: str = DEFAULT_DTYPE,
         schedule: str = "materialized", **options):
     """The alpha x resolution configurations of ``model`` within a budget of MACs, parameters, peak
     activation memory (at ``dtype`` under ``schedule``) and latency (seconds, predicted on ``device``),
@@ -494,7 +495,7 @@ def choose_records(*, device=None, device_file=None, max_latency=None, max_peak_
 
     check_limits(max_latency=max_latency, max_peak_bytes=max_peak_bytes, max_params=max_params, max_macs=max_macs)
     dev = _budget_device(device, device_file, max_latency)
-    dtype = dtype or (dev.dtype if dev is not None else "int8")
+    dtype = dtype or (dev.dtype if dev is not None else DEFAULT_DTYPE)
     dtype_bytes(dtype)
     table = accuracy_records()
     sources = check_sources(sources, {r["source"] for r in table})
@@ -526,7 +527,7 @@ def choose(*, device=None, device_file=None, max_latency=None, max_peak_bytes=No
            dtype: str | None = None, schedule: str = "materialized", sources=None):
     """The published checkpoints (``reference.accuracy()``) within a budget, ranked by published top-1,
     each with its MACs, params and peak activation bytes (at ``dtype`` under ``schedule``; by default
-    the device's dtype, else int8) under the checkpoint's own convention, and with a device its
+    the device's dtype, else float32) under the checkpoint's own convention, and with a device its
     predicted latency (ms). ``pareto`` marks the checkpoints no other fitting one beats on both
     accuracy and latency (on accuracy and MACs without a device). No accuracy is ever estimated: only
     published checkpoints are listed. The frame of ``choose_records``."""

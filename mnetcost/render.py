@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 
 from .engine import LAYER_COLUMNS, Cost, _py
 
@@ -15,11 +16,12 @@ LONGEST_WORD = 26  # a word up to this long keeps its column wide enough; a long
 
 
 def safe(text) -> str:
-    """Text from a table (names, titles) as it may reach a terminal: control characters escaped."""
-    text = str(text)
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() or ch == "\n" else repr(ch)[1:-1] for ch in text)
+    """Free text (names, titles, captions, option values, paths) as it may reach a terminal, in every format:
+    ``terminal.printable``'s one rule (control characters escaped, newlines kept; ASCII stand-ins on a terminal
+    without UTF-8)."""
+    from .terminal import printable
+
+    return printable(text, newlines=True)
 
 
 def plain(text):
@@ -84,7 +86,11 @@ def describe(result: Cost) -> str:
 
 
 def rich_table(result: Cost, convention_note: str = "", unit_factor: int = 1, unit_label: str = "MACs",
-               unit_note: str = MAC_NOTE):
+               unit_note: str = MAC_NOTE, width: int | None = None):
+    """A cost layer by layer; within ``width`` (the terminal's) shapes and counts are never cut, a long layer name
+    is shortened (…) only where nothing else is left; the caption below, at the terminal's width."""
+    from rich import box
+    from rich.console import Group
     from rich.table import Table
 
     cols = result.columns
@@ -92,25 +98,30 @@ def rich_table(result: Cost, convention_note: str = "", unit_factor: int = 1, un
     exact = (f"Total: {total:,} {unit_label} · {result.params:,} params ({result.trainable:,} trainable)"
              if result.spatial == "exact" else
              f"Total: {total:,.1f} {unit_label} · {result.params:,} params ({result.trainable:,} trainable)")
-    table = Table(title=markup_safe(describe(result)), caption=markup_safe(f"{exact}\n{convention_note}\n{unit_note}".strip()),
-                  caption_justify="left", show_footer=True, header_style="bold", title_justify="left")
-    table.add_column("layer", footer="total", no_wrap=True, overflow="ellipsis", max_width=16)
-    table.add_column("op")
-    table.add_column("k/s", justify="right")
-    table.add_column("input", justify="right")
-    table.add_column("output", justify="right")
-    table.add_column(unit_label, justify="right", footer=human(total))
-    table.add_column("params", justify="right", footer=human(result.params))
+    rows = []
     for i in range(len(cols["name"])):
         op = cols["op"][i]
-        ks = f"{cols['kernel'][i]}/{cols['stride'][i]}" if op in ("conv", "dw", "pw") else ""
-        table.add_row(
-            plain(cols["name"][i]), op, ks,
-            _size(cols["h_in"][i], cols["w_in"][i], cols["c_in"][i]),
-            _size(cols["h_out"][i], cols["w_out"][i], cols["c_out"][i]),
-            human(cols["macs"][i] * unit_factor), human(cols["params"][i]),
-        )
-    return table
+        ks = f" {cols['kernel'][i]}/{cols['stride'][i]}" if op in ("conv", "dw", "pw") else ""
+        rows.append([safe(cols["name"][i]), safe(op) + ks,
+                     _size(cols["h_in"][i], cols["w_in"][i], cols["c_in"][i]),
+                     _size(cols["h_out"][i], cols["w_out"][i], cols["c_out"][i]),
+                     human(cols["macs"][i] * unit_factor), human(cols["params"][i])])
+    footer = ["total", "", "", "", human(total), human(result.params)]
+    headers = ["layer", "op k/s", "input", "output", safe(unit_label), "params"]
+    others = sum(max(len(r[i]) for r in [headers, footer, *rows]) for i in range(1, 6))
+    name = max(len(r[0]) for r in [headers, *rows])
+    if width is not None:
+        name = max(8, min(name, width - (3 * 6 - 1) - others))
+    table = Table(show_footer=True, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("layer", footer="total", no_wrap=True, overflow="ellipsis", max_width=name)
+    table.add_column("op k/s", no_wrap=True)
+    table.add_column("input", justify="right", no_wrap=True)
+    table.add_column("output", justify="right", no_wrap=True)
+    table.add_column(headers[4], justify="right", footer=footer[4], no_wrap=True)
+    table.add_column("params", justify="right", footer=footer[5], no_wrap=True)
+    for row in rows:
+        table.add_row(*[plain(cell) for cell in row])
+    return Group(plain(describe(result)), table, plain(f"{exact}\n{convention_note}\n{unit_note}".strip()))
 
 
 def to_csv(result: Cost, unit_factor: int | None = None) -> str:
@@ -149,40 +160,107 @@ def to_markdown(result: Cost) -> str:
 
 # Generic records: a list of dicts and column specs (key, header, kind). kind "count" is shown in
 # human units in rich tables; machine formats always get the raw values.
-def records_table(title: str, columns, records, caption: str = "", row_style=None, width: int | None = None):
-    """A rich table of ``records``; ``width``: the terminal's, which the wrapping columns share."""
+NUMERIC = ("count", "signed", "float", "decimal", "ratio", "percent")  # "decimal": one number of decimals a column
+
+
+def records_table(title: str, columns, records, caption: str = "", row_style=None, width: int | None = None,
+                  whole: str | None = None):
+    """A rich table of ``records`` and its caption below it (wrapped at the terminal's width, not the table's).
+    ``width``: the terminal's, never exceeded: short text and numbers never wrap; "long" text wraps between words,
+    its column at least as wide as its longest word (up to LONGEST_WORD). ``whole``: a column whose values are
+    never broken (names): where the table cannot fit with them whole, each record's value takes a line of its own
+    above the other columns."""
     from rich import box
+    from rich.console import Group
     from rich.table import Table
 
-    table = Table(title=markup_safe(title), caption=markup_safe(caption) if caption else None, caption_justify="left",
-                  title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
-    # short text and numbers never wrap; only "long" text (titles, reasons) does, between words: such a column is
-    # at least as wide as its longest word (up to LONGEST_WORD), a number column as its header -- as far as the
-    # terminal allows (rich would crop a table wider than the terminal)
-    wanted = []
-    for key, header, kind in columns:
-        words = [len(w) for rec in records for w in str(rec.get(key) or "").split()] + [len(header), 11]
-        wanted.append(min(max(words), LONGEST_WORD) if kind == "long" else len(header))
+    headers = [safe(header) for _, header, _ in columns]
+    decimals = {key: _decimals(rec.get(key) for rec in records) for key, _, kind in columns if kind == "decimal"}
+    cells = [[safe(_cell(rec.get(key), kind, decimals.get(key))) for key, _, kind in columns] for rec in records]
+    styles = [row_style(rec) if row_style else None for rec in records]
+    widths = _widths(columns, headers, cells, width, whole)
+    if widths is None:
+        return _stacked(title, columns, headers, cells, styles, caption, [k for k, _, _ in columns].index(whole))
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    for (key, _, kind), header, fixed in zip(columns, headers, widths):
+        table.add_column(header, justify="right" if kind in NUMERIC else "left", no_wrap=kind != "long",
+                         overflow="fold" if kind == "long" else "ellipsis", width=fixed)
+    for row, style in zip(cells, styles):
+        table.add_row(*[plain(cell) for cell in row], style=style)
+    return Group(*([plain(title)] if title else []), table, *([plain(caption)] if caption else []))
+
+
+def _longest_word(texts) -> int:
+    return max([len(w) for t in texts for w in t.split()] + [1])
+
+
+def _widths(columns, headers, cells, width, whole):
+    """Each "long" column's width (None: the column's own, never wrapped), so that the table fits ``width``;
+    None: it cannot with the ``whole`` column unbroken."""
+    n = len(columns)
     long = [i for i, (_, _, kind) in enumerate(columns) if kind == "long"]
-    if width is not None and long and sum(wanted) + 2 * len(columns) > width:
-        # share what the other columns leave among the wrapping ones, never below 11
-        share = max(11, (width - 2 * len(columns) - sum(w for i, w in enumerate(wanted) if i not in long)) // len(long))
-        wanted = [min(w, share) if i in long else w for i, w in enumerate(wanted)]
-    if width is not None and sum(wanted) + 2 * len(columns) > width:
-        wanted = [11 if i in long else None for i in range(len(wanted))]
-    for (key, header, kind), minimum in zip(columns, wanted):
-        numeric = kind in ("count", "signed", "float", "ratio", "percent")
-        table.add_column(header, justify="right" if numeric else "left", no_wrap=kind != "long",
-                         overflow="fold" if kind == "long" else "ellipsis", min_width=minimum)
-    for rec in records:
-        table.add_row(*[plain(_cell(rec.get(key), kind)) for key, _, kind in columns],
-                      style=row_style(rec) if row_style else None)
-    return table
+    if width is None or not long:
+        return [None] * n
+    natural = [max([len(headers[i])] + [len(row[i]) for row in cells]) for i in range(n)]
+    natural = [max([len(line) for row in cells for line in row[i].splitlines()] + [_longest_word([headers[i]])])
+               if i in long else w for i, w in enumerate(natural)]
+    shortest = [(w if columns[i][0] == whole else min(w, LONGEST_WORD,
+                                                          max(_longest_word([headers[i]] + [r[i] for r in cells]), 3)))
+                if i in long else w for i, w in enumerate(natural)]
+    room = width - (3 * n - 1)  # SIMPLE_HEAD without edge padding: one space each side, one between columns
+    out = list(shortest)
+    if sum(out) > room and whole is not None:
+        return None
+    while sum(out) > room:  # the widest long column gives way first: its longest words fold
+        widest = max(long, key=lambda i: out[i])
+        if out[widest] <= 4:
+            break
+        out[widest] -= 1
+    spare = room - sum(out)
+    for i in sorted(long, key=lambda i: natural[i] - out[i]):  # what is left: first to the columns it unwraps whole
+        add = min(natural[i] - out[i], spare)
+        out[i] += add
+        spare -= add
+    return [out[i] if i in long else None for i in range(n)]
 
 
-def _cell(value, kind) -> str:
+def _stacked(title, columns, headers, cells, styles, caption, whole):
+    """A table whose ``whole`` column does not fit beside the others: its value on a line of its own, the other
+    columns on the next."""
+    from rich.console import Group
+    from rich.text import Text
+
+    rest = [i for i in range(len(columns)) if i != whole]
+    widths = {i: max([len(headers[i])] + [len(row[i]) for row in cells]) for i in rest}
+
+    def line(values):
+        return "   " + "  ".join(values[i].rjust(widths[i]) if columns[i][2] in NUMERIC else values[i].ljust(widths[i])
+                                 for i in rest).rstrip()
+
+    body = Text(no_wrap=True, overflow="ignore")
+    body.append(" " + headers[whole] + "\n" + line(headers) + "\n", style="bold")
+    body.append(" " + "─" * max(len(line(headers)), len(headers[whole])) + "\n")
+    for row, style in zip(cells, styles):
+        body.append(" " + row[whole] + "\n" + line(row) + "\n", style=style)
+    parts = [Text(safe(title)), Text(""), body]
+    return Group(*parts, plain(caption)) if caption else Group(*parts)
+
+
+def _decimals(values, most: int = 4) -> int:
+    """The decimals a column of numbers needs for all its values, so that every row shows the same number."""
+    found = 0
+    for v in values:
+        if isinstance(v, (int, float)) and math.isfinite(v):
+            text = f"{v:.{most}f}".rstrip("0")
+            found = max(found, len(text.partition(".")[2]))
+    return found
+
+
+def _cell(value, kind, decimals=None) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return "-"
+    if kind == "decimal" and isinstance(value, (int, float)) and math.isfinite(value):
+        return f"{value:.{decimals or 0}f}"
     if kind == "count":
         return human(value)
     if kind == "signed":
@@ -206,12 +284,12 @@ def records_csv(columns, records) -> str:
 
 
 def records_markdown(title: str, columns, records, caption: str = "") -> str:
-    lines = [f"**{md_cell(title)}**", "", "| " + " | ".join(h for _, h, _ in columns) + " |",
-             "|" + "".join("---:|" if k in ("count", "signed", "float", "ratio", "percent") else "---|" for _, _, k in columns)]
+    lines = [f"**{md_cell(title)}**", "", "| " + " | ".join(md_cell(h) for _, h, _ in columns) + " |",
+             "|" + "".join("---:|" if k in NUMERIC else "---|" for _, _, k in columns)]
     for rec in records:
         lines.append("| " + " | ".join(md_cell(rec.get(key)) for key, _, _ in columns) + " |")
     if caption:
-        lines += ["", caption]
+        lines += ["", safe(caption)]
     return "\n".join(lines) + "\n"
 
 

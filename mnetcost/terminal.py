@@ -27,9 +27,22 @@ def columns() -> int:
     return width() or shutil.get_terminal_size((80, 24)).columns
 
 
+class ClosedPipe(BrokenPipeError):
+    """The reader went away (``| head``, ``| true``): a normal end, exit 0. Raised without an errno, so that
+    click (which turns an EPIPE OSError into exit 1) passes it on to mnetcost's own handler."""
+
+
 def show(view, fmt: str, stream=None) -> None:
-    """Write a view (``mnetcost.views.View``) as ``fmt``: table (rich), csv, json or markdown."""
+    """Write a view (``mnetcost.views.View``) as ``fmt``: table (rich), csv, json or markdown; a closed pipe
+    ends it the same way in every format (``ClosedPipe``)."""
     stream = stream or sys.stdout
+    try:
+        _show(view, fmt, stream)
+    except BrokenPipeError:
+        raise ClosedPipe from None
+
+
+def _show(view, fmt: str, stream) -> None:
     if fmt != "table":
         stream.write(view.text(fmt))
         return
@@ -37,16 +50,27 @@ def show(view, fmt: str, stream=None) -> None:
 
     class _Console(Console):
         def on_broken_pipe(self):  # rich would exit 1; a closed pipe (| head) is a normal end
-            raise BrokenPipeError
+            raise ClosedPipe
 
     console = _Console(width=width(), file=stream if stream is not sys.stdout else None)
-    for item in view.rich(console.width):  # a no-wrap text (citations) is printed whole, whatever the width
+    for item in view.rich(console.width):
         console.print(item, soft_wrap=bool(getattr(item, "no_wrap", False)))
 
 
-def printable(text: str) -> str:
-    """Control characters never reach the terminal."""
-    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
+_ascii_only = False  # set by ascii_fallback(): standard output cannot encode mnetcost's symbols
+
+
+def printable(text, newlines: bool = False) -> str:
+    """Free text as it may reach a terminal or a file, in every format: control characters escaped (a newline
+    kept with ``newlines``), and on a terminal without UTF-8 each symbol replaced by its ASCII stand-in before
+    anything is laid out (so that a table's columns keep their widths)."""
+    text = str(text)
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() or ch == " " or (newlines and ch == "\n") else repr(ch)[1:-1]
+                       for ch in text)
+    if _ascii_only and not text.isascii():
+        text = "".join(ASCII.get(ch, ch) for ch in text)
+    return text
 
 
 def _ascii_fallback(error: UnicodeEncodeError):
@@ -57,11 +81,14 @@ def ascii_fallback() -> None:
     """Standard output and error print symbols they cannot encode as ASCII stand-ins."""
     import codecs
 
+    global _ascii_only
     codecs.register_error("mnetcost-ascii", _ascii_fallback)
+    _ascii_only = False
     for stream in (sys.stdout, sys.stderr):
         try:
-            "αρ×—Δ·".encode(getattr(stream, "encoding", None) or "ascii")
+            "".join(ASCII).encode(getattr(stream, "encoding", None) or "utf-8")  # no encoding (StringIO): any text
         except (UnicodeEncodeError, LookupError):
+            _ascii_only = _ascii_only or stream is sys.stdout
             if hasattr(stream, "reconfigure"):
                 stream.reconfigure(errors="mnetcost-ascii")
 
@@ -74,6 +101,34 @@ def quiet_stdout() -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):
         pass
+
+
+def tidy_help(group) -> None:
+    """--help as the docs show it: an argument is its metavar (typer writes a required one as {MODEL} and adds
+    its type, MODEL <str>), and each command's summary in ``mnetcost --help`` is its first sentence whole (click
+    cuts it to the terminal's width with '...'; a long one wraps instead)."""
+    import re
+
+    for cmd in [group, *getattr(group, "commands", {}).values()]:
+        if cmd.help:  # an example longer than 80 columns continues on the next lines, as a shell reads it
+            cmd.help = "\n".join(fold(line) if line.startswith("Example:") else line for line in cmd.help.split("\n"))
+        if cmd is not group and not cmd.short_help and cmd.help:
+            first = " ".join(cmd.help.split("\n\n")[0].split())
+            cmd.short_help = re.split(r"(?<=[a-z0-9)])\. ", first)[0].rstrip(".")
+        for param in cmd.params:
+            if getattr(param, "param_type_name", "") == "argument" and hasattr(param, "_usage_display_name"):
+                shown = param.metavar or param.name.upper()
+                param._usage_display_name = lambda shown=shown: shown
+                param.display_type_rich = lambda ctx: None
+
+
+def fold(example: str, width: int = 76) -> str:
+    """A help example longer than an 80-column terminal, continued on the next lines as a shell reads it."""
+    import textwrap
+
+    lines = textwrap.wrap(example.strip(), width - 2, subsequent_indent="    ", break_long_words=False,
+                          break_on_hyphens=False)
+    return " \\\n".join(lines)
 
 
 def progress():

@@ -28,7 +28,7 @@ from .config import choice, configure
 from .errors import UsageError
 from .engine import Cost, check_alphas, check_resolutions, cost, hw, setup
 from .expand import single
-from .vocab import DTYPE_BYTES, DTYPES, SCHEDULES
+from .vocab import DEFAULT_DTYPE, DTYPE_BYTES, DTYPES, SCHEDULES
 
 
 
@@ -97,7 +97,7 @@ def _num(x):
     return int(x) if float(x).is_integer() else float(x)
 
 
-def memory(model, config=None, *, dtype: str = "float16", schedule: str = "materialized", **options) -> Memory:
+def memory(model, config=None, *, dtype: str = DEFAULT_DTYPE, schedule: str = "materialized", **options) -> Memory:
     """Activation memory and traffic of ``model`` (or of a ``Cost`` already computed) under one configuration
     (``config`` or keyword options, as for ``cost``). ``peak_bytes`` follows ``schedule``; it is the
     one-configuration case of ``peak_grid`` (the same tensor plan and sizes).
@@ -215,7 +215,7 @@ class Plan:
         return held.max(axis=0), int(kept[np.argmax(held, axis=0).ravel()[0]])
 
 
-def peak_grid(model, alphas, resolutions, config=None, *, dtype: str = "float16", schedule: str = "materialized",
+def peak_grid(model, alphas, resolutions, config=None, *, dtype: str = DEFAULT_DTYPE, schedule: str = "materialized",
               **options):
     """Peak activation bytes for every alpha (rows) and resolution (columns): ``memory(...).peak_bytes``
     on a grid, with each alpha's layers expanded once for all resolutions; the rest of the configuration is

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from . import render
-from .vocab import UNIT_FACTOR, UNIT_LABEL
+from .vocab import DEFAULT_DTYPE, UNIT_FACTOR, UNIT_LABEL
 
 UNIT_NOTE = {
     "macs": "MACs = multiply-accumulates: one multiply-add is one MAC.",
@@ -23,21 +23,23 @@ class View:
     terminal's width is a function of it. ``custom`` overrides a format: {fmt: function}."""
 
     def __init__(self, title, columns, machine, records, caption="", *, document=None, shown=None, row_style=None,
-                 before=(), extra=(), custom=None):
+                 before=(), extra=(), custom=None, whole=None):
         self.title, self.columns, self.machine, self.records, self.caption = title, columns, machine, records, caption
         self.document = document or (lambda rows: {"rows": rows})
         self.shown = records if shown is None else shown
         self.row_style, self.before, self.extra, self.custom = row_style, before, extra, custom or {}
+        self.whole = whole  # a column whose values are never broken (render.records_table)
 
     def table(self, width=None):
         return render.records_table(self.title, self.columns, self.shown, self.caption, row_style=self.row_style,
-                                    width=width)
+                                    width=width, whole=self.whole)
 
     def rich(self, width=None) -> list:
         if "table" in self.custom:
             return self.custom["table"](width)
         items = [*self.before, self.table, *self.extra]
-        return [item(width) if callable(item) else item for item in items]
+        shown = [item(width) if callable(item) else item for item in items]
+        return [x for i, item in enumerate(shown) for x in ([""] if i else []) + [item]]  # a blank line between
 
     def text(self, fmt: str) -> str:
         """The CSV, JSON or Markdown text."""
@@ -110,7 +112,7 @@ def cost_layers(result, unit: str) -> View:
 
     return View("", [], [], [], custom={
         "table": lambda width: [render.rich_table(result, result.rules.note, unit_factor=k, unit_label=label,
-                                                  unit_note=UNIT_NOTE[unit])],
+                                                  unit_note=UNIT_NOTE[unit], width=width)],
         "csv": lambda: render.to_csv(result, unit_factor=k if unit == "flops" else None),
         "json": as_json, "markdown": lambda: render.to_markdown(result)})
 
@@ -125,7 +127,7 @@ def cost_breakdown(result, by: str, records, unit: str) -> View:
     machine = [(by, by, "text"), ("macs", "macs", "count")] + ([("count", "flops", "count")] if unit == "flops" else []) + [
         ("params", "params", "count"), ("weights", "weights", "count"), ("macs_share", "macs_share", "float"),
         ("params_share", "params_share", "float"), ("weights_share", "weights_share", "float")]
-    caption = (f"Total: {result.macs:,} MACs · {result.params:,} params. % weights leaves biases and BatchNorm "
+    caption = (f"Total: {result.macs * k:,} {label} · {result.params:,} params. % weights leaves biases and BatchNorm "
                f"out (as V1 Table 2 does).\n{UNIT_NOTE[unit]}")
     return View(render.describe(result) + f"\nby {by}", columns, machine, records, caption,
                 document=lambda rows: {**config(result), "by": by, "rows": rows})
@@ -138,12 +140,12 @@ def catalogue(records, unit: str, wide: bool) -> View:
         rec["count"] = rec["macs"] * UNIT_FACTOR[unit]
         rec["resolution"] = int(rec["resolution"]) if not isinstance(rec["resolution"], tuple) else rec["resolution"]
     columns = [("name", "model", "text"), ("title", "what", "long")] + ([("ref", "source", "long")] if wide else []) + [
-               ("resolution", "px", "float")] + ([("layers", "layers", "float")] if wide else []) + [
-               ("count", UNIT_LABEL[unit], "count"), ("params", "params", "count")]
+               ("resolution", "px", "float"), ("layers", "layers", "float"), ("count", UNIT_LABEL[unit], "count"),
+               ("params", "params", "count")]
     machine = keys("name", "title", "ref", "resolution", "layers", "macs") + flops_column(unit) + keys(
         "params", "family", "source")
     caption = ("Layers: conv, depthwise, pointwise and FC layers. Totals at alpha 1 and each table's resolution, paper "
-               f"convention, the table's classes. Sources and layer counts: a terminal of 110 columns or more; full citations: "
+               f"convention, the table's classes. Sources: a terminal of 110 columns or more; full citations: "
                f"--format csv or json. {UNIT_NOTE[unit]}")
     return View("mnetcost tables", columns, machine, records, caption, document=lambda rows: {"models": rows})
 
@@ -179,7 +181,7 @@ def comparison(records, explanations, conventions, models, unit: str) -> View:
             "explanations": [{"base": base, "other": other, "causes": causes} for other, causes, _ in explanations]})
 
     def markdown():
-        text = render.records_markdown("compare", machine, records, caption)
+        text = render.records_markdown("compare", machine, records, UNIT_NOTE[unit])  # no Δ columns here
         for other, causes, _ in explanations:
             text += "\n" + render.records_markdown(
                 f"why {other} differs from {base}", [("cause", "cause", "text"), ("macs", "Δ macs", "signed"),
@@ -213,9 +215,12 @@ def difference(records, totals, ra, rb, by: str, all_rows: bool, unit: str) -> V
                 document=lambda rows: {"a": config(ra), "b": config(rb), "by": by, "totals": totals, "rows": rows})
 
 
+PEAK_WORDS = "peak <= "
+
+
 def budget_text(peak_note: str = "", latency_note: str = "", **limits) -> str:
     """'MACs <= 150M, peak <= 512KB (int8, materialized)' from the limits given, in their order (None: not given)."""
-    words = {"max_macs": "MACs <= {}", "max_params": "params <= {}", "max_peak_memory": "peak <= {}B" + peak_note,
+    words = {"max_macs": "MACs <= {}", "max_params": "params <= {}", "max_peak_memory": PEAK_WORDS + "{}B" + peak_note,
              "max_latency": "latency <= {}" + latency_note}
     return ", ".join(words[k].format(v) for k, v in limits.items() if v)
 
@@ -237,9 +242,10 @@ def fitting(columns: dict, dev, model, convention, limits: dict, dtype: str, sch
         rec["best"] = "yes" if rec["pareto"] else ""
         if timed:
             rec["latency"] = round(rec["latency_ms"], 2)
+    peak = [("peak_bytes", f"peak ({dtype})", "count")] if limits.get("max_peak_memory") else []  # a budget asked for
     columns = [("alpha", "α", "float"), ("resolution", "px", "float"), ("count", label, "count"),
-               ("params", "params", "count"), ("peak_bytes", f"peak ({dtype})", "count")] + (
-        [("latency", "ms", "float")] if timed else []) + ([("best", "Pareto", "text")] if all_rows else [])
+               ("params", "params", "count")] + peak + (
+        [("latency", "ms", "decimal")] if timed else []) + ([("best", "Pareto", "text")] if all_rows else [])
     machine = keys("alpha", "resolution", "macs", "params", "peak_bytes", *(("latency_ms",) if timed else ()), "pareto")
     caption = (f"{len(found)} of the searched configurations fit ({budget}); "
                f"{sum(r['pareto'] for r in found)} are Pareto-best. {UNIT_NOTE[unit]}")
@@ -290,7 +296,7 @@ def layer_ratio(records, last, inputs: dict, unit: str) -> View:
                 "m_params": round(r["params"] / 1e6, 2)} for r in records]
     formulas = _formulas(inputs["kernel"], last)
     columns = [("layer", "layer / modification", "text"), ("m_count", f"million {label}", "float"),
-               ("m_params", "million params", "float")]
+               ("m_params", "million params", "decimal")]
     machine = keys("layer", "alpha", "rho", "kind", "macs") + flops_column(unit) + keys("params")
     title = (f"D_K = {inputs['kernel']}, M = {inputs['in']}, N = {inputs['out']}, D_F = {inputs['size']:g} "
              f"({inputs['spatial']})")
@@ -322,16 +328,13 @@ def figures(records, counts: dict, model, per_layer: bool) -> View:
     title = f"published figures{' for ' + model if model else ''}"
     citations = dict.fromkeys((rec["source"], rec["citation"]) for rec in records)
 
-    def footnotes(width):
-        from rich.text import Text
+    def footnotes(width):  # wrapped at the terminal's width
+        return render.plain("\n".join(f"[{n}] {reason}" for reason, n in notes.items()))
 
-        return Text("\n".join(f"[{n}] {reason}" for reason, n in notes.items()))
-
-    def sources(width):  # citations are long unbreakable words (URLs, commit hashes): printed whole, one a line
-        from rich.text import Text
-
-        return Text("Sources:\n" + "\n".join(f"{src}: {cite}" for src, cite in citations), no_wrap=True,
-                    overflow="ignore")
+    def sources(width):  # wrapped between words; a word wider than the terminal (a URL) folds
+        text = render.plain("Sources:\n" + "\n".join(f"{src}: {cite}" for src, cite in citations))
+        text.overflow = "fold"
+        return text
 
     return View(title, columns, machine, records, caption, extra=[footnotes, sources],
                 document=lambda rows: {"figures": rows},
@@ -381,7 +384,7 @@ def memory(m, dtype: str, schedule: str) -> View:
     by_res = m.resolution_rows()
     columns = [("name", "layer", "text"), ("op", "op", "text"), ("out_bytes", "output", "count"),
                ("weight_bytes", "weights", "count"), ("bytes_moved", "moved", "count"),
-               ("intensity", "MAC/B", "float"), ("live_bytes", "live", "count"), ("kept", "kept", "text")]
+               ("intensity", "MAC/B", "decimal"), ("live_bytes", "live", "count"), ("kept", "kept", "text")]
     machine = keys(*MEMORY_COLUMNS)
     describe = render.describe(m.cost).split("\n")[1]
     caption = (f"Peak ({schedule}): {m.peak_bytes:,} bytes at {m.peak_layer}. Weights: {m.weight_bytes:,} bytes. "
@@ -402,16 +405,28 @@ def memory(m, dtype: str, schedule: str) -> View:
     return view
 
 
+def _listed(names) -> str:
+    """'conv1, fc and 12 layers without MACs' (None: a layer without MACs)."""
+    named = [n for n in names if n is not None]
+    shown = ", ".join(named[:6]) + (f" and {len(named) - 6} more" if len(named) > 6 else "")
+    others = len(names) - len(named)
+    return " and ".join(x for x in (shown, f"{others} layers without MACs" if others else "") if x)
+
+
 def roofline(r, model, bound_ops: dict, other: float) -> View:
     """``latency.roofline``: each layer's predicted time and bound (``reports.memory_bound_ops``, ``other_seconds``)."""
     from .reports import records as as_records
 
     records = as_records(r.columns)
+    unbounded = []
     for rec in records:
         rec["time_us"] = round(rec["time_s"] * 1e6, 2)
         rec["intensity"] = round(float(rec["intensity"]), 2)
+        if rec["compute_s"] == 0 and rec["memory_s"] == 0 and (rec["mult_adds"] or rec["bytes_moved"]):
+            rec["bound"] = "unbounded rate"  # neither bound: the profile gives the layer's class no finite rate
+            unbounded.append(rec["name"] if rec["mult_adds"] else None)
     columns = [("name", "layer", "text"), ("op", "op", "text"), ("mult_adds", "MACs", "count"),
-               ("bytes_moved", "bytes", "count"), ("intensity", "MAC/B", "float"), ("time_us", "µs", "float"),
+               ("bytes_moved", "bytes", "count"), ("intensity", "MAC/B", "decimal"), ("time_us", "µs", "decimal"),
                ("bound", "bound", "text")]
     machine = keys("name", "op", "mult_adds", "bytes_moved", "intensity", "compute_s", "memory_s", "other_s", "time_s",
                    "bound")
@@ -420,7 +435,11 @@ def roofline(r, model, bound_ops: dict, other: float) -> View:
                f"{rate(dev.bandwidth, 'GB/s')}, {r.dtype})"
                + (f", of which {other * 1e3:.2f} ms per-layer and per-element costs" if other else "")
                + "; memory-bound layers: " + (", ".join(f"{n} {op}" for op, n in bound_ops.items()) or "none")
-               + f". {dev.source}" + (f" Held out: {dev.held_out}." if dev.held_out else ""))
+               + (f". unbounded rate ({_listed(unbounded)}): the "
+                  "profile's MAC rate for the layer's class and its bandwidth are unbounded (a fitted profile finds no "
+                  "measurable cost there), so the layer takes only the per-layer and per-element costs"
+                  if unbounded else "")
+               + f". {dev.source.rstrip('.')}." + (f" Held out: {dev.held_out}." if dev.held_out else ""))
     return View(f"{model}: roofline", columns, machine, records, caption,
                 document=lambda rows: {"model": model, "device": device_document(dev), "dtype": r.dtype,
                                        "latency_s": r.latency_s, "memory_bound": r.memory_bound, "layers": rows})
@@ -454,8 +473,8 @@ def calibration(c, output) -> View:
                f"{100 * c.train_error:.1f}% on them). {_held_out_summary(c.held_out, records)}"
                + (f" Saved to {output}." if output else ""))
     columns = [("config", "model α px", "long"), ("measured", "measured ms", "text"),
-               ("predicted", "held-out ms", "text"), ("error_pct", "error %", "float"),
-               ("proxy_error_pct", "MACs-only %", "float")] + (
+               ("predicted", "held-out ms", "text"), ("error_pct", "error %", "decimal"),
+               ("proxy_error_pct", "MACs-only %", "decimal")] + (
         [("unseen", "unseen", "long")] if any(rec["unseen"] for rec in records) else [])
     machine = keys("source", "model", "alpha", "resolution", "group", "measured_ms", "fitted_ms", "predicted_ms",
                    "error", "proxy_ms", "proxy_error", "unseen")
@@ -523,7 +542,7 @@ def _choice_caption(records, shown, budget, dev, dtype, schedule) -> str:
             (f"; the {len(shown)} most accurate shown" if len(shown) < len(records) else "") +
             f"; best: Pareto-best, no other fitting checkpoint is both more accurate and "
             f"{'faster' if timed else 'cheaper in MACs'}. Peak B: activation bytes at the peak "
-            f"({dtype if dtype else 'the device dtype' if timed else 'int8'}, {schedule}). "
+            f"({dtype if dtype else 'the device dtype' if timed else DEFAULT_DTYPE}, {schedule}). "
             "Each checkpoint's source, table and citation: -f csv or json."
             + dev_note + " Top-1 as published (tables/reference/accuracy.csv), never estimated.")
 
@@ -541,14 +560,14 @@ def choice(records, dev, limits: dict, dtype, schedule: str, all_rows: bool) -> 
         else:
             rec["latency_ms"] = None  # JSON null, not NaN
     shown = records if all_rows else records[:20]
-    columns = [("checkpoint", "checkpoint", "long"), ("top1", "top-1", "float")] + (
-        [("latency", "ms", "float")] if timed else []) + [
+    columns = [("checkpoint", "checkpoint", "long"), ("source", "source", "text"), ("top1", "top-1", "float")] + (
+        [("latency", "ms", "decimal")] if timed else []) + [
         ("macs", "MACs", "count"), ("params", "params", "count"), ("peak_bytes", "peak B", "count"),
         ("best", "best", "text")]
     machine = keys("source", "checkpoint", "model", "alpha", "resolution", "convention", "classes", "top1", "top5",
                    "variant", "latency_ms", "macs", "params", "peak_bytes", "pareto", "citation")
     return View("Published checkpoints within the budget", columns, machine, records,
-                _choice_caption(records, shown, budget, dev, dtype, schedule), shown=shown,
+                _choice_caption(records, shown, budget, dev, dtype, schedule), shown=shown, whole="checkpoint",
                 document=lambda rows: {"budget": budget, "device": device_document(dev) if timed else None,
                                        "rows": rows})
 

@@ -29,8 +29,9 @@ DEFAULT_CONVENTION = "paper"
 TORCH_CONVENTION = "torchvision"  # train and verify: PyTorch's modules and counter
 FIT_ALPHAS = "0.25:1.4:0.05"  # fit's default search grid
 FIT_RESOLUTIONS = "96:320:16"
-MEMORY_DTYPE = "float16"
-BUDGET_DTYPE = "int8"
+# One rule for every --dtype: float32 (the precision the networks are published, trained and counted in) unless
+# given; where a device profile predicts latency (roofline, choose, fit's latency) the profile's own dtype.
+DEFAULT_DTYPE = "float32"
 DEFAULT_PUBLISHED = "tf-slim"
 ACTIVATIONS = ("RE", "RE6", "HS", "SW", "SIG", "HSIG", "GE", "-", "")
 OUT_OF_PLACE = ("SIG", "GE")  # activations the PyTorch modules apply out of place (the others in place)

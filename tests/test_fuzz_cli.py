@@ -1,6 +1,7 @@
-"""A property-based fuzz of the CLI itself, run in-process: hypothesis draws argument vectors (every command but
-verify, hostile option values, shipped and generated tables) and every outcome must be a result with valid,
-sane numbers or `mnetcost: error:` lines with a documented exit code, within a time bound.
+"""A property-based fuzz of the CLI itself, run in-process: hypothesis draws argument vectors (every command,
+hostile option values, shipped tables) and files for every reader (tables given as a CSV path, device files
+via --device-file, measurement files via calibrate -m), and every outcome must be a result with valid, sane
+numbers that answers its input, or `mnetcost: error:` lines with a documented exit code, within a time bound.
 
 CI runs MNETCOST_FUZZ_EXAMPLES (default 150) examples per test; a long run on demand:
 MNETCOST_FUZZ_EXAMPLES=3000 pytest tests/test_fuzz_cli.py (see benchmarks/README.md for the last one)."""
@@ -48,8 +49,14 @@ COMMANDS = {
     "ratio": ["--kernel", "--in", "--out", "--size", "--alpha", "--rho", "--spatial"],
     "models": ["--unit"], "reference": [], "conventions": [], "calibrate": ["--published", "--form", "--holdout", "--name"],
     "choose": ["--device", "--max-latency", "--max-peak-memory", "--max-params", "--max-macs", "--dtype"],
-    "devices": [],
+    "devices": ["--device-file"], "verify": ["--alpha", "--resolution", "--convention", "--classes"],
+    "measure": ["--alpha", "--resolution", "--threads", "--repeat", "--passes"],
 }
+# the file readers: which option of which command reads which kind of file
+FILE_OPTIONS = {"--device-file": "devices", "--measurements": "measurements"}
+for _command in ("devices", "roofline", "choose", "fit"):
+    COMMANDS[_command] = sorted(set(COMMANDS[_command]) | {"--device-file"})
+COMMANDS["calibrate"] = COMMANDS["calibrate"] + ["--measurements"]
 FLAGS = {"--no-top", "--aux", "--reduced-tail"}
 CHOICES = {"--convention": CONVENTIONS, "--by": ["layer", "op", "block", "stage", "part", "colour"],
            "--unit": ["macs", "flops", "x"], "--spatial": ["exact", "continuous", "x"], "--set": ["f=256", "f", "=1"],
@@ -57,19 +64,87 @@ CHOICES = {"--convention": CONVENTIONS, "--by": ["layer", "op", "block", "stage"
            "--device": ["pixel1-big-core", "pixel8-edgetpu-int8", "nope"], "--freeze": ["backbone", "14", "0", "99", "x"],
            "--optimizer": ["sgd", "adam", "lion"], "--published": ["v3-paper", "v4-pixel6-cpu", "x"],
            "--form": ["full", "roofline", "x"], "--holdout": ["network", "row", "x"],
-           "--max-latency": ["20ms", "0.5s", "3", "-1ms", "x", "1e400"]}
-POSITIONAL = {"table": 1, "compare": 2, "diff": 2, "sweep": 1, "fit": 1, "memory": 1, "roofline": 1, "train": 1}
+           "--max-latency": ["20ms", "0.5s", "3", "-1ms", "x", "1e400"],
+           "--threads": ["1", "0", "-1", "x"], "--repeat": ["1", "0", "x"], "--passes": ["1", "0", "-2", "x"]}
+POSITIONAL = {"table": 1, "compare": 2, "diff": 2, "sweep": 1, "fit": 1, "memory": 1, "roofline": 1, "train": 1,
+              "verify": 1, "measure": 1}
+DEVICE_HEADER = ["name", "peak_macs", "bandwidth", "dtype", "terms", "holdout", "n", "within_10", "mean_error",
+                 "proxy_within_10", "proxy_mean_error", "source"]
+DEVICE_VALUES = {"name": ["phone", "fuzz-dev", "", " ", "a\x1bb", "x" * 90, "pixel1-big-core"],
+                 "peak_macs": ["1e9", "4.8e9", "0", "-1", "inf", "nan", "1e-300", "x", ""],
+                 "bandwidth": ["1e9", "inf", "0", "nan", "x", ""], "dtype": ["float32", "int8", "fp32", "x", ""],
+                 "terms": ["", "conv=1e9", "layer=1e-5", "conv=inf; dw=1e9", "layer=-1", "x=1", "conv"],
+                 "holdout": ["", "row", "x"], "n": ["", "6", "-1", "x"], "within_10": ["", "0.5", "2"],
+                 "mean_error": ["", "0.1", "nan"], "proxy_within_10": ["", "0.4"], "proxy_mean_error": ["", "0.2"],
+                 "source": ["", "fuzz", "=cmd()"]}
+MEASURE_HEADER = ["model", "alpha", "resolution", "latency_ms", "convention"]
+MEASURE_VALUES = {"model": ["v1", "v2", "v3-small", "v3-large", "nosuch", "", "TABLE"],
+                  "alpha": ["0.5", "0.75", "1.0", "1", "0", "-1", "nan", "x"],
+                  "resolution": ["128", "160", "224", "0", "96x128", "x"],
+                  "latency_ms": ["3", "10.5", "25", "1e-300", "0", "-1", "inf", "x", ""],
+                  "convention": ["", "paper", "tf-slim", "nope"]}
+TABLE_ROWS = ["stem,32x32x3,conv2d 3x3,conv,3,,,16,1,2,,RE6,1,stem,",
+              "b1,16x16x16,bottleneck,bneck,3,4,,24,2,2,,RE6,1,,",
+              "b2,8x8x24,bottleneck,bneck,3,6,,32,1000,1,,RE6,1,,",
+              "head,8x8x24,conv2d 1x1,conv,1,,,64,1,1,,RE6,1,last,",
+              "pool,8x8x64,avgpool,pool,,,,,1,1,,,0,,", "fc,1x1x64,classifier,fc,1,,,k,1,1,,,0,classes,",
+              "bad,x,,conv,0,,,-1,1,1,,,1,,", "short,1"]
+TABLE_HEADER = "stage,input,operator,op,kernel,t,exp,out,n,stride,se,nl,bn,width,source"
+
+
+@st.composite
+def csv_file(draw, header, values):
+    """A CSV of the reader's columns: some cut short, some rows with fewer fields than the header."""
+    columns = header[:draw(st.integers(1, len(header)))] if draw(st.booleans()) else header
+    lines = [",".join(columns)]
+    for _ in range(draw(st.integers(0, 4))):
+        row = [draw(st.sampled_from(values[c])) for c in columns]
+        row = row[:draw(st.integers(0, len(row)))] if draw(st.integers(0, 5)) == 0 else row
+        lines.append(",".join(f'"{v}"' if "," in v or ";" in v else v for v in row))
+    return "\n".join(lines) + "\n"
+
+
+@st.composite
+def table_file(draw):
+    name = draw(st.sampled_from(["fuzznet", "v2", "", "a b"]))
+    rows = draw(st.lists(st.sampled_from(TABLE_ROWS), min_size=0, max_size=6))
+    return f"# name: {name}\n# family: v2\n# resolution: 32\n{TABLE_HEADER}\n" + "\n".join(rows) + "\n"
+
+
+FILES = {}  # path -> the text written there, for the oracle
+
+
+def write_file(text: str, suffix: str) -> str:
+    import hashlib
+    import tempfile
+
+    folder = os.path.join(tempfile.gettempdir(), f"mnetcost-fuzz-{os.getpid()}")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, hashlib.sha1(text.encode()).hexdigest()[:16] + suffix)
+    with open(path, "w") as f:
+        f.write(text)
+    FILES[path] = text
+    return path
 
 
 @st.composite
 def argv(draw):
     command = draw(st.sampled_from(sorted(COMMANDS)))
-    args = [command] + [draw(st.sampled_from(MODELS)) for _ in range(draw(st.integers(0, POSITIONAL.get(command, 0))))]
+    table = write_file(draw(table_file()), ".csv")
+    models = MODELS + [table]
+    args = [command] + [draw(st.sampled_from(models)) for _ in range(draw(st.integers(0, POSITIONAL.get(command, 0))))]
     for option in draw(st.lists(st.sampled_from(COMMANDS[command] or ["--format"]), max_size=4, unique=True)):
         if option in FLAGS:
             args.append(option)
+        elif option == "--device-file":
+            args += [option, write_file(draw(csv_file(DEVICE_HEADER, DEVICE_VALUES)), ".csv")]
+        elif option == "--measurements":
+            text = draw(csv_file(MEASURE_HEADER, MEASURE_VALUES)).replace("TABLE", table)
+            args += [option, write_file(text, ".csv")]
         else:
             args += [option, draw(st.sampled_from(CHOICES.get(option, NUMBERS)))]
+    if command == "measure":  # one quick pass: the fuzz is about the options, not the timing
+        args += [o for o in ("--passes", "1", "--repeat", "1") if o not in args] if "--passes" not in args else []
     args += ["-f", draw(st.sampled_from(["table", "csv", "json", "markdown"]))]
     return args
 
@@ -85,6 +160,9 @@ def run(args):
     def alarm(signum, frame):
         raise Timeout(" ".join(args)[:300])
 
+    if os.environ.get("MNETCOST_FUZZ_LOG"):  # a long run: each case before it runs (one that kills the run is last)
+        with open(os.environ["MNETCOST_FUZZ_LOG"], "a") as log:
+            log.write(repr(args) + "\n")
     previous = signal.signal(signal.SIGALRM, alarm)
     signal.alarm(SECONDS)
     try:
@@ -123,9 +201,37 @@ def check_outcome(args, code, out, err):
     assert all(ch.isprintable() or ch in "\n\t" for ch in out), args
     if args[0] == "table":
         check_table(args, out)
-    elif POSITIONAL.get(args[0]) and fmt != "csv" and len(args) > 1 and not args[1].startswith("-"):
+    for option, kind in FILE_OPTIONS.items():
+        if option in args:
+            check_file_result(args, kind, args[args.index(option) + 1], out)
+    if POSITIONAL.get(args[0]) and args[0] != "table" and fmt != "csv" and len(args) > 1 and not args[1].startswith("-"):
         name = mnetcost.load_table(args[1]).name
         assert name in out or args[1] in out, (args, name)  # the result is about the model asked for
+
+
+def file_rows(path) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(FILES[path])))
+
+
+def check_file_result(args, kind, path, out):
+    """A file that was read answers from its own rows: the devices shown are the file's, a calibration is
+    fitted to as many latencies as the file has rows."""
+    rows = file_rows(path)
+    fmt = args[-1]
+    if kind == "devices":
+        names = {r["name"].strip() for r in rows if r.get("name")}
+        assert names, (args, FILES[path])  # a file without a profile is refused
+        if args[0] == "devices" and fmt in ("csv", "json"):
+            shown = ({r["name"] for r in csv.DictReader(io.StringIO(out))} if fmt == "csv"
+                     else {d["name"] for d in json.loads(out)["rows"]})
+            assert shown == names, (args, shown, names)
+        elif args[0] == "roofline" and fmt == "json":
+            assert json.loads(out)["device"]["name"] in names, args
+    else:
+        if fmt == "json":
+            assert len(json.loads(out)["rows"]) == len(rows), (args, FILES[path])
+        elif fmt == "csv":
+            assert len(list(csv.DictReader(io.StringIO(out)))) == len(rows), (args, FILES[path])
 
 
 def names_the_input(args, err) -> bool:
@@ -133,9 +239,17 @@ def names_the_input(args, err) -> bool:
     option of the command (a missing budget, a pair of options that exclude each other)."""
     text = err.lower()
     given = [a.lower().strip() for a in args[1:-2] if a.strip()]
+    given += [os.path.basename(a).lower() for a in args if a in FILES]  # a file's problems name the file
+    given += [os.path.basename(f).lower() for a in args if a in FILES for f in FILES if f in FILES[a]]  # or one it names
+    given += [f"'{a.split('=')[0].lower()}'" for a in args if "=" in a[1:]]  # --set f=256: "no param 'f'"
+    for a in args[1:]:  # a model by an alias (mobilenet_v2) is named by its table's name (v2)
+        with contextlib.suppress(Exception):
+            given.append(f"{mnetcost.load_table(a).name.lower()} ")
     if re.search(r"missing (argument|option) '\S+'", text):  # click names what is missing
         return True
     options = COMMANDS[args[0]]
+    if "measure" in args and "onnx" in text or "torch" in text and args[0] in ("verify", "measure"):
+        return True  # an optional dependency missing (exit 3) names it
     return (any(a[:40] in text or repr(a)[1:-1][:40] in text for a in given) or any(o in text for o in options)
             or any(re.search(rf"\b{o[2:].replace('-', '[ _-]')}\b", text) for o in options))
 
@@ -179,6 +293,15 @@ def check_table(args, out):
         shown = {f"{expected.macs:,}", str(expected.macs), f"{k * expected.macs:,}"}
         assert any(total in out for total in shown), (args, expected.macs)
         assert expected.model in out, args
+
+
+def test_the_fuzz_covers_every_command_and_reader():
+    from mnetcost.cli import app
+
+    registered = {c.name or c.callback.__name__ for c in app.registered_commands}
+    assert registered == set(COMMANDS), registered ^ set(COMMANDS)
+    readers = {o for options in COMMANDS.values() for o in options if o in FILE_OPTIONS}
+    assert readers == set(FILE_OPTIONS)  # and every command takes a table path as MODEL (argv's models)
 
 
 @FUZZ

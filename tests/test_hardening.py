@@ -2,6 +2,7 @@
 outcome is a result or one `mnetcost: error:` line with its documented exit code (mnetcost.errors)."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -53,6 +54,24 @@ def test_a_terminal_without_utf8_gets_ascii(env, args):
     out.stdout.encode("ascii")
     if args[0] == "table":
         assert "alpha 0.5" in out.stdout  # the stand-in for the symbol
+
+
+@pytest.mark.parametrize("args", [["compare", "v2", "-c", "paper,torchvision"], ["fit", "v2", "--max-macs", "150M"],
+                                  ["reference", "v3-small"], ["table", "v2"], ["ratio", "--kernel", "3", "--in", "8",
+                                                                             "--out", "8", "--size", "7"]])
+def test_without_utf8_headers_line_up_with_rows(args):
+    """The ASCII stand-ins (alpha for α) are put in before a table is laid out: every row of a table has the
+    same length and its column rules in the same places as its header."""
+    out = run(args, {"PYTHONIOENCODING": "ascii", "COLUMNS": "80"})
+    assert out.returncode == 0 and out.stderr == ""
+    out.stdout.encode("ascii")
+    tables = [block.split("\n") for block in re.findall(r"(?m)^\|.*(?:\n\|.*)*", out.stdout)]
+    assert tables or args[0] in ("table", "ratio")
+    for rows in tables:
+        assert len({len(line) for line in rows}) == 1, rows[:3]
+        assert len({tuple(i for i, ch in enumerate(line) if ch == "|") for line in rows if "|" in line[1:-1]}) == 1
+    if args[0] == "compare":
+        assert "alpha" in tables[0][0]
 
 
 def test_columns_0_still_prints():
@@ -327,3 +346,28 @@ def test_json_is_json_with_unbounded_rates(capsys):
     assert d["device"]["peak_macs"] is None and d["latency_s"] > 0
 
 
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json", "markdown"])
+@pytest.mark.parametrize("args", [["fit", "v2", "--max-macs", "150M\r"],
+                                  ["calibrate", "--published", "v3-paper", "--name", "a\x1b[2Jb"],
+                                  ["calibrate", "--published", "v3-paper", "-o", "OUT\x1b[31m.csv"]])
+def test_free_text_never_carries_control_characters(args, fmt, tmp_path):
+    """An option value, a name or a path that reaches a title or caption is escaped in every format (one rule:
+    terminal.printable), never written raw to the terminal."""
+    args = [a.replace("OUT", str(tmp_path / "d")) for a in args]
+    out = run(args + ["-f", fmt], {"COLUMNS": "200"})
+    assert all(ch.isprintable() or ch == "\n" for ch in out.stdout + out.stderr), repr((out.stdout + out.stderr)[-300:])
+    if out.returncode:  # a name refused (a device name is printable text): one escaped error line
+        assert out.returncode == 2 and one_line(out.stderr) and "\\x1b" in out.stderr
+    elif fmt == "markdown":
+        assert "\\r" in out.stdout or "\\x1b" in out.stdout
+
+
+@pytest.mark.parametrize("args", [["reference", "-f", "csv"], ["reference", "-f", "json"], ["table", "v2", "-f", "csv"],
+                                  ["models", "-f", "markdown"], ["reference"]])
+def test_a_pipe_closed_before_reading_ends_quietly(args):
+    """`mnetcost reference -f csv | true` under pipefail: exit 0 and nothing on stderr, in every format."""
+    p = subprocess.Popen(CLI + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()  # as `| true` does: the reader is gone before anything is written
+    assert p.wait(timeout=60) == 0 and p.stderr.read() == b""

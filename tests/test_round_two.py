@@ -13,7 +13,7 @@ from mnetcost.errors import MnetcostError, UsageError
 # ---- (6) non-square inputs keep their width in the widest-tensor rows
 
 def test_by_resolution_keys_non_square_sizes_by_height_and_width():
-    rows = mnetcost.memory("v2", resolution=(224, 160)).by_resolution()
+    rows = mnetcost.memory("v2", resolution=(224, 160), dtype="float16").by_resolution()
     assert list(rows["resolution"][:3]) == ["224x160", "112x80", "56x40"]
     assert rows.loc[rows["resolution"] == "112x80", "bytes"].item() == 112 * 80 * 16 * 2
     square = mnetcost.memory("v2").by_resolution()  # a square input keeps its integer sides

@@ -7,6 +7,7 @@ import pytest
 
 from mnetcost import engine
 from mnetcost.expand import single
+from mnetcost.vocab import DEFAULT_DTYPE
 
 
 def _single_before(layers, index=0):
@@ -46,7 +47,7 @@ def _choose_before(*, device=None, device_file=None, max_latency=None, max_peak_
     from mnetcost.reference import accuracy
 
     dev = _budget_device(device, device_file, max_latency)
-    dtype = dtype or (dev.dtype if dev is not None else "int8")
+    dtype = dtype or (dev.dtype if dev is not None else DEFAULT_DTYPE)  # the one dtype rule (vocab)
     table = accuracy()
     if sources is not None:
         table = table[table["source"].isin(list(sources))]
@@ -101,7 +102,7 @@ def test_choose_records_equal_the_frame_as_it_was(kw):
 
 
 def _fit_before(model, alphas, resolutions, *, max_macs=None, max_params=None, max_peak_bytes=None, max_latency=None,
-                device=None, dtype="int8", schedule="materialized", **options):
+                device=None, dtype=DEFAULT_DTYPE, schedule="materialized", **options):
     """explore.fit as it was: the Pareto front by pandas' groupby."""
     import pandas as pd
 

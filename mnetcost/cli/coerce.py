@@ -67,7 +67,10 @@ def _plain_help(cmd) -> None:
 def command(app):
     """The click command of ``app`` (built for each run, as typer does), its parameters coerced without pydantic
     where they can be."""
+    from ..terminal import tidy_help
+
     group = typer.main.get_command(app)
+    tidy_help(group)
     if ENABLED and RuntimeParam is not object:
         for cmd in [group, *getattr(group, "commands", {}).values()]:
             _plain_params(cmd.params)

@@ -64,7 +64,7 @@ def diff(model_a: A("A", "diff-a"), model_b: A("[B]", "diff-b", Optional[str]) =
 
 @command
 def fit(model: Model, max_macs: MaxMacs = None, max_params: MaxParams = None, max_peak_memory: MaxPeak = None,
-        dtype: O("--dtype", Dtype, key="fit-dtype") = Dtype.int8, schedule: ScheduleOpt = Schedule.materialized,
+        dtype: O("--dtype", Dtype, key="fit-dtype") = Dtype.float32, schedule: ScheduleOpt = Schedule.materialized,
         alpha: AlphaList = vocab.FIT_ALPHAS, resolution: ResolutionList = vocab.FIT_RESOLUTIONS,
         convention: Convention = PAPER, classes: Classes = None, switch: Switches = None,
         max_latency: MaxLatency = None, device: Device = None, device_file: DeviceFile = None,
@@ -118,7 +118,7 @@ def train(cfg: TorchConfig, freeze: O("--freeze", metavar="backbone|N") = None,
 
 
 @command
-def memory(cfg: Config, dtype: O("--dtype", Dtype, key="memory-dtype") = Dtype.float16,
+def memory(cfg: Config, dtype: O("--dtype", Dtype, key="memory-dtype") = Dtype.float32,
            schedule: ScheduleOpt = Schedule.materialized, var: Variant = None, fmt: Fmt = F):
     m = lib.traffic.memory(**cfg, dtype=dtype.value, schedule=schedule.value, **var)
     show(lib.views.memory(m, dtype.value, schedule.value), fmt)
