@@ -202,12 +202,12 @@ class _Builder:
         for token in row.expr:
             value *= self.anchors[token] if token in self.anchors else int(token)
         if value > MAX_CHANNELS:
-            raise UsageError(f"{self.table.name}: row {row.stage!r} would have {value} channels; at most {MAX_CHANNELS}")
+            raise UsageError(f"{self.table.where}: row {row.stage!r} would have {value} channels; at most {MAX_CHANNELS}")
         return value
 
     def resolve(self, ref: str, row: Row) -> _Tensor:
         if ref not in self.tensors:  # parse_table checked the name; a layer this configuration left out
-            raise TableError(f"{self.table.name}: row {row.stage!r} (line {row.line}) reads {ref!r}, which this "
+            raise TableError(f"{self.table.where}: row {row.stage!r} (line {row.line}) reads {ref!r}, which this "
                              f"configuration does not have")
         return self.tensors[ref]
 

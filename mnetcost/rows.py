@@ -107,7 +107,7 @@ class Block(RowType):
         not say no); an explicit residual that cannot apply is an error."""
         fits = np.logical_and(p.h.shape == x.h.shape and np.array_equal(p.h, x.h), np.equal(x.c, out_s))
         if row.residual and not np.all(fits):
-            raise UsageError(f"{b.table.name}: the residual of row {row.stage!r} (line {row.line}) cannot apply at "
+            raise UsageError(f"{b.table.where}: the residual of row {row.stage!r} (line {row.line}) cannot apply at "
                              f"alpha {b.describe()}: {np.min(x.c):g} -> {np.min(out_s):g} channels, stride {stride}")
         if row.layer_scale:
             p = b.add("scale", p, 1, out_s, suffix="scale", c0=row.out)
@@ -253,7 +253,7 @@ class Fc(RowType):
     def build(self, b, row, x, stride):
         out_s = b.symbolic(row) if row.expr else b.width(row.width, row.out, x)
         if not (np.all(x.h == 1) and np.all(x.w == 1)):
-            raise TableError(f"{b.table.name}: fc row {row.stage!r} (line {row.line}) needs a 1x1 input; add a pool row before it")
+            raise TableError(f"{b.table.where}: fc row {row.stage!r} (line {row.line}) needs a 1x1 input; add a pool row before it")
         return b.add("fc", x, 1, out_s, bn=row.bn, act=row.nl, c0=out_s if row.expr else row.out, bias=row.bias)
 
 
@@ -268,7 +268,7 @@ class Merge(RowType):
         for x in xs:
             fits = np.array_equal(x.h, big.h) and np.array_equal(x.w, big.w)
             if not fits and not (broadcast and np.all(x.h == 1) and np.all(x.w == 1)):
-                raise TableError(f"{b.table.name}: row {row.stage!r} (line {row.line}) combines tensors of different "
+                raise TableError(f"{b.table.where}: row {row.stage!r} (line {row.line}) combines tensors of different "
                                  f"sizes: {x.name} and {big.name}")
         return big
 
@@ -294,7 +294,7 @@ class Add(Merge):
         for y in xs[1:]:
             if not np.array_equal(np.broadcast_to(y.c, b.shape), np.broadcast_to(xs[0].c, b.shape)):
                 error = TableError if y.c0 != xs[0].c0 else UsageError  # the table's widths, or alpha's rounding
-                raise error(f"{b.table.name}: row {row.stage!r} (line {row.line}) combines {y.name} and {xs[0].name}, "
+                raise error(f"{b.table.where}: row {row.stage!r} (line {row.line}) combines {y.name} and {xs[0].name}, "
                             f"of different widths ({np.min(y.c):g} and {np.min(xs[0].c):g} channels)")
         big = self.same_size(b, row, xs, broadcast=self.op == "mul")
         return b.add(self.op, big, 1, big.c, act=row.nl, inputs=tuple(x.name for x in xs), c0=big.c0)

@@ -102,6 +102,13 @@ class Table:
     def switches(self) -> set:
         return {row.when for row in self.rows if row.when}
 
+    @property
+    def where(self) -> str:
+        """What a message about a row names: the file of a user's table (its ``# name:`` may be anything, a
+        shipped name included), a shipped table's name."""
+        path = Path(self.path) if self.path and not self.path.startswith("<") else None
+        return path.name if path is not None and path.resolve().parent != tables_dir() else self.name
+
 
 @lru_cache(maxsize=1)
 def tables_dir() -> Path:

@@ -204,3 +204,13 @@ def test_v4_rows_are_checked(row, message):
     with pytest.raises(TableError) as e:
         parse_table(V4_HEADER + row + "\n", "/tmp/v4.csv")
     assert str(e.value).startswith("v4.csv, line 4, ") and message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_row_error_names_the_users_file_not_its_name(tmp_path, capsys):
+    """The long fuzz (#20): a user's table named like a shipped one ('# name: v2') was reported as 'v2: fc row …';
+    a message about a row names the file the user gave, as the reader's messages do."""
+    path = tmp_path / "mine.csv"
+    path.write_text("# name: v2\n# family: v2\n# resolution: 32\nstage,op,kernel,out,n,stride\nc,conv,3,16,1,2\nfc,fc,1,10,1,1\n")
+    assert main(["table", str(path)]) == 1
+    assert capsys.readouterr().err == ("mnetcost: error: mine.csv: fc row 'fc' (line 6) needs a 1x1 input; "
+                                       "add a pool row before it\n")
