@@ -266,6 +266,14 @@ def option_values(args) -> dict:
     return values
 
 
+def _widths(text):
+    """--head's widths as the user wrote them: W,W,... or a START:STOP:STEP range (STOP included)."""
+    if ":" in text:
+        start, stop, step = (int(v) for v in text.split(":"))
+        return range(start, stop + 1, step)
+    return (int(w) for w in text.split(","))
+
+
 def check_table(args, out):
     """A table that succeeded has the totals of mnetcost.cost for these very options, in every format."""
     o = option_values(args)
@@ -274,7 +282,7 @@ def check_table(args, out):
         args[1], alpha=float(o.get("--alpha", 1.0)), rho=float(o["--rho"]) if "--rho" in o else None,
         resolution=o.get("--resolution"), convention=o.get("--convention", "paper"),
         classes=int(o["--classes"]) if "--classes" in o else None, spatial=o.get("--spatial", "exact"),
-        top=not o.get("--no-top"), head=tuple(int(w) for w in head.split(",")) if head else None,
+        top=not o.get("--no-top"), head=tuple(_widths(head)) if head else None,
         aux=bool(o.get("--aux")), reduced_tail=bool(o.get("--reduced-tail")),
         symbols={"f": 256} if "--set" in o else None)
     k = 2 if o.get("--unit") == "flops" else 1
