@@ -40,6 +40,21 @@ def number(value, name: str, *, low: float = 0.0, high: float = math.inf, low_op
     return x
 
 
+def numbers(value, name: str, *, low: float = 0.0, low_open: bool = True):
+    """``number`` for a number or, element by element, an array of them (a notebook's vectorised formula):
+    a float, or a float array."""
+    if np.ndim(value) == 0:
+        return number(value, name, low=low, low_open=low_open)
+    try:
+        values = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise UsageError(f"{name} must be numbers, got {value!r:.80}") from None
+    bad = ~np.isfinite(values) | ((values <= low) if low_open else (values < low))
+    if bad.any():
+        number(values[bad].flat[0], name, low=low, low_open=low_open)  # raises, naming the value
+    return values
+
+
 def whole(value, name: str, *, low: int = 1, high: int = MAX_VALUE) -> int:
     """``value`` as an int: an integer (not a bool, not a float) from ``low`` to ``high``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not low <= value <= high:

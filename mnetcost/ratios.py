@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import number
+from .config import number, numbers
 from .conventions import get_convention
 from .engine import Cost, cost
 from .errors import UsageError
@@ -33,7 +33,7 @@ def _counts(op: str, k, c_in, c_out, d):
 
 def separable_ratio(n, k):
     """1/N + 1/D_K²: separable over standard cost for N output channels and a D_K x D_K kernel (V1 paper, §3.1)."""
-    n, k = number(n, "N (output channels)"), number(k, "kernel")
+    n, k = numbers(n, "N (output channels)"), numbers(k, "kernel")
     return 1 / n + 1 / (k * k)
 
 
@@ -129,7 +129,7 @@ def block_ratios(result):
 def bottleneck_cost(h, w, d_in, d_out, t, k=3):
     """The V2 paper's cost of a stride-1 inverted residual block (Section 3.3):
     h · w · d' · t · (d' + k² + d'') mult-adds (expansion, depthwise, projection)."""
-    h, w, d_in, d_out, t, k = (number(v, name, low=0, low_open=False) for v, name in
+    h, w, d_in, d_out, t, k = (numbers(v, name, low=0, low_open=False) for v, name in
                                ((h, "h"), (w, "w"), (d_in, "d_in"), (d_out, "d_out"), (t, "t"), (k, "k")))
     return h * w * d_in * t * (d_in + k * k + d_out)
 
@@ -138,7 +138,7 @@ def width_resolution_law(alpha, rho):
     """The V1 paper's scaling law: the width multiplier cuts the cost by about alpha², the
     resolution multiplier by rho² (Section 4.2 and 4.3); mnetcost's exact counts depart from it
     where channel rounding and whole pixels do."""
-    alpha, rho = number(alpha, "alpha"), number(rho, "rho")
+    alpha, rho = numbers(alpha, "alpha"), numbers(rho, "rho")
     return alpha * alpha * rho * rho
 
 

@@ -269,9 +269,9 @@ def option_values(args) -> dict:
 def _widths(text):
     """--head's widths as the user wrote them: W,W,... or a START:STOP:STEP range (STOP included)."""
     if ":" in text:
-        start, stop, step = (int(v) for v in text.split(":"))
-        return range(start, stop + 1, step)
-    return (int(w) for w in text.split(","))
+        start, stop, step = (float(v) for v in text.split(":"))
+        return (int(start + i * step) for i in range(int((stop - start) / step + 1e-9) + 1))
+    return (int(float(w)) for w in text.split(","))  # "1e3" is 1000
 
 
 def check_table(args, out):
