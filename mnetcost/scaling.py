@@ -6,11 +6,7 @@ A table row states its paper width ``c`` and its *role* (``stem``, ``block``, ``
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-
-from .errors import UsageError
 
 
 def make_divisible(v, divisor: int = 8, min_value: int | None = None):
@@ -132,18 +128,6 @@ SQUEEZE_RULES = {
 
 def scale_width(rule: str, c: float, alpha: float, in_s: float, in_0: float) -> int:
     return WIDTH_RULES[rule](c, alpha, in_s, in_0)
-
-
-def check_alpha(alpha) -> float:
-    if isinstance(alpha, (bool, np.bool_, str, bytes)):
-        raise UsageError(f"alpha must be a number > 0, got {alpha!r}")
-    try:
-        a = float(alpha)
-    except (TypeError, ValueError, OverflowError):
-        raise UsageError(f"alpha must be a finite number > 0, got {alpha!r}") from None
-    if not math.isfinite(a) or a <= 0:
-        raise UsageError(f"alpha must be a finite number > 0, got {alpha!r}")
-    return a
 
 
 def out_size(h, stride: int, spatial: str):
