@@ -1,8 +1,8 @@
 """Ground-truth params / MACs for timm's MobileNetV5 (Gemma 3n's vision encoder and timm's scale-down).
 
-Usage (torch 2.14.1, torchvision 0.29.1, timm 1.0.31; CPU, no weights are downloaded; no pandas):
+Usage (torch 2.14.1, torchvision 0.29.1, timm 1.0.31; CPU, no weights are downloaded):
     python3 -m venv .venv-timm
-    .venv-timm/bin/pip install torch==2.14.1 torchvision==0.29.1 timm==1.0.31
+    .venv-timm/bin/pip install torch==2.14.1 torchvision==0.29.1 timm==1.0.31 pandas   # pandas: timm_truth, whose download guard and helpers this script imports
     .venv-timm/bin/python tests/data/generators/timm_v5_truth.py              # ~3 minutes on 2 threads
     .venv-timm/bin/python tests/data/generators/timm_v5_truth.py --large      # + 1024x1024 rows
     .venv-timm/bin/python tests/data/generators/timm_v5_truth.py --real       # every row measured by a
@@ -156,22 +156,9 @@ TORCH_V = torch.__version__
 TIMM_V = timm.__version__
 
 
-def _no_download(*a, **k):
-    raise RuntimeError("this script must not download weights")
-
-
-for _mod, _names in [(torch.hub, ["load_state_dict_from_url", "download_url_to_file"]),
-                     (timm.models._builder, ["load_state_dict_from_url", "download_cached_file",
-                                             "load_state_dict_from_hf", "load_pretrained"]),
-                     (timm.models._hub, ["download_cached_file", "load_state_dict_from_hf",
-                                         "hf_hub_download"])]:
-    for _n in _names:
-        if hasattr(_mod, _n):
-            setattr(_mod, _n, _no_download)
-
-
-def n_params(m):
-    return sum(p.numel() for p in m.parameters())
+# timm_truth (beside this script) blocks every weight download when it is imported, counts parameters and
+# formats shapes and FlopCounterMode's running totals as this script records them
+from timm_truth import fmt_shape, global_counts, n_params  # noqa: E402
 
 
 def build(name, classes, mult=1.0, fused=False, device="meta"):
@@ -422,16 +409,6 @@ def cross_checks(rows):
 
 SKIP_LEAVES = (nn.Identity, nn.Dropout)
 NAMED_FUNCS = {F.interpolate: "F.interpolate", torch.cat: "torch.cat", F.avg_pool2d: "F.avg_pool2d"}
-
-
-def fmt_shape(shape):
-    if len(shape) == 4:
-        return f"{shape[2]}x{shape[3]}x{shape[1]}"
-    return "x".join(map(str, shape[1:]))
-
-
-def global_counts(fc):
-    return dict(fc.flop_counts.get("Global", {}))
 
 
 class FunctionalRecorder(TorchFunctionMode):
