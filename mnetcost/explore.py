@@ -469,6 +469,12 @@ def fit(model, alphas=None, resolutions=None, config: Config | None = None, *, m
     return feasible
 
 
+def _within(frame, max_macs, max_params, max_peak_bytes, max_latency) -> np.ndarray:
+    """Which rows of ``frame`` are within every budget given."""
+    return _within_columns({c: frame[c].to_numpy() for c in frame.columns if c in ("macs", "params", "peak_bytes",
+                            "latency_ms")}, max_macs, max_params, max_peak_bytes, max_latency, len(frame))
+
+
 def _within_columns(columns: dict, max_macs, max_params, max_peak_bytes, max_latency, n=None) -> np.ndarray:
     """Which rows of ``columns`` (arrays) are within every budget given."""
     ok = np.ones(len(next(iter(columns.values()))) if n is None else n, dtype=bool)
