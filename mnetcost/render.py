@@ -168,19 +168,22 @@ def records_table(title: str, columns, records, caption: str = "", row_style=Non
     """A rich table of ``records`` and its caption below it (wrapped at the terminal's width, not the table's).
     ``width``: the terminal's, never exceeded: short text and numbers never wrap; "long" text wraps between words,
     its column at least as wide as its longest word (up to LONGEST_WORD). ``whole``: a column whose values are
-    never broken (names): where the table cannot fit with them whole, each record's value takes a line of its own
-    above the other columns."""
+    never broken (names; by default a first text column when no column wraps): where the table cannot fit with them whole
+    and no word broken, each record's value takes a line of its own above the other columns."""
     from rich import box
     from rich.console import Group
     from rich.table import Table
 
+    if whole is None and columns and columns[0][2] == "text" and all(kind != "long" for _, _, kind in columns):
+        whole = columns[0][0]  # nothing wraps: rather than crop, the names take lines of their own
     headers = [safe(header) for _, header, _ in columns]
     decimals = {key: _decimals(rec.get(key) for rec in records) for key, _, kind in columns if kind == "decimal"}
     cells = [[safe(_cell(rec.get(key), kind, decimals.get(key))) for key, _, kind in columns] for rec in records]
     styles = [row_style(rec) if row_style else None for rec in records]
     widths = _widths(columns, headers, cells, width, whole)
     if widths is None:
-        return _stacked(title, columns, headers, cells, styles, caption, [k for k, _, _ in columns].index(whole))
+        return _stacked(title, columns, headers, cells, styles, caption, [k for k, _, _ in columns].index(whole),
+                        width)
     table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
     for (key, _, kind), header, fixed in zip(columns, headers, widths):
         table.add_column(header, justify="right" if kind in NUMERIC else "left", no_wrap=kind != "long",
@@ -199,9 +202,11 @@ def _widths(columns, headers, cells, width, whole):
     None: it cannot with the ``whole`` column unbroken."""
     n = len(columns)
     long = [i for i, (_, _, kind) in enumerate(columns) if kind == "long"]
-    if width is None or not long:
+    if width is None:
         return [None] * n
     natural = [max([len(headers[i])] + [len(row[i]) for row in cells]) for i in range(n)]
+    if not long:
+        return None if whole is not None and sum(natural) > width - (3 * n - 1) else [None] * n
     natural = [max([len(line) for row in cells for line in row[i].splitlines()] + [_longest_word([headers[i]])])
                if i in long else w for i, w in enumerate(natural)]
     shortest = [(w if columns[i][0] == whole else min(w, LONGEST_WORD,
@@ -224,26 +229,40 @@ def _widths(columns, headers, cells, width, whole):
     return [out[i] if i in long else None for i in range(n)]
 
 
-def _stacked(title, columns, headers, cells, styles, caption, whole):
+def _stacked(title, columns, headers, cells, styles, caption, whole, width=None):
     """A table whose ``whole`` column does not fit beside the others: its value on a line of its own, the other
-    columns on the next."""
+    columns on the next (on as many lines as ``width`` needs, each column whole)."""
     from rich.console import Group
     from rich.text import Text
 
     rest = [i for i in range(len(columns)) if i != whole]
     widths = {i: max([len(headers[i])] + [len(row[i]) for row in cells]) for i in rest}
+    groups = _fitting_groups(rest, widths, width)
 
-    def line(values):
-        return "   " + "  ".join(values[i].rjust(widths[i]) if columns[i][2] in NUMERIC else values[i].ljust(widths[i])
-                                 for i in rest).rstrip()
+    def lines(values):
+        return "\n".join("   " + "  ".join(values[i].rjust(widths[i]) if columns[i][2] in NUMERIC
+                                          else values[i].ljust(widths[i]) for i in group).rstrip() for group in groups)
 
+    rule = max([len(line) for line in lines(headers).splitlines()] + [len(headers[whole])])
     body = Text(no_wrap=True, overflow="ignore")
-    body.append(" " + headers[whole] + "\n" + line(headers) + "\n", style="bold")
-    body.append(" " + "─" * max(len(line(headers)), len(headers[whole])) + "\n")
+    body.append(" " + headers[whole] + "\n" + lines(headers) + "\n", style="bold")
+    body.append(" " + "─" * rule + "\n")
     for row, style in zip(cells, styles):
-        body.append(" " + row[whole] + "\n" + line(row) + "\n", style=style)
+        body.append(" " + row[whole] + "\n" + lines(row) + "\n", style=style)
     parts = [Text(safe(title)), Text(""), body]
     return Group(*parts, plain(caption)) if caption else Group(*parts)
+
+
+def _fitting_groups(rest, widths, width):
+    """``rest`` split into runs of columns whose line (3 spaces, then 2 between columns) fits ``width``."""
+    groups, used = [[]], 1
+    for i in rest:
+        if groups[-1] and width is not None and used + 2 + widths[i] > width:
+            groups.append([])
+            used = 1
+        used += (2 if len(groups[-1]) else 3) + widths[i]
+        groups[-1].append(i)
+    return groups
 
 
 def _decimals(values, most: int = 4) -> int:

@@ -66,6 +66,19 @@ def test_the_width_is_passed_not_global():
     assert not hasattr(mnetcost.render, "WIDTH")
 
 
+@pytest.mark.parametrize("width", [80, 60])
+def test_a_table_that_cannot_wrap_puts_names_on_lines_of_their_own_rather_than_crop(width):
+    """Nine columns that never wrap (compare with a long model name) did not fit 80 columns, and rich cropped
+    cells to "lraspp-v3-lar…" and "5…": now each name takes a line, the values the next lines, each whole."""
+    records, why = comparison(["lraspp-v3-large", "v1"], [1.0], [None], ["paper"])
+    text = render(views.comparison(records, why, ["paper"], ["lraspp-v3-large", "v1"], "macs"), "table", width)
+    assert "…" not in text and max(map(len, text.splitlines())) <= width
+    lines = text.splitlines()
+    assert "lraspp-v3-large" in [line.strip() for line in lines]
+    cells = " ".join(lines).split()
+    assert {"520", "224", "21", "1000", "-1.5", "+1.0"} <= set(cells)
+
+
 def test_comparison_rows_and_their_explanations_add_up():
     records, why = comparison(["v2"], [1.0], [None], ["paper", "torchvision"])
     assert [r["d_macs"] for r in records] == [0, records[1]["macs"] - records[0]["macs"]]
