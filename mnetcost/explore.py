@@ -56,7 +56,7 @@ def sweep(model, alphas, resolutions, config: Config | None = None, **options):
 
 def sweep_columns(model, alphas, resolutions, config: Config | None = None, **options) -> dict:
     """``sweep``'s columns as numpy arrays (without pandas)."""
-    alphas, resolutions = numbers(alphas, "alphas"), numbers(resolutions, "resolutions")
+    alphas, resolutions = number_list(alphas, "alphas"), number_list(resolutions, "resolutions")
     if not alphas.size or not resolutions.size:
         raise UsageError("a sweep needs at least one alpha and one resolution")
     check_grid_size(alphas.size * resolutions.size)
@@ -72,8 +72,10 @@ MAX_GRID = 20_000_000  # configurations x resolutions one call may compute: abou
 MAX_COMPARE = 2_000  # rows of a comparison: one full costing each
 
 
-def numbers(values, name: str) -> np.ndarray:
-    """A list or 1-D array of real numbers (not bools, not strings), as float64."""
+def number_list(values, name: str) -> np.ndarray:
+    """A list or 1-D array of real numbers (not bools, not strings), as float64: a grid's axis, its type checked
+    only (``engine.check_alphas`` and ``check_resolutions`` check the values). Not ``config.numbers``, which checks
+    the range of a number or an array of them."""
     try:
         array = np.asarray(values if isinstance(values, np.ndarray) else list(values))
         if array.dtype.kind not in "iuf" or array.ndim != 1:
@@ -424,9 +426,9 @@ def fit_columns(model, alphas=None, resolutions=None, config: Config | None = No
     dev = _budget_device(device, device_file, max_latency)
     choice(schedule, "schedule", SCHEDULES)
     s = setup(model, configure(config, **options))
-    alphas = check_alphas(parse_values(FIT_ALPHAS, "alphas") if alphas is None else numbers(alphas, "alphas"))
+    alphas = check_alphas(parse_values(FIT_ALPHAS, "alphas") if alphas is None else number_list(alphas, "alphas"))
     res = check_resolutions(s, parse_values(FIT_RESOLUTIONS, "resolutions", int) if resolutions is None else
-                            numbers(resolutions, "resolutions"))
+                            number_list(resolutions, "resolutions"))
     check_grid_size(len(alphas) * len(res))
     g = budget_grid(s, alphas, res, dtype=dtype, schedule=schedule, device=dev)
     cols = {"alpha": np.repeat(alphas, len(res)), "resolution": np.tile(res, len(alphas)), "macs": g["macs"].ravel(),
