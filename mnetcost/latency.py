@@ -431,9 +431,14 @@ def _check_sizes(layers, h, w, channels) -> None:
     """Refuse, before any integer arithmetic, tensors whose bytes would overflow 64-bit integers."""
     biggest = float(np.max(h)) * float(np.max(w)) * channels
     for l in layers:
-        biggest = max(biggest, float(np.max(l.h_out)) * float(np.max(l.w_out)) * float(np.max(l.c_out)))
+        biggest = max(biggest, _largest(l.h_out) * _largest(l.w_out) * _largest(l.c_out))
     if not biggest * 8 * max(len(layers), 1) < INT_LIMIT:
         raise UsageError(TOO_LARGE)
+
+
+def _largest(value) -> float:
+    """The largest of a number or an array of them, as a float (a plain number without numpy's dispatch)."""
+    return float(value) if type(value) in (int, float) else float(np.asarray(value).max())
 
 
 def _per_resolution(terms) -> np.ndarray:
