@@ -206,3 +206,62 @@ def test_reference_figures_equal_the_per_check_path():
         before = reference.compute(check, costs)
         assert figure.computed == before and type(figure.computed) is type(before), check
     assert all(f.agrees for f in figures)
+
+
+def _both_layouts(title, columns, records, width, whole=None):
+    """records_table at ``width`` on a plain console: (PlainTable's output, rich's own Table's output)."""
+    import io
+
+    from rich.console import Console
+
+    from mnetcost.render import PlainTable, records_table
+
+    group = records_table(title, columns, records, "a caption", width=width, whole=whole)
+    out = []
+    for fast in (True, False):
+        console = Console(width=width, file=io.StringIO(), color_system=None)
+        for item in group.renderables:
+            console.print(item.table if isinstance(item, PlainTable) and not fast else item)
+        out.append(console.file.getvalue())
+    tables = [item for item in group.renderables if isinstance(item, PlainTable)]
+    return out, tables
+
+
+WORDS = ["a", "ab", "MACs", "569", "M", "unexplained", "[1]", "v1-conv", "α", "Δ", "x" * 30,
+         "https://example.org/a/very/long/path", "—", "", " ", "12.5", "-3", "full conv", "a\nb", "  lead", "trail  "]
+
+
+@pytest.mark.parametrize("width", [60, 73, 80, 100, 120, 200])
+def test_plain_table_equals_rich_table_on_the_views(width):
+    """The reference table, choose's, compare's and a generic one: PlainTable prints what rich's Table prints."""
+    from mnetcost import reports, views
+
+    records = reports.figure_rows(None, per_layer=False)
+    view = views.figures(records, reports.verdict_counts(records), None, False)
+    (fast, slow), tables = _both_layouts(view.title, view.columns, view.records, width)
+    assert fast == slow
+    assert all(t.lines(width) is not None for t in tables) or width < 80  # the fast path is the one taken
+
+
+def test_plain_table_equals_rich_table_property():
+    """Random cells (words of every length, numbers, empty, newlines, leading and trailing spaces, non-ASCII
+    one-cell symbols) in every column kind, at random widths: PlainTable's lines are rich's."""
+    from hypothesis import Phase, given, settings
+    from hypothesis import strategies as st
+
+    kinds = st.sampled_from(["long", "text", "count", "signed", "float"])
+    cell = st.tuples(st.lists(st.sampled_from(WORDS), max_size=6).map(" ".join),
+                     st.one_of(st.integers(-10**13, 10**13), st.floats(-1e6, 1e6)))
+
+    @settings(max_examples=300, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate])
+    @given(st.lists(kinds, min_size=1, max_size=6), st.lists(st.lists(cell, min_size=6, max_size=6), max_size=5),
+           st.integers(60, 160), st.lists(st.sampled_from(["h", "head er", "Δ", "α px", "x" * 12]), min_size=6,
+                                          max_size=6))
+    def check(column_kinds, rows, width, headers):
+        columns = [(f"k{i}", headers[i], kind) for i, kind in enumerate(column_kinds)]
+        records = [{f"k{i}": text if column_kinds[i] in ("long", "text") else (int(number) if column_kinds[i] == "count"
+                    else number) for i, (text, number) in enumerate(row[:len(column_kinds)])} for row in rows]
+        (fast, slow), _ = _both_layouts("t", columns, records, width)
+        assert fast == slow
+
+    check()
