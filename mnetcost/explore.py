@@ -56,7 +56,7 @@ def sweep(model, alphas, resolutions, config: Config | None = None, **options):
 
 def sweep_columns(model, alphas, resolutions, config: Config | None = None, **options) -> dict:
     """``sweep``'s columns as numpy arrays (without pandas)."""
-    alphas, resolutions = numbers(alphas, "alphas"), numbers(resolutions, "resolutions")
+    alphas, resolutions = number_list(alphas, "alphas"), number_list(resolutions, "resolutions")
     if not alphas.size or not resolutions.size:
         raise UsageError("a sweep needs at least one alpha and one resolution")
     check_grid_size(alphas.size * resolutions.size)
@@ -72,8 +72,10 @@ MAX_GRID = 20_000_000  # configurations x resolutions one call may compute: abou
 MAX_COMPARE = 2_000  # rows of a comparison: one full costing each
 
 
-def numbers(values, name: str) -> np.ndarray:
-    """A list or 1-D array of real numbers (not bools, not strings), as float64."""
+def number_list(values, name: str) -> np.ndarray:
+    """A list or 1-D array of real numbers (not bools, not strings), as float64: a grid's axis, its type checked
+    only (``engine.check_alphas`` and ``check_resolutions`` check the values). Not ``config.numbers``, which checks
+    the range of a number or an array of them."""
     try:
         array = np.asarray(values if isinstance(values, np.ndarray) else list(values))
         if array.dtype.kind not in "iuf" or array.ndim != 1:
@@ -424,9 +426,9 @@ def fit_columns(model, alphas=None, resolutions=None, config: Config | None = No
     dev = _budget_device(device, device_file, max_latency)
     choice(schedule, "schedule", SCHEDULES)
     s = setup(model, configure(config, **options))
-    alphas = check_alphas(parse_values(FIT_ALPHAS, "alphas") if alphas is None else numbers(alphas, "alphas"))
+    alphas = check_alphas(parse_values(FIT_ALPHAS, "alphas") if alphas is None else number_list(alphas, "alphas"))
     res = check_resolutions(s, parse_values(FIT_RESOLUTIONS, "resolutions", int) if resolutions is None else
-                            numbers(resolutions, "resolutions"))
+                            number_list(resolutions, "resolutions"))
     check_grid_size(len(alphas) * len(res))
     g = budget_grid(s, alphas, res, dtype=dtype, schedule=schedule, device=dev)
     cols = {"alpha": np.repeat(alphas, len(res)), "resolution": np.tile(res, len(alphas)), "macs": g["macs"].ravel(),
@@ -501,18 +503,21 @@ def choose_records(*, device=None, device_file=None, max_latency=None, max_peak_
     sources = check_sources(sources, {r["source"] for r in table})
     if sources is not None:
         table = [r for r in table if r["source"] in set(sources)]
-    networks: dict = {}  # one expansion per network (model, convention, classes, alpha), all its resolutions at once
+    networks: dict = {}  # one expansion per table, convention and classes: all its alphas and resolutions at once
     for r in table:
         r.update(macs=0, params=0, peak_bytes=0, latency_ms=np.nan)
-        networks.setdefault((r["model"], r["convention"], r["classes"], r["alpha"]), []).append(r)
-    for (model, convention, classes, alpha), rows in sorted(networks.items(), key=lambda item: item[0]):
+        networks.setdefault((r["model"], r["convention"], r["classes"]), []).append(r)
+    for (model, convention, classes), rows in sorted(networks.items(), key=lambda item: item[0]):
+        alphas = np.array(sorted({r["alpha"] for r in rows}), dtype=float)
         res = np.array(sorted({r["resolution"] for r in rows}), dtype=np.int64)
-        g = budget_grid(setup(model, convention=convention, classes=int(classes)), np.array([alpha]), res,
+        g = budget_grid(setup(model, convention=convention, classes=int(classes)), alphas, res,
                         dtype=dtype, schedule=schedule, device=dev)
-        for r, col in zip(rows, np.searchsorted(res, [r["resolution"] for r in rows])):
-            r.update(macs=int(g["macs"][0, col]), params=int(g["params"][0]), peak_bytes=int(g["peak_bytes"][0, col]))
+        for r, row, col in zip(rows, np.searchsorted(alphas, [r["alpha"] for r in rows]),
+                               np.searchsorted(res, [r["resolution"] for r in rows])):
+            r.update(macs=int(g["macs"][row, col]), params=int(g["params"][row]),
+                     peak_bytes=int(g["peak_bytes"][row, col]))
             if dev is not None:
-                r["latency_ms"] = float(1e3 * g["seconds"][0, col])
+                r["latency_ms"] = float(1e3 * g["seconds"][row, col])
     ok = _within_columns({k: np.array([r[k] for r in table], dtype=float) for k in ("macs", "params", "peak_bytes",
                           "latency_ms")}, max_macs, max_params, max_peak_bytes, max_latency) if table else []
     chosen = sorted((r for r, keep in zip(table, ok) if keep), key=lambda r: (-r["top1"], r["macs"]))

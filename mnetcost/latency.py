@@ -393,7 +393,9 @@ def layer_terms(s, alpha: float, h, w, dtype: str, layers=None) -> LayerTerms:
     shape = (len(layers), len(h))
     _check_sizes(layers, h, w, s.table.channels)
     costs = [op_cost(l, s.rules, s.ops) for l in layers]
-    macs = np.array([np.broadcast_to(_per_resolution(c.macs), h.shape) for c in costs], dtype=float).reshape(shape)
+    macs = np.empty(shape)
+    for i, c in enumerate(costs):  # each layer's MACs broadcast to the resolutions by assignment
+        macs[i] = _per_resolution(c.macs)
     if macs.max(initial=0) >= INT_LIMIT:
         raise UsageError(TOO_LARGE)
     plan = Plan([l.name for l in layers], [l.inputs for l in layers], [l.block for l in layers],
@@ -419,7 +421,7 @@ def layer_terms(s, alpha: float, h, w, dtype: str, layers=None) -> LayerTerms:
             counts.setdefault(term, np.zeros(shape))[i] += value
     intensity = np.divide(macs, moved, out=np.zeros(shape), where=moved > 0)
     return LayerTerms([l.name for l in layers], [l.op for l in layers],
-                      [kind if np.any(m > 0) else "" for kind, m in zip(kinds, macs)],
+                      [kind if computes else "" for kind, computes in zip(kinds, (macs > 0).any(axis=1).tolist())],
                       macs, moved, intensity, counts)
 
 
@@ -431,9 +433,14 @@ def _check_sizes(layers, h, w, channels) -> None:
     """Refuse, before any integer arithmetic, tensors whose bytes would overflow 64-bit integers."""
     biggest = float(np.max(h)) * float(np.max(w)) * channels
     for l in layers:
-        biggest = max(biggest, float(np.max(l.h_out)) * float(np.max(l.w_out)) * float(np.max(l.c_out)))
+        biggest = max(biggest, _largest(l.h_out) * _largest(l.w_out) * _largest(l.c_out))
     if not biggest * 8 * max(len(layers), 1) < INT_LIMIT:
         raise UsageError(TOO_LARGE)
+
+
+def _largest(value) -> float:
+    """The largest of a number or an array of them, as a float (a plain number without numpy's dispatch)."""
+    return float(value) if type(value) in (int, float) else float(np.asarray(value).max())
 
 
 def _per_resolution(terms) -> np.ndarray:

@@ -158,6 +158,36 @@ def compute(check: dict, costs: dict | None = None):
     return r.columns[column].sum().item()
 
 
+def _gridded(check: dict) -> bool:
+    """Is the check a whole network's total MACs or params at a square resolution: a point of ``engine.grid``?"""
+    return (check["verdict"] != "not_computed" and ":" not in check["model"] and check["scope"] in ("total", "body")
+            and check["count"] in ("", "params") and check["resolution"].isdigit())
+
+
+def grid_values(checks) -> dict:
+    """The counts of the checks that are points of a grid (``_gridded``), by their index in ``checks``: the
+    checks of one table, convention, class count, top and options share one expansion and are counted for all
+    their alphas and resolutions at once (``engine.grid_counts``), each the count ``compute`` gives."""
+    from .engine import check_alphas, check_resolutions, grid_counts, setup
+
+    groups: dict = {}
+    for i, check in enumerate(checks):
+        if _gridded(check):
+            key = (check["model"], check["convention"], check["classes"], check["scope"], check.get("options", ""))
+            groups.setdefault(key, []).append(i)
+    values = {}
+    for (model, convention, classes, scope, extra), members in groups.items():
+        s = setup(model, convention=convention, classes=int(classes) if classes else None, top=scope != "body",
+                  **options(extra))
+        alphas = sorted({float(checks[i]["alpha"]) for i in members})
+        res = sorted({int(checks[i]["resolution"]) for i in members})
+        macs, params, _ = grid_counts(s, check_alphas(alphas), check_resolutions(s, res))
+        for i in members:
+            a, r = alphas.index(float(checks[i]["alpha"])), res.index(int(checks[i]["resolution"]))
+            values[i] = (macs[a, r] if checks[i]["quantity"] == "macs" else params[a]).item()
+    return values
+
+
 def options(text: str) -> dict:
     """'aux;reduced_tail;f=256' -> cost() keywords."""
     out: dict = {}
@@ -187,13 +217,12 @@ def tf_slim_v1_names(result) -> dict:
 def figures(model: str | None = None, per_layer: bool = True) -> list[Figure]:
     """Every published figure (of ``model``'s family or table, if given) with mnetcost's value."""
     published, checks = _rows()
-    out, costs = [], {}
-    for check in checks:
+    chosen = [check for check in checks
+              if (model is None or model in (check["model"], FAMILY_OF.get(published[int(check["row"]) - 1]["model"])))
+              and (per_layer or not check["scope"].startswith("layer:"))]
+    gridded, costs, out = grid_values(chosen), {}, []
+    for i, check in enumerate(chosen):
         row = published[int(check["row"]) - 1]
-        if model is not None and model not in (check["model"], FAMILY_OF.get(row["model"])):
-            continue
-        if not per_layer and check["scope"].startswith("layer:"):
-            continue
         text = row["macs_millions"] if check["quantity"] == "macs" else (
             row["params_exact"] if check["rounding"] == "exact" and row["params_exact"] else row["params_millions"])
         out.append(Figure(
@@ -201,7 +230,8 @@ def figures(model: str | None = None, per_layer: bool = True) -> list[Figure]:
             quantity=check["quantity"], published=text, model=check["model"], convention=check["convention"],
             alpha=check["alpha"], resolution=check["resolution"], classes=check["classes"], scope=check["scope"],
             count=check["count"], rounding=check["rounding"], verdict=check["verdict"], expected=check["expected"],
-            reason=check["reason"], citation=row["citation"], note=row["note"], computed=compute(check, costs),
+            reason=check["reason"], citation=row["citation"], note=row["note"],
+            computed=gridded[i] if i in gridded else compute(check, costs),
         ))
     if model is not None and not out:
         raise UsageError(f"no published figures for {model!r}; try v1, v2, v3-large or v3-small")

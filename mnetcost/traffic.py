@@ -144,8 +144,12 @@ def tensor_sizes(channels, height, width, h_out, w_out, c_out):
     """Elements of every tensor (the input first, then each layer's output); with per-resolution arrays,
     tensors x resolutions."""
     image = np.asarray(height) * np.asarray(width) * channels
-    outputs = [np.broadcast_to(h * w * c, np.shape(image)) for h, w, c in zip(h_out, w_out, c_out)]
-    return np.array([image] + outputs)
+    outputs = [h * w * c for h, w, c in zip(h_out, w_out, c_out)]
+    out = np.empty((len(outputs) + 1,) + np.shape(image), dtype=np.result_type(image, *outputs))
+    out[0] = image
+    for i, elements in enumerate(outputs, 1):  # each broadcast to the resolutions by assignment
+        out[i] = elements
+    return out
 
 
 class Plan:

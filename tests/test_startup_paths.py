@@ -177,3 +177,32 @@ def test_count_of_one_configuration_equals_np_where(model, convention):
         before = np.where(trains(l, s, c.weights), c.weights + c.biases + bn_trainable, 0)
         before = before if np.ndim(before) else before.item()
         assert got.trainable == before and type(got.trainable) is type(before)
+
+
+def test_reference_grid_values_equal_one_costing_per_check():
+    """reference.figures counts whole-network checks on the grid path (one expansion per table, convention, class
+    count, top and options, all its alphas and resolutions at once): each value, and its type, is the one
+    ``compute`` gives from one ``engine.cost`` of the check's configuration."""
+    from mnetcost import reference
+
+    _, checks = reference._rows()
+    gridded, costs = reference.grid_values(checks), {}
+    assert len(gridded) > 250  # most checks are points of a grid
+    for i, check in enumerate(checks):
+        if i in gridded:
+            one = reference.compute(check, costs)
+            assert gridded[i] == one and type(gridded[i]) is type(one), check
+
+
+def test_reference_figures_equal_the_per_check_path():
+    """Every figure's computed value and verdict, as ``compute`` per check gives them (the path before the grid)."""
+    from mnetcost import reference
+
+    published, checks = reference._rows()
+    costs = {}
+    figures = reference.figures()
+    assert len(figures) == len(checks)
+    for figure, check in zip(figures, checks):
+        before = reference.compute(check, costs)
+        assert figure.computed == before and type(figure.computed) is type(before), check
+    assert all(f.agrees for f in figures)
