@@ -138,7 +138,9 @@ def _setups(model, config: Config, first, conventions) -> list:
             except UsageError:  # no rules for this family
                 pass
         return found
-    if isinstance(conventions, str) or not conventions:
+    if isinstance(conventions, str):
+        conventions = [c.strip() for c in conventions.split(",")]
+    if not conventions or not all(isinstance(c, str) and c for c in conventions):
         raise UsageError(f"conventions: a list of convention names, got {conventions!r:.80}")
     names = list(dict.fromkeys([config.convention, *conventions]))
     return [first] + [bind(model, config.with_(convention=name)) for name in names[1:]]
@@ -289,7 +291,11 @@ def _figures(model) -> list:
         return []
     keys = ("label", "config", "what", "published", "mnetcost", "computed", "convention", "verdict", "reason",
             "citation")
-    return [{k: ("" if r[k] is None else r[k]) for k in keys} for r in figure_rows(name)]
+    try:
+        rows = figure_rows(name)
+    except UsageError:  # a table without published figures
+        return []
+    return [{k: ("" if r[k] is None else r[k]) for k in keys} for r in rows]
 
 
 def payload(model, config: Config | None = None, *, alphas=None, resolutions=None, conventions=None, device=None,
@@ -349,6 +355,19 @@ class Report:
         except OSError as e:
             raise EnvironmentProblem(f"cannot write {str(path)!r:.300}: {e.strerror or e}") from None
         return len(data)
+
+    def write(self, output=None) -> tuple:
+        """Save to ``output`` (default ``MODEL.html`` here, the name made safe as a file name; ``"-"``: standard
+        output): ``(path, bytes)``, path None for standard output."""
+        import re
+        import sys
+
+        if output == "-":
+            sys.stdout.write(self.html)
+            return None, len(self.html.encode("utf-8"))
+        if output is None:
+            output = (re.sub(r"[^A-Za-z0-9._-]+", "_", self.payload["model"]).strip("._") or "report") + ".html"
+        return output, self.save(output)
 
     def _repr_html_(self) -> str:
         from html import escape

@@ -16,7 +16,6 @@ from .options import (A, C, F, O, U, Alpha, AlphaList, By, Classes, Config, Conv
 PAPER = vocab.DEFAULT_CONVENTION
 
 
-
 @command
 def conventions(fmt: Fmt = F):
     show(lib.views.conventions(lib.reports.convention_rows()), fmt)
@@ -185,3 +184,14 @@ def verify(cfg: VerifyConfig, var: Variant = None, fmt: Fmt = F):
     v = lib.reports.verify(**cfg, **var)
     show(lib.views.verification(v), fmt)
     return 0 if v.ok else EXIT_DIFFERENCE
+
+
+@command
+def report(cfg: Config, var: Variant = None, device: Device = None, device_file: DeviceFile = None,
+           alphas: O("--alphas", metavar="A:B:STEP", key="report-alphas") = None,
+           resolutions: O("--resolutions", metavar="A:B:STEP", key="report-resolutions") = None,
+           conventions: O("--conventions", metavar="LIST", key="report-conventions") = None,
+           output: O("--output/-o", metavar="FILE", key="report-output") = None):
+    page = lib.interactive.report(**cfg, **var, device=device, device_file=device_file, alphas=alphas,
+                                  resolutions=resolutions, conventions=conventions)
+    lib.terminal.saved(*page.write(output))
