@@ -45,29 +45,30 @@
   }
 
   function layers(d, ai, ri) {
-    const L = d.layers, n = L.name.length, shape = (h, w, c, i) => h[ri][i] + "×" + w[ri][i] + "×" + c[ai][i];
-    const present = d.present[ai];
-    const cols = { x: [], name: [], op: [], label: [], block: [], color: [], shape_in: [], shape_out: [],
-                   macs: d.macs[ai][ri], params: d.params[ai], activations: d.activations[ai][ri],
-                   live_bytes: d.live_bytes[ai][ri], seconds: d.seconds ? d.seconds[ai][ri] : repeat(0, n),
-                   bound: [], bound_color: [] };
-    for (let i = 0; i < n; i++) {
-      cols.x.push(i); cols.name.push(L.name[i]); cols.op.push(L.op[i]); cols.label.push(meta.labels[L.op[i]]);
-      cols.block.push(L.block[i]); cols.color.push(meta.colors[L.op[i]]);
-      cols.shape_in.push(present[i] ? shape(d.h_in, d.w_in, d.c_in, i) : "(absent at this width)");
-      cols.shape_out.push(present[i] ? shape(d.h_out, d.w_out, d.c_out, i) : "(absent at this width)");
-      const bound = d.memory_bound ? (d.memory_bound[ai][ri][i] ? "memory" : "compute") : "";
-      cols.bound.push(bound); cols.bound_color.push(meta.bound_colors[bound] || "#999");
-    }
+    // the layers that exist at this width (an expansion as wide as its input has none, say), in network order
+    const L = d.layers, present = d.present[ai], shown = [];
+    for (let i = 0; i < present.length; i++) if (present[i]) shown.push(i);
+    const pick = (values) => shown.map((i) => values[i]);
+    const shape = (h, w, c, i) => h[ri][i] + "×" + w[ri][i] + "×" + c[ai][i];
+    const bounds = shown.map((i) => (d.memory_bound ? (d.memory_bound[ai][ri][i] ? "memory" : "compute") : ""));
+    const cols = {
+      x: shown.map((_, k) => k), name: pick(L.name), op: pick(L.op), label: shown.map((i) => meta.labels[L.op[i]]),
+      block: pick(L.block), color: shown.map((i) => meta.colors[L.op[i]]),
+      shape_in: shown.map((i) => shape(d.h_in, d.w_in, d.c_in, i)),
+      shape_out: shown.map((i) => shape(d.h_out, d.w_out, d.c_out, i)),
+      macs: pick(d.macs[ai][ri]), params: pick(d.params[ai]), activations: pick(d.activations[ai][ri]),
+      live_bytes: pick(d.live_bytes[ai][ri]), seconds: d.seconds ? pick(d.seconds[ai][ri]) : repeat(0, shown.length),
+      bound: bounds, bound_color: bounds.map((b) => meta.bound_colors[b] || "#999"),
+    };
     setData("layers", cols);
-    const range = model("layer-range"); range.start = -1; range.end = n;
-    const p = d.peak_layer[ai][ri], x = Math.max(p, 0);
+    const range = model("layer-range"); range.start = -1; range.end = shown.length;
+    const p = d.peak_layer[ai][ri], x = Math.max(shown.indexOf(p), 0);
     const where = p < 0 ? "the input" : "the output of " + L.name[p];
     setData("peak", { x: [x], y: [cols.live_bytes[x]], text: ["peak (" + meta.schedule + "): " + where] });
-    return where;
+    return [where, shown.length];
   }
 
-  function totals(d, ai, ri, conv, where) {
+  function totals(d, ai, ri, conv, [where, count]) {
     const t = d.totals, law = d.law;
     text("macs-exact", exact(t.macs[ai][ri])); text("macs-human", human(t.macs[ai][ri]));
     text("macs-law", human(law.macs[ai][ri]));
@@ -78,7 +79,7 @@
     text("peak-label", "peak memory (" + meta.schedule + " schedule, " + meta.dtype + ")");
     if (t.latency_us) {
       text("latency-exact", exact(Math.round(t.latency_us[ai][ri])) + " µs");
-      text("latency-human", t.memory_bound_layers[ai][ri] + " of " + d.layers.name.length + " layers memory-bound");
+      text("latency-human", t.memory_bound_layers[ai][ri] + " of " + count + " layers memory-bound");
     }
     const a = meta.alphas[ai], r = meta.resolutions[ri];
     text("config-line", meta.model + " at α " + a + ", " + r + " px (ρ " + meta.rho[ri] + "), convention " + conv +
