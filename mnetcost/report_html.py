@@ -78,8 +78,12 @@ def human_ticks():
     from bokeh.models import CustomJSTickFormatter
 
     return CustomJSTickFormatter(code="""
+        const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : Math.abs(tick);
         for (const [s, u] of [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"]]) {
-            if (Math.abs(tick) >= s) return (tick / s).toFixed(Math.abs(tick) >= 10 * s ? 0 : 1) + " " + u;
+            if (Math.abs(tick) >= s || (tick === 0 && step >= s)) {
+                const digits = Math.min(3, Math.max(0, Math.ceil(-Math.log10(step / s) - 1e-9)));
+                return (tick / s).toFixed(digits) + " " + u;
+            }
         }
         return String(tick);""")
 
@@ -126,7 +130,8 @@ def _layer_plots(meta: dict) -> dict:
     peak = source(("x", "y", "text"), "peak", text="")
     mem.scatter(x="x", y="y", source=peak, marker="inverted_triangle", size=13, color="#D55E00", name="peak-mark")
     mem.text(x="x", y="y", text="text", source=peak, text_font_size="12px", x_offset=10, y_offset=-4,
-             text_baseline="bottom", text_font_style="bold", name="peak-label")
+             text_baseline="bottom", text_font_style="bold", background_fill_color="white",
+             background_fill_alpha=0.85, name="peak-label")
     plots["memory"] = mem
     if meta["device"] is not None:
         plots["time"] = _layer_plot(f"roofline time on {meta['device']['name']} (µs)", "seconds", src, x_range,
@@ -147,6 +152,7 @@ def _curve(title: str, x: str, y: str, source, sel, x_label: str, name: str):
                                                        ("law", f"@{y}_law{{0,0}}")], mode="vline"))
     p.yaxis.formatter = human_ticks()
     p.xaxis.axis_label = x_label
+    p.y_range.start = 0  # from zero: a flat line reads as flat
     p.legend.location = "top_left"
     p.legend.label_text_font_size = "11px"
     p.legend.background_fill_alpha = 0.7

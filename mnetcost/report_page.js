@@ -91,8 +91,9 @@
          "exact curve leaves it: channel rounding, layers α does not scale (the stem's input, fixed heads), and " +
          "the classifier, whose MACs do not grow with ρ².");
     text("memory-note", "Peak memory under the " + meta.schedule + " schedule: " + exact(t.peak_bytes[ai][ri]) +
-         " bytes (" + meta.dtype + "), at " + where + ". The bars: what a layer-by-layer executor holds while " +
-         "each layer runs (its inputs, its output and every tensor a later layer still needs).");
+         " bytes (" + meta.dtype + "), at " + where + " (▼). The bars: what a layer-by-layer executor holds while " +
+         "each layer runs (its inputs, its output and every tensor a later layer still needs); the tallest is the " +
+         "peak of that (layerwise) schedule.");
     $("alpha").setAttribute("aria-valuetext", "alpha " + a);
     $("resolution").setAttribute("aria-valuetext", r + " pixels, rho " + meta.rho[ri]);
     text("alpha-value", String(a)); text("resolution-value", r + " px");
