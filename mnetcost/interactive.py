@@ -9,8 +9,9 @@ totals (``engine.grid_of``), the peak memory (``traffic.Plan``, as ``peak_grid``
 block, and the alpha^2 rho^2 law from alpha 1 at the table's own resolution. Published figures with their
 verdicts come from ``reports.figure_rows``.
 
-The embedded grid is bounded (``MAX_CELLS`` layers x alphas x resolutions x conventions, checked before any
-work): the page grows linearly with it (``docs/report.md`` gives the measured bytes per cell).
+The embedded grid is bounded (``MAX_CELLS`` layers x alphas x resolutions x conventions, and ``MAX_WALKS`` layers x
+alphas x conventions for what is worked out one configuration at a time), checked before any work: the page grows
+linearly with the cells (``docs/report.md`` gives the measured bytes per cell).
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from .errors import UsageError
 from .vocab import DEFAULT_DTYPE, DTYPE_BYTES, SCHEDULES
 
 MAX_CELLS = 250_000  # layers x alphas x resolutions x conventions in one page (about 40 bytes each in the file)
-MAX_POINTS = 2_000  # alphas x resolutions: each is one configuration a slider can reach
+MAX_POINTS = 2_000  # positions of one slider
+MAX_WALKS = 25_000  # alphas x layers x conventions walked one configuration at a time (memory, roofline)
 DEFAULT_ALPHAS = (0.25, 1.5, 0.05)  # the alpha slider: start, stop (included), step
 CONVENTIONS = ("paper", "torchvision", "keras", "tf-slim", "timm")  # the selector's choices, where they have rules
 EXACT = 2**53  # counts above this are not exact in a browser's numbers
@@ -108,22 +110,32 @@ class Plan:
         self.setups = _setups(model, config, first, conventions)
         self.layers = len(first.expand(np.array([config.alpha]), np.array([hw(res0)[0]])))
         self.device, self.dtype, self.schedule = device, dtype, schedule
-        self.given = conventions is not None or alphas is not None or resolutions is not None
+        self.given = conventions is not None  # a default list of conventions may shrink to fit
         self._bound()
 
     @property
     def cells(self) -> int:
         return self.layers * len(self.alphas) * len(self.res) * len(self.setups)
 
+    @property
+    def walks(self) -> int:
+        return self.layers * len(self.alphas) * len(self.setups)
+
     def _bound(self):
-        """Refuse a grid beyond ``MAX_CELLS``; a default one first drops conventions other than the chosen one."""
-        while self.cells > MAX_CELLS and len(self.setups) > 1 and not self.given:
+        """Refuse a grid beyond ``MAX_CELLS`` or ``MAX_WALKS``; a default list of conventions first drops those other
+        than the chosen one."""
+        while (self.cells > MAX_CELLS or self.walks > MAX_WALKS) and len(self.setups) > 1 and not self.given:
             self.setups.pop()
         if self.cells > MAX_CELLS:
             raise UsageError(
                 f"the report would embed {self.cells:,} numbers per quantity ({self.layers:,} layers x "
                 f"{len(self.alphas):,} alphas x {len(self.res):,} resolutions x {len(self.setups)} conventions), more "
                 f"than {MAX_CELLS:,}: give fewer conventions or coarser alphas / resolutions")
+        if self.walks > MAX_WALKS:
+            raise UsageError(
+                f"the report would walk {self.walks:,} layers one configuration at a time ({self.layers:,} layers x "
+                f"{len(self.alphas):,} alphas x {len(self.setups)} conventions), more than {MAX_WALKS:,}: give fewer "
+                "conventions or coarser alphas")
 
 
 def _setups(model, config: Config, first, conventions) -> list:
