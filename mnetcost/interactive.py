@@ -59,16 +59,16 @@ def _progression(spec, name: str, kind=float) -> np.ndarray:
 
 def alpha_grid(alphas=None) -> np.ndarray:
     """The alpha slider's values: ``alphas`` as (start, stop, step), default 0.25 to 1.5 by 0.05."""
-    return _progression(DEFAULT_ALPHAS if alphas is None else alphas, "alphas")
+    return _progression(DEFAULT_ALPHAS if alphas is None else alphas, "alpha range")
 
 
 def resolution_grid(base: int, total_stride: int, resolutions=None) -> np.ndarray:
     """The resolution slider's pixels: ``resolutions`` as (start, stop, step) whole pixels, or by default from
     about 0.4 to 1.5 times the table's own resolution ``base`` in steps that divide it (about 14 steps to it)."""
     if resolutions is not None:
-        res = _progression(resolutions, "resolutions", int)
+        res = _progression(resolutions, "resolution range", int)
         if np.any(np.diff(res) == 0) or res[0] < 1:
-            raise UsageError("resolutions: whole pixels, a step of at least 1")
+            raise UsageError("resolution range: whole pixels, a step of at least 1")
         return res
     divisors = [d for d in range(1, base + 1) if base % d == 0 and 10 <= base // d <= 20] or [max(1, base // 14)]
     step = min(divisors, key=lambda d: (d % 8 != 0, abs(base // d - 14), d))

@@ -51,7 +51,7 @@ COMMANDS = {
     "choose": ["--device", "--max-latency", "--max-peak-memory", "--max-params", "--max-macs", "--dtype"],
     "devices": ["--device-file"], "verify": ["--alpha", "--resolution", "--convention", "--classes"],
     "measure": ["--alpha", "--resolution", "--threads", "--repeat", "--passes"],
-    "report": ["--alpha", "--resolution", "--convention", "--classes", "--device", "--alphas", "--resolutions",
+    "report": ["--alpha", "--resolution", "--convention", "--classes", "--device", "--alpha-range", "--resolution-range",
                "--conventions", "--no-top", "--aux", "--reduced-tail"],
 }
 # the file readers: which option of which command reads which kind of file
@@ -68,8 +68,8 @@ CHOICES = {"--convention": CONVENTIONS, "--by": ["layer", "op", "block", "stage"
            "--form": ["full", "roofline", "x"], "--holdout": ["network", "row", "x"],
            "--max-latency": ["20ms", "0.5s", "3", "-1ms", "x", "1e400"],
            "--threads": ["1", "0", "-1", "x"], "--repeat": ["1", "0", "x"], "--passes": ["1", "0", "-2", "x"],
-           "--alphas": ["0.5:1:0.25", "0.25:1.5:0.05", "1:0.5:0.1", "0.01:100:0.01", "x", "0.5,1"],
-           "--resolutions": ["96:224:32", "224:96:32", "8:64:8", "1:99999:1", "x"],
+           "--alpha-range": ["0.5:1:0.25", "0.25:1.5:0.05", "1:0.5:0.1", "0.01:100:0.01", "x", "0.5,1"],
+           "--resolution-range": ["96:224:32", "224:96:32", "8:64:8", "1:99999:1", "x"],
            "--conventions": ["paper", "paper,torchvision", "keras,timm", "nope", ""]}
 POSITIONAL = {"table": 1, "compare": 2, "diff": 2, "sweep": 1, "fit": 1, "memory": 1, "roofline": 1, "train": 1,
               "verify": 1, "measure": 1, "report": 1}

@@ -269,7 +269,7 @@ def test_cli_writes_one_page(tmp_path, capsys, monkeypatch):
     assert not err and out.startswith("wrote v3-small.html: ") and "MB" in out
     html = (tmp_path / "v3-small.html").read_text(encoding="utf-8")
     assert 'value="0.75"' in html and 'value="160"' in html
-    assert main(["report", "v1", "-o", "-", "--alphas", "0.5:1:0.5", "-c", "keras", "--conventions", "keras"]) == 0
+    assert main(["report", "v1", "-o", "-", "--alpha-range", "0.5:1:0.5", "-c", "keras", "--conventions", "keras"]) == 0
     out, _ = capsys.readouterr()
     assert out.startswith("<!DOCTYPE html>") and out.rstrip().endswith("</html>")
 
@@ -277,7 +277,7 @@ def test_cli_writes_one_page(tmp_path, capsys, monkeypatch):
 @pytest.mark.parametrize("args,message", [
     (["report", "v2", "--alpha", "0.33"], "not a position of the report's slider"),
     (["report", "nosuch"], "unknown model 'nosuch'"),
-    (["report", "v2", "--alphas", "0.1:3:0.001"], "slider positions is more than"),
+    (["report", "v2", "--alpha-range", "0.1:3:0.001"], "slider positions is more than"),
     (["report", "v5-300m", "--conventions", "paper,timm"], "would embed"),
 ])
 def test_cli_bad_input_is_one_line(capsys, args, message):

@@ -10,7 +10,7 @@ from ..errors import EXIT_DIFFERENCE
 from .app import command, show
 from .options import (A, C, F, O, U, Alpha, AlphaList, By, Classes, Config, Convention, Device, DeviceFile, Dtype,
                       Flag, Fmt, Form, Holdout, MaxLatency, MaxMacs, MaxParams, MaxPeak, Model, Number, Optimizer,
-                      ResolutionList, Schedule, ScheduleOpt, Spatial, SpatialOpt, Switches, TorchConfig, TrainDtype,
+                      ReportGrid, ResolutionList, Schedule, ScheduleOpt, Spatial, SpatialOpt, Switches, TorchConfig, TrainDtype,
                       UnitOpt, Variant, VerifyConfig, Whole)
 
 PAPER = vocab.DEFAULT_CONVENTION
@@ -187,11 +187,5 @@ def verify(cfg: VerifyConfig, var: Variant = None, fmt: Fmt = F):
 
 
 @command
-def report(cfg: Config, var: Variant = None, device: Device = None, device_file: DeviceFile = None,
-           alphas: O("--alphas", metavar="A:B:STEP", key="report-alphas") = None,
-           resolutions: O("--resolutions", metavar="A:B:STEP", key="report-resolutions") = None,
-           conventions: O("--conventions", metavar="LIST", key="report-conventions") = None,
-           output: O("--output/-o", metavar="FILE", key="report-output") = None):
-    page = lib.interactive.report(**cfg, **var, device=device, device_file=device_file, alphas=alphas,
-                                  resolutions=resolutions, conventions=conventions)
-    lib.terminal.saved(*page.write(output))
+def report(cfg: Config, var: Variant = None, page: ReportGrid = None, output: O("--output/-o", metavar="FILE") = None):
+    lib.terminal.saved(*lib.interactive.report(**cfg, **var, **page).write(output))
