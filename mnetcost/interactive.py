@@ -254,8 +254,7 @@ def _law(s, config: Config, alphas, res) -> dict:
     from .engine import cost
 
     base = s.table.resolution
-    r = cost(s.table if not s.table.path else s.table.path, config.with_(alpha=1.0, rho=None, resolution=base,
-                                                                        convention=s.config.convention))
+    r = cost(s.table, config.with_(alpha=1.0, rho=None, resolution=base, convention=s.config.convention))
     rho2 = (np.asarray(res, dtype=float) / base) ** 2
     return {"macs": _ints(r.macs * np.multiply.outer(alphas**2, rho2)), "params": _ints(r.params * alphas**2),
             "at": {"alpha": 1.0, "resolution": int(base), "macs": int(r.macs), "params": int(r.params)}}

@@ -270,3 +270,24 @@ def test_hostile_names_show_as_text(browser, tmp_path):
     tip = _hover(browser, "layer-macs", 0)
     assert "st</script><script>alert(2)</script>" in tip
     _no_errors_no_requests(browser, page)
+
+
+def test_the_jupyter_view_works_inside_its_iframe(browser, tmp_path):
+    """What a notebook shows (``_repr_html_``: the page in an iframe's srcdoc) gets ready and moves too."""
+    shown = mnetcost.report("v3-small", conventions=["paper"])._repr_html_()
+    outer = tmp_path / "notebook-output.html"
+    outer.write_text(f"<!DOCTYPE html><html><body><p>a notebook cell's output:</p>{shown}</body></html>",
+                     encoding="utf-8")
+    browser.get(outer.as_uri())
+    browser.switch_to.frame(browser.find_element("tag name", "iframe"))
+    try:
+        for _ in range(300):
+            if browser.execute_script("return document.body && document.body.dataset.ready") == "1":
+                break
+            time.sleep(0.05)
+        _check_totals(browser, "v3-small", 1.0, 224, "paper")
+        _set(browser, "alpha", 0.75)
+        _check_totals(browser, "v3-small", 0.75, 224, "paper")
+        assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    finally:
+        browser.switch_to.default_content()
