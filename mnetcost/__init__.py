@@ -18,7 +18,7 @@ _EXPORTS = {
     "calibrate": "calibration", "read_measurements": "calibration", "published_latencies": "calibration",
     "measure": "timing", "choose": "explore",
     "sweep": "explore", "stage_sweep": "explore", "compare": "explore", "explain": "explore", "models": "explore",
-    "fit": "explore", "diff": "explore",
+    "fit": "explore", "diff": "explore", "report": "interactive",
     "separable_ratio": "ratios", "compare_layer": "ratios", "block_ratios": "ratios",
     "MnetcostError": "errors", "UsageError": "errors", "TableError": "errors", "UnknownModel": "errors",
     "UnknownConvention": "errors", "UnknownOp": "errors",
@@ -26,7 +26,8 @@ _EXPORTS = {
 }
 _SUBMODULES = {"explore", "ratios", "reference", "engine", "tables", "conventions", "traffic", "latency", "render",
                "scaling", "expand", "ops", "errors", "cli", "calibration", "records", "timing", "train", "config",
-               "vocab", "torch", "modules", "views", "reports", "parsing", "terminal", "rows"}
+               "vocab", "torch", "modules", "views", "reports", "parsing", "terminal", "rows", "interactive",
+               "report_html"}
 
 __all__ = sorted(_EXPORTS)
 

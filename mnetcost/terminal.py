@@ -136,3 +136,10 @@ def progress():
     if sys.stderr.isatty():
         return lambda message: print(f"mnetcost: {message}", file=sys.stderr, flush=True)
     return None
+
+
+def saved(path, size: int) -> None:
+    """The line that says where a page was written (nothing when it went to standard output)."""
+    if path is not None:
+        sys.stdout.write(f"wrote {printable(str(path))}: {size / 1e6:.1f} MB, one self-contained page (open it in a "
+                         "browser; it fetches nothing)\n")

@@ -51,10 +51,12 @@ COMMANDS = {
     "choose": ["--device", "--max-latency", "--max-peak-memory", "--max-params", "--max-macs", "--dtype"],
     "devices": ["--device-file"], "verify": ["--alpha", "--resolution", "--convention", "--classes"],
     "measure": ["--alpha", "--resolution", "--threads", "--repeat", "--passes"],
+    "report": ["--alpha", "--resolution", "--convention", "--classes", "--device", "--alpha-range", "--resolution-range",
+               "--conventions", "--no-top", "--aux", "--reduced-tail"],
 }
 # the file readers: which option of which command reads which kind of file
 FILE_OPTIONS = {"--device-file": "devices", "--measurements": "measurements"}
-for _command in ("devices", "roofline", "choose", "fit"):
+for _command in ("devices", "roofline", "choose", "fit", "report"):
     COMMANDS[_command] = sorted(set(COMMANDS[_command]) | {"--device-file"})
 COMMANDS["calibrate"] = COMMANDS["calibrate"] + ["--measurements"]
 FLAGS = {"--no-top", "--aux", "--reduced-tail"}
@@ -65,9 +67,12 @@ CHOICES = {"--convention": CONVENTIONS, "--by": ["layer", "op", "block", "stage"
            "--optimizer": ["sgd", "adam", "lion"], "--published": ["v3-paper", "v4-pixel6-cpu", "x"],
            "--form": ["full", "roofline", "x"], "--holdout": ["network", "row", "x"],
            "--max-latency": ["20ms", "0.5s", "3", "-1ms", "x", "1e400"],
-           "--threads": ["1", "0", "-1", "x"], "--repeat": ["1", "0", "x"], "--passes": ["1", "0", "-2", "x"]}
+           "--threads": ["1", "0", "-1", "x"], "--repeat": ["1", "0", "x"], "--passes": ["1", "0", "-2", "x"],
+           "--alpha-range": ["0.5:1:0.25", "0.25:1.5:0.05", "1:0.5:0.1", "0.01:100:0.01", "x", "0.5,1"],
+           "--resolution-range": ["96:224:32", "224:96:32", "8:64:8", "1:99999:1", "x"],
+           "--conventions": ["paper", "paper,torchvision", "keras,timm", "nope", ""]}
 POSITIONAL = {"table": 1, "compare": 2, "diff": 2, "sweep": 1, "fit": 1, "memory": 1, "roofline": 1, "train": 1,
-              "verify": 1, "measure": 1}
+              "verify": 1, "measure": 1, "report": 1}
 DEVICE_HEADER = ["name", "peak_macs", "bandwidth", "dtype", "terms", "holdout", "n", "within_10", "mean_error",
                  "proxy_within_10", "proxy_mean_error", "source"]
 DEVICE_VALUES = {"name": ["phone", "fuzz-dev", "", " ", "a\x1bb", "x" * 90, "pixel1-big-core"],
@@ -145,6 +150,8 @@ def argv(draw):
             args += [option, draw(st.sampled_from(CHOICES.get(option, NUMBERS)))]
     if command == "measure":  # one quick pass: the fuzz is about the options, not the timing
         args += [o for o in ("--passes", "1", "--repeat", "1") if o not in args] if "--passes" not in args else []
+    if command == "report":  # the page to standard output (the fuzz writes no file); it has no --format
+        return args + ["-o", "-"]
     args += ["-f", draw(st.sampled_from(["table", "csv", "json", "markdown"]))]
     return args
 
@@ -250,6 +257,8 @@ def names_the_input(args, err) -> bool:
     options = COMMANDS[args[0]]
     if "measure" in args and "onnx" in text or "torch" in text and args[0] in ("verify", "measure"):
         return True  # an optional dependency missing (exit 3) names it
+    if args[0] == "report" and "mnetcost[report]" in text:
+        return True
     return (any(a[:40] in text or repr(a)[1:-1][:40] in text for a in given) or any(o in text for o in options)
             or any(re.search(rf"\b{o[2:].replace('-', '[ _-]')}\b", text) for o in options))
 

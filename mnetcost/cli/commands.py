@@ -10,11 +10,10 @@ from ..errors import EXIT_DIFFERENCE
 from .app import command, show
 from .options import (A, C, F, O, U, Alpha, AlphaList, By, Classes, Config, Convention, Device, DeviceFile, Dtype,
                       Flag, Fmt, Form, Holdout, MaxLatency, MaxMacs, MaxParams, MaxPeak, Model, Number, Optimizer,
-                      ResolutionList, Schedule, ScheduleOpt, Spatial, SpatialOpt, Switches, TorchConfig, TrainDtype,
+                      ReportGrid, ResolutionList, Schedule, ScheduleOpt, Spatial, SpatialOpt, Switches, TorchConfig, TrainDtype,
                       UnitOpt, Variant, VerifyConfig, Whole)
 
 PAPER = vocab.DEFAULT_CONVENTION
-
 
 
 @command
@@ -185,3 +184,8 @@ def verify(cfg: VerifyConfig, var: Variant = None, fmt: Fmt = F):
     v = lib.reports.verify(**cfg, **var)
     show(lib.views.verification(v), fmt)
     return 0 if v.ok else EXIT_DIFFERENCE
+
+
+@command
+def report(cfg: Config, var: Variant = None, page: ReportGrid = None, output: O("--output/-o", metavar="FILE") = None):
+    lib.terminal.saved(*lib.interactive.report(**cfg, **var, **page).write(output))

@@ -113,6 +113,9 @@ VerifyConfig = Group({**CONFIG, "convention": (C("NAME", "verify-convention"), v
 SWITCHES = {"aux": (Aux, False), "reduced_tail": (ReducedTail, False), "set_": (Set, None)}
 Switches = Group(SWITCHES, lambda kw: switches(**kw))
 Variant = Group({"no_top": (NoTop, False), "head": (Head, None), **SWITCHES}, lambda kw: switches(**kw))
+ReportGrid = Group({"device": (Device, None), "device_file": (DeviceFile, None), "alphas": (O(  # report's sliders
+    "--alpha-range", metavar="A:B:STEP"), None), "resolutions": (O("--resolution-range", metavar="A:B:STEP"), None),
+    "conventions": (O("--conventions", metavar="LIST"), None)})
 
 
 def grouped(fn):
