@@ -168,6 +168,7 @@ class _Walk:
     def __init__(self, model, dims, image, name):
         self.dims, self.name, self.notes = dims, name, []
         self.alias, self.data, self.meta, self.layout, self.const = {}, {image}, {}, set(), {}
+        self.image, self.hw = image, {}  # hw: a shape computation's last two numbers (a Resize's H, W)
         self.weights = {t.name: list(t.dims) for t in model.graph.initializer}
         for t in model.graph.initializer:
             if t.data_location != 1 and len(t.dims) <= 1 and (not t.dims or t.dims[0] <= 8):
@@ -204,7 +205,10 @@ class _Walk:
     def _static(self, node, ins):
         """A node of constants or shapes only: not a layer; a shape computation keeps what it reads."""
         read = set().union(*(self.meta.get(i, set()) for i in ins)) if ins else set()
+        numbers = [v for i in ins for v in self.const.get(i, [])]
         for o in node.output:
+            if node.op_type == "Concat" and len(numbers) >= 2:
+                self.hw[o] = [int(v) for v in numbers[-2:]]
             if read:
                 self.meta[o] = read
             if node.op_type == "Identity" and ins and ins[0] in self.weights:
@@ -360,13 +364,29 @@ def _concat(w, node, ins, data):
 
 def _resize(w, node, ins, data):
     sizes = ins[3] if len(ins) > 3 and ins[3] else ""
-    read = w.meta.get(sizes, set())
-    if len(read) != 1:
-        w.fail(node, "resizes by scales, or to a size that is not one tensor's (a table's upsample takes the size "
-                     "of a named tensor)")
+    read = w.meta.get(sizes, set()) - {data[0]}  # a size built as (N, C of the input) + another tensor's H, W
+    target = next(iter(read)) if len(read) == 1 else _same_size(w, node, w.hw.get(sizes))
     nearest = _attrs(node).get("mode", b"nearest") in (b"nearest", "nearest")
-    return Node("upsample", node.name, [data[0]], node.output[0], size=next(iter(read)), nearest=nearest,
+    return Node("upsample", node.name, [data[0]], node.output[0], size=target, nearest=nearest,
                 cout=w.channels(data[0]))
+
+
+def _same_size(w, node, hw) -> str:
+    """A Resize whose target size the exporter wrote as numbers (torch traces ``low.shape[-2:]`` so): the
+    image when it is the image's size, else the first data tensor of that size, said in the table's notes."""
+    d = w.dims.get(node.output[0]) or []
+    if (len(d) != 4 or None in d[2:]) and hw:
+        d = [None, None] + hw
+    if len(d) != 4 or None in d[2:]:
+        w.fail(node, "resizes to a size shape inference cannot tell")
+    for t in [w.image] + [n.output for n in w.nodes]:
+        td = w.dims.get(t) or []
+        if len(td) == 4 and td[2:] == d[2:]:
+            if t != w.image:
+                w.notes.append(f"{node.name}: resizes to {d[2]}x{d[3]}, numbers in the file; read as the size of "
+                               f"the first tensor of that size (node {w.producer[t].onnx[0]}), which follows the input")
+            return t
+    w.fail(node, f"resizes to {d[2]}x{d[3]} (numbers in the file), the size of no tensor before it")
 
 
 def _transpose(w, node, ins, data):
@@ -402,7 +422,7 @@ def fuse(nodes: list, outputs: list) -> list:
                     n.onnx = gate.onnx + n.onnx
                     gate.op = "gone"
                     break
-    nodes = [n for n in nodes if n.op != "gone"]
+    nodes, renamed = [n for n in nodes if n.op != "gone"], {}
     for kinds, take in (({"norm"}, ("conv", "pw", "dw")), ({"act"}, ("conv", "pw", "dw", "fc", "norm", "add", "mul"))):
         by_out, readers, kept = {n.output: n for n in nodes}, _readers(nodes, outputs), []
         for n in nodes:
@@ -410,11 +430,15 @@ def fuse(nodes: list, outputs: list) -> list:
             if n.op in kinds and last is not None and last.op in take and readers[last.output] == 1 and not last.act \
                     and not (n.op == "norm" and last.bn):
                 last.bn, last.act = last.bn or n.op == "norm", n.act
+                renamed[last.output] = n.output
                 last.output, last.onnx = n.output, last.onnx + n.onnx
                 by_out[n.output] = last
                 continue
             kept.append(n)
         nodes = kept
+    for n in nodes:  # an upsampling takes the size of a tensor whose layer took on its activation
+        while n.size in renamed:
+            n.size = renamed[n.size]
     return nodes
 
 
