@@ -370,3 +370,48 @@ def _verify(result: Imported, e: _Emitter, g: Graph, name: str):
         if got is None or (want is not None and None not in want and tuple(want) != got):
             raise TableError(f"{name}: node {nodes[-1]!r} gives {want} (C, H, W) in the file but {got} as the "
                              f"table's layer {layer}: its padding or layout is not one a table can state")
+
+
+def run(path, output=None, *, folded_bn=False, family=None, netron=None, device=None, convention=None) -> str:
+    """``mnetcost import``: import ``path``, write the table to ``output`` (else return it as the text to
+    print) and, with ``netron``, the Netron attachment of its costs at the file's size under ``convention``
+    (default: the one the import is checked under), with ``device``'s roofline times."""
+    imported = import_onnx(path, folded_bn=folded_bn, family=family)
+    if output is not None:
+        _write(output, imported.text)
+    if netron is not None:
+        _netron(imported, netron, device, convention or check_convention(imported.family))
+    if output is None:
+        return imported.text.rstrip("\n")
+    rows = imported.rows
+    blocks = sum(r["op"] == "bneck" for r in rows)
+    return (f"wrote {output}: {len(rows)} rows ({blocks} inverted-residual blocks), family {imported.family}, "
+            f"{imported.resolution} px" + (f"; Netron attachment {netron}" if netron else ""))
+
+
+def _write(path, text: str):
+    from .errors import EnvironmentProblem
+
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise EnvironmentProblem(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def _netron(imported: Imported, path, device, convention):
+    import tempfile
+
+    from . import netron
+    from .engine import cost
+    from .latency import roofline
+
+    with tempfile.TemporaryDirectory() as folder:
+        table = os.path.join(folder, "imported.csv")
+        _write(table, imported.text)
+        layers = cost(table, resolution=imported.resolution, convention=convention).layers
+        timing = None
+        if device is not None:
+            r = roofline(table, device=device, resolution=imported.resolution, convention=convention)
+            timing = r.layers
+    netron.write(path, netron.attachment(imported, layers, timing))

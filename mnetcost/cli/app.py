@@ -28,7 +28,8 @@ def _root(ctx: typer.Context, version: bool = typer.Option(False, "--version", c
 
 def command(fn):
     """A command (its options grouped: ``options.grouped``), with its help from help.toml."""
-    return app.command(help=HELP["commands"][fn.__name__])(grouped(fn))
+    name = fn.__name__.rstrip("_")  # import_: a Python keyword
+    return app.command(name, help=HELP["commands"][name])(grouped(fn))
 
 
 def show(view, fmt) -> None:

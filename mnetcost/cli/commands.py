@@ -16,7 +16,6 @@ from .options import (A, C, F, O, U, Alpha, AlphaList, By, Classes, Config, Conv
 PAPER = vocab.DEFAULT_CONVENTION
 
 
-
 @command
 def conventions(fmt: Fmt = F):
     show(lib.views.conventions(lib.reports.convention_rows()), fmt)
@@ -185,3 +184,12 @@ def verify(cfg: VerifyConfig, var: Variant = None, fmt: Fmt = F):
     v = lib.reports.verify(**cfg, **var)
     show(lib.views.verification(v), fmt)
     return 0 if v.ok else EXIT_DIFFERENCE
+
+
+@command
+def import_(path: A("MODEL.onnx", "import-model"), output: O("--output/-o", metavar="FILE", key="import-output") = None,
+            folded_bn: Flag("--folded-bn") = False, family: O("--family", metavar="NAME") = None,
+            netron: O("--netron", metavar="FILE.json") = None, device: Device = None,
+            convention: C("NAME", "import-convention", Optional[str]) = None):
+    print(lib.onnx_import.run(path, output, folded_bn=folded_bn, family=family, netron=netron, device=device,
+                              convention=convention))
