@@ -236,3 +236,9 @@ def test_the_netron_attachment_has_netrons_format(files, tmp_path, capsys):
     t, = _truth("mobilenet_v3_small", exported="1")
     assert sum(m["value"] for m in data["metrics"] if m["name"] == "macs") == int(t["macs"])
     assert {m["value"] for m in data["metrics"] if m["name"] == "bound"} <= {"compute", "memory"}
+
+
+def test_the_docs_imported_table_is_what_import_writes(files):
+    """docs/import.md shows docs/imported-v3-small.csv: the import of the test export, unchanged."""
+    shipped = (Path(__file__).parent.parent / "docs" / "imported-v3-small.csv").read_text(encoding="utf-8")
+    assert import_onnx(files["mobilenet_v3_small"], folded_bn=True).text == shipped
