@@ -14,9 +14,9 @@ truth.csv, one row per (model, width, resolution):
   * macs = torch.utils.flop_counter.FlopCounterMode total flops // 2 for a forward of zeros(1, 3, R, R)
     under torch.no_grad() in eval mode (for ssdlite: backbone + head, as torchvision_heads_truth.py);
   * params = sum(p.numel() for p in model.parameters());
-  * file_params (export rows only): the number of initializer elements the exported file's operator
-    nodes read as weights or biases, an initializer counted once per node that reads it (shape and
-    axis constants, 1-D int64 tensors, are not weights), computed here with onnx only;
+  * file_params (export rows only): the float initializer elements the exported file's nodes read, counted
+    once per node that reads an initializer (an Identity node that re-exposes an initializer is its one
+    reader; integer shape and axis constants are not counted), computed here with onnx only;
   * exported = 1 for the row whose (width, resolution) is the file's.
 The width_mult=0.75 rows (torchvision mobilenet_v2 / _v3_large / _v3_small at 160 px) are the targets
 of the importer's alpha-scaling test.
