@@ -27,7 +27,8 @@ SUPPORTED = ("Conv (any kernel, stride, dilation; group 1 or depthwise)", "Batch
              "Clip (0..6: ReLU6)", "HardSwish", "HardSigmoid", "Sigmoid", "Mul(x, Sigmoid(x)) (SiLU)", "Gelu",
              "Add", "Mul", "GlobalAveragePool", "ReduceMean (over H and W)", "Gemm", "MatMul (by a weight)",
              "Concat (channels)", "Resize (to another tensor's size)", "Identity", "Dropout",
-             "Flatten/Reshape/Squeeze/Unsqueeze (of a 1x1 map)", "Transpose/Reshape/Concat of head outputs")
+             "Flatten/Reshape/Squeeze/Unsqueeze (of a 1x1 map)", "Transpose/Reshape/Concat of head outputs",
+             "com.microsoft FusedConv (ONNX Runtime's, with Relu, Clip 0..6, HardSigmoid, Sigmoid)")
 
 
 @dataclass
@@ -168,7 +169,8 @@ class _Walk:
     def __init__(self, model, dims, image, name):
         self.dims, self.name, self.notes = dims, name, []
         self.alias, self.data, self.meta, self.layout, self.const = {}, {image}, {}, set(), {}
-        self.image, self.hw = image, {}  # hw: a shape computation's last two numbers (a Resize's H, W)
+        self.image, self.hw, self.one = image, {}, set()
+        self.size = {image: tuple(dims[image][2:])}  # tensor -> (H, W), by ONNX's own arithmetic  # hw: a shape computation's last two numbers (a Resize's H, W)
         self.weights = {t.name: list(t.dims) for t in model.graph.initializer}
         for t in model.graph.initializer:
             if t.data_location != 1 and len(t.dims) <= 1 and (not t.dims or t.dims[0] <= 8):
@@ -182,7 +184,7 @@ class _Walk:
     def visit(self, node):
         ins = [self.alias.get(i, i) for i in node.input]
         data = [i for i in ins if i in self.data]
-        if node.domain not in ("", "ai.onnx"):
+        if node.domain not in ("", "ai.onnx") and (node.domain, node.op_type) != ("com.microsoft", "FusedConv"):
             self.fail(node, f"is in the operator domain {node.domain!r}")
         if node.op_type == "Constant":
             self._constant(node)
@@ -236,14 +238,28 @@ class _Walk:
             found.onnx.append(node.name or node.output[0])
             self.nodes.append(found)
             self.producer[found.output] = found
+            self.size.setdefault(found.output, self.size_of(found))
+            if found.op == "pool" or (found.op in ("pw", "fc", "act", "add", "mul") and all(
+                    self.spatial_one(i) for i in found.inputs)):
+                self.one.add(found.output)
+
+    def size_of(self, n: Node):
+        if n.op in ("pool", "fc"):
+            return 1, 1
+        if n.op == "upsample":
+            return self.size.get(n.size)
+        sizes = [self.size.get(i) for i in n.inputs]
+        return max(sizes, key=lambda hw: hw[0] * hw[1]) if None not in sizes else None
 
     def channels(self, tensor: str) -> int:
         d = self.dims.get(tensor) or []
         return d[1] if len(d) > 1 and isinstance(d[1], int) else 0
 
     def spatial_one(self, tensor: str) -> bool:
+        """Whether ``tensor`` is a 1x1 map (or a vector): by its inferred shape, else by what computed it (a
+        global pooling, and layers on its output; shape inference stops at operators of other domains)."""
         d = self.dims.get(tensor) or []
-        return len(d) == 2 or (len(d) == 4 and d[2] == 1 and d[3] == 1)
+        return len(d) == 2 or (len(d) == 4 and d[2] == 1 and d[3] == 1) or tensor in self.one
 
 
 def _values(t) -> list:
@@ -269,6 +285,8 @@ def _conv(w, node, ins, data):
     g, cout = int(a.get("group", 1)), int(wd[0])
     cin = int(wd[1]) * g
     bias = len(ins) > 2 and bool(ins[2])
+    if data[0] in w.size and w.size[data[0]]:
+        w.size[node.output[0]] = _conv_size(w.size[data[0]], a, k, s, dil)
     if g == 1:
         op = "pw" if k == 1 else "conv"
     elif g == cin == cout:
@@ -277,6 +295,45 @@ def _conv(w, node, ins, data):
         w.fail(node, f"is a grouped convolution (group {g}, {cin} -> {cout} channels): only group 1 and depthwise "
                      "(group = input = output channels) are tables' ops")
     return Node(op, node.name, [data[0]], node.output[0], k=k, s=s, dil=dil, cin=cin, cout=cout, bias=bias)
+
+
+def _conv_size(hw, a, k, s, dil) -> tuple:
+    """A convolution's output height and width as ONNX computes them (its pads, or auto_pad)."""
+    pad = a.get("auto_pad", b"NOTSET")
+    pad = pad.decode() if isinstance(pad, bytes) else pad
+    pads = list(a.get("pads", [0, 0, 0, 0]))
+    out = []
+    for i, x in enumerate(hw):
+        if pad in ("SAME_UPPER", "SAME_LOWER"):
+            out.append(-(-x // s))
+        else:
+            total = 0 if pad == "VALID" else pads[i] + pads[i + 2]
+            out.append((x + total - dil * (k - 1) - 1) // s + 1)
+    return tuple(out)
+
+
+FUSED_ACTS = {"Relu": "RE", "HardSigmoid": "HSIG", "Sigmoid": "SIG"}
+
+
+def _fusedconv(w, node, ins, data):
+    """ONNX Runtime's com.microsoft FusedConv: act(conv(x) + z), z an optional fourth input (a residual)."""
+    a = _attrs(node)
+    act = a.get("activation", b"")
+    act = act.decode() if isinstance(act, bytes) else act
+    params = [float(v) for v in a.get("activation_params", [])]
+    code = "RE6" if act == "Clip" and params == [0.0, 6.0] else FUSED_ACTS.get(act, "" if not act else None)
+    if code is None:
+        w.fail(node, f"fuses the activation {act} {params}, not one mnetcost knows")
+    z = ins[3] if len(ins) > 3 and ins[3] else ""
+    conv = _conv(w, node, ins[:3], [d for d in data if d != z] or data)
+    if not z:
+        conv.act = code
+        return conv
+    conv.output = f"{node.output[0]}#conv"  # the conv's own output, before the fused addition
+    conv.onnx.append(node.name or node.output[0])
+    w.nodes.append(conv)
+    w.producer[conv.output] = conv
+    return Node("add", node.name, [conv.output, z], node.output[0], cin=conv.cout, cout=conv.cout, act=code)
 
 
 def _batchnormalization(w, node, ins, data):
@@ -365,7 +422,8 @@ def _concat(w, node, ins, data):
 def _resize(w, node, ins, data):
     sizes = ins[3] if len(ins) > 3 and ins[3] else ""
     read = w.meta.get(sizes, set()) - {data[0]}  # a size built as (N, C of the input) + another tensor's H, W
-    target = next(iter(read)) if len(read) == 1 else _same_size(w, node, w.hw.get(sizes))
+    hw = w.hw.get(sizes) or [int(v) for v in w.const.get(sizes, [])[-2:]] or None
+    target = next(iter(read)) if len(read) == 1 else _same_size(w, node, hw)
     nearest = _attrs(node).get("mode", b"nearest") in (b"nearest", "nearest")
     return Node("upsample", node.name, [data[0]], node.output[0], size=target, nearest=nearest,
                 cout=w.channels(data[0]))
@@ -380,8 +438,7 @@ def _same_size(w, node, hw) -> str:
     if len(d) != 4 or None in d[2:]:
         w.fail(node, "resizes to a size shape inference cannot tell")
     for t in [w.image] + [n.output for n in w.nodes]:
-        td = w.dims.get(t) or []
-        if len(td) == 4 and td[2:] == d[2:]:
+        if w.size.get(t) == tuple(d[2:]):
             if t != w.image:
                 w.notes.append(f"{node.name}: resizes to {d[2]}x{d[3]}, numbers in the file; read as the size of "
                                f"the first tensor of that size (node {w.producer[t].onnx[0]}), which follows the input")
@@ -404,7 +461,7 @@ def _view(w, node, ins, data):
 
 HANDLERS = {"Conv": _conv, "BatchNormalization": _batchnormalization, "Clip": _clip, "Add": _add, "Mul": _add,
             "GlobalAveragePool": _globalaveragepool, "ReduceMean": _reducemean, "Gemm": _gemm, "MatMul": _matmul,
-            "Concat": _concat, "Resize": _resize, "Transpose": _transpose}
+            "Concat": _concat, "Resize": _resize, "Transpose": _transpose, "FusedConv": _fusedconv}
 
 
 def fuse(nodes: list, outputs: list) -> list:

@@ -242,3 +242,30 @@ def test_the_docs_imported_table_is_what_import_writes(files):
     """docs/import.md shows docs/imported-v3-small.csv: the import of the test export, unchanged."""
     shipped = (Path(__file__).parent.parent / "docs" / "imported-v3-small.csv").read_text(encoding="utf-8")
     assert import_onnx(files["mobilenet_v3_small"], folded_bn=True).text == shipped
+
+
+def _ort_optimized(path, folder):
+    """The file as ONNX Runtime's extended graph optimisation rewrites it: activations fused into com.microsoft
+    FusedConv, hard swish split into Mul(x, HardSigmoid(x)), identities removed."""
+    ort = pytest.importorskip("onnxruntime")
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    so.optimized_model_filepath = str(folder / f"{path.stem}.ort.onnx")
+    ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    return Path(so.optimized_model_filepath)
+
+
+@pytest.mark.parametrize("model", IMPORTED)
+def test_onnx_runtime_optimised_exports_cost_the_same(files, tmp_path, model):
+    import onnx
+
+    path = _ort_optimized(files[model], tmp_path)
+    assert any(n.op_type == "FusedConv" for n in onnx.load(str(path), load_external_data=False).graph.node)
+    table = tmp_path / "t.csv"
+    table.write_text(import_onnx(path, folded_bn=True).text, encoding="utf-8")
+    convention = "timm" if "v4" in model else "torchvision"
+    for t in _truth(model, width="1.0"):
+        assert mnetcost.cost(str(table), resolution=int(t["resolution"]), convention=convention).macs == int(t["macs"])
+    t, = _truth(model, exported="1")
+    miss = 1280 if "v4" in model else 0
+    assert int(t["params"]) - mnetcost.cost(str(table), convention=convention).params == miss
