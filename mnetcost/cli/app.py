@@ -38,19 +38,6 @@ def show(view, fmt) -> None:
     write(view, fmt.value)
 
 
-def _error(message: str, code: int = 0) -> int:
-    """One line on stderr (a multi-line message, a table's problems, keeps one prefix per line); returns ``code``."""
-    from ..terminal import printable
-
-    try:
-        for line in str(message).splitlines() or [""]:
-            sys.stderr.write(f"mnetcost: error: {printable(line)}\n")
-        sys.stderr.flush()
-    except (OSError, ValueError, AttributeError):
-        pass
-    return code
-
-
 def _run(argv) -> int:
     from ..terminal import ascii_fallback
     from .coerce import command as click_command
@@ -66,6 +53,8 @@ def _run(argv) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning every error into one line on stderr and an exit code."""
     import warnings
+
+    from ..terminal import error as _error
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numpy's overflow warnings: every count is checked instead
