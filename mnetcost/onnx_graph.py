@@ -28,7 +28,8 @@ SUPPORTED = ("Conv (any kernel, stride, dilation; group 1 or depthwise)", "Batch
              "Add", "Mul", "GlobalAveragePool", "ReduceMean (over H and W)", "Gemm", "MatMul (by a weight)",
              "Concat (channels)", "Resize (to another tensor's size)", "Identity", "Dropout",
              "Flatten/Reshape/Squeeze/Unsqueeze (of a 1x1 map)", "Transpose/Reshape/Concat of head outputs",
-             "com.microsoft FusedConv (ONNX Runtime's, with Relu, Clip 0..6, HardSigmoid, Sigmoid)")
+             "com.microsoft FusedConv (ONNX Runtime's, with Relu, Clip 0..6, HardSigmoid, Sigmoid)",
+             "attention: MatMul (or com.microsoft FusedMatMul) of reshaped query and key, Softmax, MatMul by the value")
 
 
 @dataclass
@@ -51,6 +52,7 @@ class Node:
     size: str = ""  # upsample: the tensor whose height and width it takes
     nearest: bool = False
     onnx: list = field(default_factory=list)
+    args: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -170,6 +172,9 @@ class _Walk:
         self.dims, self.name, self.notes = dims, name, []
         self.alias, self.data, self.meta, self.layout, self.const = {}, {image}, {}, set(), {}
         self.image, self.hw, self.one = image, {}, set()
+        # attention: a reshaped tensor's N x C x H x W origin, the score and probability matrices' (query, key)
+        # origins, and the attention outputs
+        self.origin, self.scores, self.attended = {}, {}, set()
         self.size = {image: tuple(dims[image][2:])}  # tensor -> (H, W), by ONNX's own arithmetic  # hw: a shape computation's last two numbers (a Resize's H, W)
         self.weights = {t.name: list(t.dims) for t in model.graph.initializer}
         for t in model.graph.initializer:
@@ -184,7 +189,8 @@ class _Walk:
     def visit(self, node):
         ins = [self.alias.get(i, i) for i in node.input]
         data = [i for i in ins if i in self.data]
-        if node.domain not in ("", "ai.onnx") and (node.domain, node.op_type) != ("com.microsoft", "FusedConv"):
+        if node.domain not in ("", "ai.onnx") and not (node.domain == "com.microsoft" and node.op_type in (
+                "FusedConv", "FusedMatMul")):
             self.fail(node, f"is in the operator domain {node.domain!r}")
         if node.op_type == "Constant":
             self._constant(node)
@@ -192,12 +198,12 @@ class _Walk:
             self._static(node, ins)
         elif node.op_type in META:
             self.meta[node.output[0]] = set(data)
-        elif any(i in self.layout for i in data):
-            if node.op_type not in ("Reshape", "Transpose", "Concat", "Flatten", "Squeeze", "Unsqueeze", "Identity"):
-                self.fail(node, "reads a tensor reshaped out of N x C x H x W (attention, or a head's output)")
-            self._to_layout(node)
+        elif any(i in self.layout for i in data) and not (node.op_type not in LAYOUT and all(
+                self.origin.get(i) in self.attended for i in data if i in self.layout)):
+            _attention_step(self, node, data)
         else:
-            self._data(node, ins, data)
+            back = {i: self.origin[i] for i in data if i in self.layout}  # an attention's output, back in N x C x H x W
+            self._data(node, [back.get(i, i) for i in ins], [back.get(i, i) for i in data])
 
     def _constant(self, node):
         value = _attrs(node).get("value")
@@ -220,10 +226,11 @@ class _Walk:
             elif o in self.dims and o not in self.weights:
                 self.weights[o] = self.dims[o]
 
-    def _to_layout(self, node):
+    def _to_layout(self, node, origin=None):
         for o in node.output:
             self.layout.add(o)
             self.data.add(o)
+            self.origin[o] = origin
 
     def _data(self, node, ins, data):
         handler = HANDLERS.get(node.op_type, _view if node.op_type in VIEWS else None)
@@ -374,6 +381,8 @@ def _add(w, node, ins, data):
         last.bias = True  # MatMul + Add: a fully connected layer's bias
     elif op == "mul" and size == 1:
         w.notes.append(f"{node.name}: a multiplication by a constant, no mult-adds and no weights")
+    elif op == "mul" and size > 1 and sorted(d for d in (w.weights.get(other) or []) if d != 1) == [size]:
+        return Node("scale", node.name, [data[0]], node.output[0], cin=size, cout=size)  # a layer scale
     else:
         w.fail(node, f"{'adds' if op == 'add' else 'multiplies by'} a constant of {size} values (a layer scale or "
                      "a bias that follows no fully connected layer)")
@@ -447,7 +456,52 @@ def _same_size(w, node, hw) -> str:
 
 
 def _transpose(w, node, ins, data):
-    w._to_layout(node)
+    w._to_layout(node, data[0])
+
+
+LAYOUT = {"Reshape", "Transpose", "Flatten", "Squeeze", "Unsqueeze", "Identity"}
+
+
+def _attention_step(w, node, data):
+    """A node on reshaped tensors: a view (keeping its origin), a scale by a number, Q x K^T (scores), softmax,
+    or probabilities x V: an attention layer reading the query's, key's and value's N x C x H x W origins."""
+    op, out, src = node.op_type.replace("FusedMatMul", "MatMul"), node.output[0], data[0]  # ORT's: scaled, transposed
+    if op in LAYOUT or (op in ("Mul", "Div") and len(data) == 1):
+        w._to_layout(node, w.origin.get(src))
+        if src in w.scores:
+            w.scores[out] = w.scores[src]
+    elif op == "Softmax" and src in w.scores:
+        w._to_layout(node, None)
+        w.scores[out] = w.scores[src] + ("softmax",)
+    elif op == "MatMul" and len(data) == 2 and src in w.scores and len(w.scores[src]) == 3:
+        q, k, _ = w.scores[src]
+        n = _attention(w, node, q, k, w.origin.get(data[1]))
+        w._to_layout(node, n.output)
+    elif op == "MatMul" and len(data) == 2 and all(w.origin.get(d) for d in data):
+        w._to_layout(node, None)
+        w.scores[out] = (w.origin[data[0]], w.origin[data[1]])
+    elif op == "Concat":
+        w._to_layout(node, None)
+    else:
+        w.fail(node, "reads a tensor reshaped out of N x C x H x W in a way mnetcost cannot follow (it follows "
+                     "views, Q x K^T, softmax and x V: attention; and a head's output layout)")
+
+
+def _attention(w, node, q, k, v) -> Node:
+    """heads x N_q x N_kv x (d_k + d_v) mult-adds: the query's, key's and value's widths give the heads."""
+    pq, pk, pv = (w.producer.get(t) for t in (q, k, v))
+    if None in (pq, pk, pv) or pq.cout % pk.cout or not w.size.get(q):
+        w.fail(node, "is an attention whose query, key and value are not projections mnetcost can read")
+    heads = pq.cout // pk.cout
+    n = Node("attn", node.name, [q, k, v], f"{node.output[0]}#attention", cin=pq.cin, cout=heads * pv.cout,
+             onnx=[node.name or node.output[0]])
+    n.args = {"heads": heads, "key_dim": pk.cout, "value_dim": pv.cout}
+    w.nodes.append(n)
+    w.producer[n.output] = n
+    w.data.add(n.output)
+    w.size[n.output] = w.size[q]
+    w.attended.add(n.output)
+    return n
 
 
 def _view(w, node, ins, data):
@@ -455,7 +509,7 @@ def _view(w, node, ins, data):
     if node.op_type in ("Identity", "Dropout") or w.spatial_one(data[0]):
         w.alias[node.output[0]] = data[0]
         return None
-    w._to_layout(node)
+    w._to_layout(node, data[0])
     return None
 
 

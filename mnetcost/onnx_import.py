@@ -28,8 +28,8 @@ from .errors import TableError, UsageError
 from .onnx_graph import Graph, Node, read
 
 FAMILIES = ("v2", "v3", "efficientnet", "v4", "mnasnet", "v1")
-COLUMNS = ("stage", "op", "kernel", "exp", "out", "n", "stride", "se", "nl", "bn", "bias", "width", "residual",
-           "dilation", "from", "size", "args", "source")
+COLUMNS = ("stage", "op", "start", "kernel", "exp", "out", "n", "stride", "se", "nl", "bn", "bias", "width",
+           "residual", "layer_scale", "dilation", "from", "size", "args", "source")
 WEIGHTED = ("conv", "pw", "dw", "fc")
 
 
@@ -78,6 +78,11 @@ def _family(g: Graph) -> tuple:
     acts = {n.act for n in g.nodes}
     if acts & {"HS", "HSIG"}:
         return "v3", "detected: the file has hard swish or hard sigmoid activations (MobileNetV3)"
+    ops = {n.op for n in g.nodes}
+    linear_dw = {n.output for n in g.nodes if n.op == "dw" and not n.act}
+    if ops & {"scale", "attn"} or any(n.op == "pw" and n.act and n.inputs[0] in linear_dw for n in g.nodes):
+        return "v4", ("detected: the file has layer scales, attention or a linear depthwise conv before a 1x1 "
+                      "expansion (MobileNetV4's blocks)")
     if "SW" in acts:
         return "efficientnet", "detected: the file has SiLU activations (EfficientNet)"
     return "v2", "assumed: no V3 or EfficientNet signature (hard swish, hard sigmoid, SiLU); give --family otherwise"
@@ -136,22 +141,27 @@ class _Emitter:
         """(bn, bias) a conv row takes for ``n``: a folded BatchNorm's bias read back under ``folded_bn``."""
         if n.bn:
             return True, n.bias
-        if self.folded_bn and n.bias and n.op in ("conv", "pw", "dw") and n.inputs[0] not in self.pooled \
-                and self.later.get(n.output):
+        pooled = n.inputs[0] in self.pooled and self.family != "v4"  # V4 (timm): its pooled head conv has a BatchNorm
+        if self.folded_bn and n.bias and n.op in ("conv", "pw", "dw") and not pooled and self.later.get(n.output):
             return True, False
         return False, n.bias
 
     def emit(self):
         first = {}
+        finders = V4_BLOCKS if self.family == "v4" else {"dw": _bneck}
         for n in self.g.nodes:
-            block = _bneck(self, n) if n.op == "dw" and id(n) not in self.done else None
+            block = finders[n.op](self, n) if n.op in finders and id(n) not in self.done else None
             if block is not None:
-                first[id(block["expand"] or n)] = block
+                first[id(block["members"][0])] = block
                 self.done.update(id(m) for m in block["members"])
         for n in self.g.nodes:
             if id(n) in first:
-                self.block_row(first[id(n)])
+                block = first[id(n)]
+                _v4_row(self, block) if block.get("kind") else self.block_row(block)
             elif id(n) not in self.done:
+                if n.op in ("scale", "attn"):
+                    raise TableError(f"node {n.onnx[0]!r}: a {'layer scale' if n.op == 'scale' else 'attention'} "
+                                     "outside a block mnetcost recognises (uib, fused, mqa)")
                 self.node_row(n)
 
     def ref(self, tensor: str) -> str:
@@ -212,7 +222,7 @@ def _role(em: _Emitter, n: Node, row: dict) -> str:
         return "fixed"
     if n.inputs[0] == em.g.image:
         role = "stem"
-    elif n.op == "fc":
+    elif n.op == "fc" or n.inputs[0] in em.pooled:
         role = "head"
     else:
         pools = em.readers.get(n.output, [])
@@ -415,3 +425,106 @@ def _netron(imported: Imported, path, device, convention):
             r = roofline(table, device=device, resolution=imported.resolution, convention=convention)
             timing = r.layers
     netron.write(path, netron.attachment(imported, layers, timing))
+
+
+def _scale_and_add(em: _Emitter, p: Node, x: str):
+    """The layer scale after projection ``p`` and the residual add of block input ``x``, each or None."""
+    scale = _only(em, p.output, "scale")
+    last = scale or p
+    rs = em.readers.get(last.output, [])
+    add = rs[0] if len(rs) == 1 and rs[0].op == "add" and sorted(rs[0].inputs) == sorted([last.output, x]) \
+        and not rs[0].act and last.output not in em.g.outputs else None
+    return scale, add
+
+
+def _uib(em: _Emitter, e: Node):
+    """V4's Universal Inverted Bottleneck around 1x1 expansion ``e``: an optional linear depthwise start, an
+    optional middle depthwise conv with e's activation, a linear 1x1 projection, layer scale, residual."""
+    if not e.act:
+        return None
+    s = em.by_out.get(e.inputs[0])
+    s = s if s is not None and s.op == "dw" and not s.act and em.readers.get(s.output) == [e] \
+        and id(s) not in em.done and em.fx(s) == em.fx(e) else None
+    mid = _only(em, e.output, "dw")
+    mid = mid if mid is not None and mid.act == e.act and em.fx(mid) == em.fx(e) else None
+    p = _only(em, (mid or e).output, "pw")
+    if p is None or p.act or em.fx(p) != em.fx(e) or em.fx(e) not in ((True, False), (False, True)):
+        return None
+    if (s and mid and s.s != 1) or e.cout % 8 or p.cout % 8:
+        return None
+    x = (s or e).inputs[0]
+    scale, add = _scale_and_add(em, p, x)
+    members = [m for m in (s, e, mid, p, scale, add) if m is not None]
+    return dict(kind="uib", start=s, expand=e, dw=mid, project=p, scale=scale, add=add, input=x, members=members)
+
+
+def _fused(em: _Emitter, c: Node):
+    """V4's FusedIB around k x k conv ``c``: a linear 1x1 projection, layer scale, residual."""
+    p = _only(em, c.output, "pw")
+    if not c.act or p is None or p.act or em.fx(p) != em.fx(c) or em.fx(c) not in ((True, False), (False, True)) \
+            or c.cout % 8 or p.cout % 8:
+        return None
+    scale, add = _scale_and_add(em, p, c.inputs[0])
+    members = [m for m in (c, p, scale, add) if m is not None]
+    return dict(kind="fused", expand=c, project=p, scale=scale, add=add, input=c.inputs[0], members=members)
+
+
+def _mqa(em: _Emitter, a: Node):
+    """V4's Mobile MQA around attention ``a``: an input BatchNorm, bias-free 1x1 query, key and value projections
+    (keys and values after a strided linear depthwise conv when kv_stride > 1), output projection, scale, add."""
+    q, k, v = (em.by_out.get(t) for t in a.inputs)
+    if not all(m is not None and m.op == "pw" and not m.act and not m.bias and not m.bn for m in (q, k, v)):
+        return None
+    norm = em.by_out.get(q.inputs[0])
+    if norm is None or norm.op != "norm" or norm.act or len(em.readers.get(norm.output, [])) != 3:
+        return None
+    downs = [em.by_out.get(m.inputs[0]) if m.inputs[0] != norm.output else None for m in (k, v)]
+    kd, vd = downs
+    if any(d is not None and not (d.op == "dw" and not d.act and d.inputs == [norm.output]) for d in downs) or \
+            (kd is None) != (vd is None) or (kd and (kd.k, kd.s) != (vd.k, vd.s)):
+        return None
+    o = _only(em, a.output, "pw")
+    if o is None or o.act or o.bias or o.bn or o.cin != a.cout:
+        return None
+    scale, add = _scale_and_add(em, o, norm.inputs[0])
+    parts = dict(norm=norm, query=q, key_down=kd, key=k, value_down=vd, value=v, attn=a, output=o, scale=scale,
+                 add=add)
+    return dict(kind="mqa", parts=parts, input=norm.inputs[0], project=o, scale=scale, add=add,
+                members=[m for m in parts.values() if m is not None])
+
+
+def _v4_columns(b: dict) -> dict:
+    """The columns of a uib, fused or mqa row that differ by kind (the rest: ``_v4_row``)."""
+    if b["kind"] == "uib":
+        s, e, mid = b["start"], b["expand"], b["dw"]
+        stride = mid.s if mid else s.s if s else 1
+        return dict(start=s.k if s else "", kernel=mid.k if mid else "", exp=e.cout, stride=stride, nl=e.act,
+                    could=stride == 1 and b["project"].cout == (s or e).cin)
+    if b["kind"] == "fused":
+        c = b["expand"]
+        return dict(kernel=c.k, exp=c.cout, stride=c.s, nl=c.act, could=c.s == 1 and b["project"].cout == c.cin)
+    p = b["parts"]
+    kd, a = p["key_down"], p["attn"].args
+    args = f"heads={a['heads']}; key_dim={a['key_dim']}; value_dim={a['value_dim']}; kv_stride={kd.s if kd else 1}"
+    return dict(kernel=kd.k if kd else "", stride=1, args=args, could=p["output"].cout == p["norm"].cin)
+
+
+def _v4_row(em: _Emitter, b: dict):
+    stage, p = em.stage(b["kind"]), b["project"]
+    cols = _v4_columns(b)
+    could = cols.pop("could")
+    bn = 1 if b["kind"] == "mqa" else int(em.fx(b["expand"])[0])
+    row = {"stage": stage, "op": b["kind"], "out": p.cout, "bn": bn, "layer_scale": 1 if b["scale"] else "",
+           "residual": "0" if could and not b["add"] else "", **cols,
+           "source": _source([o for m in b["members"] for o in m.onnx])}
+    parts = b.get("parts") or {k: b.get(k) for k in ("start", "expand", "dw", "project", "scale", "add")}
+    layers = {}
+    for suffix, node in parts.items():
+        if node is not None:
+            layers[suffix] = (node.output, node.onnx)
+            em.refs[node.output] = f"{stage}.{suffix}"
+    em.refs[b["members"][-1].output] = stage
+    em.add_row(row, [b["input"]], layers)
+
+
+V4_BLOCKS = {"pw": _uib, "conv": _fused, "attn": _mqa}
