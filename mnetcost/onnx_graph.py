@@ -272,7 +272,10 @@ class _Walk:
 def _values(t) -> list:
     from onnx import numpy_helper
 
-    return [float(v) for v in numpy_helper.to_array(t).reshape(-1)]
+    try:
+        return [float(v) for v in numpy_helper.to_array(t).reshape(-1)]
+    except (ValueError, TypeError) as e:  # data that does not fit its shape, or of no numeric type
+        raise TableError(f"tensor {t.name!r} does not hold the values its type and shape say ({e})") from None
 
 
 def _square(w, node, values, what) -> int:
@@ -284,8 +287,8 @@ def _square(w, node, values, what) -> int:
 
 def _conv(w, node, ins, data):
     a, wd = _attrs(node), w.weights.get(ins[1]) if len(ins) > 1 else None
-    if len(data) != 1 or not wd or len(wd) != 4:
-        w.fail(node, "is not a 2-D convolution of the image's tensors by a weight")
+    if len(data) != 1 or not wd or len(wd) != 4 or not all(isinstance(d, int) and d > 0 for d in wd):
+        w.fail(node, f"is not a 2-D convolution of the image's tensors by a weight (weight shape {wd})")
     k = _square(w, node, wd[2:], "kernel")
     s = _square(w, node, a.get("strides", [1, 1]), "stride")
     dil = _square(w, node, a.get("dilations", [1, 1]), "dilation")
@@ -372,6 +375,8 @@ def _add(w, node, ins, data):
     op = node.op_type.lower()
     if len(data) == 2:
         return Node(op, node.name, data, node.output[0], cin=w.channels(data[0]), cout=w.channels(node.output[0]))
+    if len(ins) != 2:
+        w.fail(node, f"has {len(ins)} inputs, not two")
     other = next(i for i in ins if i not in w.data)
     size = 1
     for d in w.weights.get(other) or w.dims.get(other) or []:
@@ -405,7 +410,8 @@ def _reducemean(w, node, ins, data):
 def _gemm(w, node, ins, data):
     a = _attrs(node)
     wd = w.weights.get(ins[1]) if len(ins) > 1 else None
-    if len(data) != 1 or ins[0] != data[0] or not wd or len(wd) != 2 or a.get("transA", 0):
+    if len(data) != 1 or ins[0] != data[0] or not wd or len(wd) != 2 or a.get("transA", 0) or not all(
+            isinstance(d, int) and d > 0 for d in wd):
         w.fail(node, "is not a fully connected layer (the data times a weight matrix)")
     cin, cout = (wd[1], wd[0]) if a.get("transB", 0) else (wd[0], wd[1])
     bias = len(ins) > 2 and bool(ins[2])
@@ -490,7 +496,7 @@ def _attention_step(w, node, data):
 def _attention(w, node, q, k, v) -> Node:
     """heads x N_q x N_kv x (d_k + d_v) mult-adds: the query's, key's and value's widths give the heads."""
     pq, pk, pv = (w.producer.get(t) for t in (q, k, v))
-    if None in (pq, pk, pv) or pq.cout % pk.cout or not w.size.get(q):
+    if None in (pq, pk, pv) or not (pk.cout and pv.cout) or pq.cout % pk.cout or not w.size.get(q):
         w.fail(node, "is an attention whose query, key and value are not projections mnetcost can read")
     heads = pq.cout // pk.cout
     n = Node("attn", node.name, [q, k, v], f"{node.output[0]}#attention", cin=pq.cin, cout=heads * pv.cout,

@@ -294,3 +294,54 @@ def test_onnx_runtime_optimised_exports_cost_the_same(files, tmp_path, model):
     scales = sum(row["out"] for row in import_onnx(files[model]).rows if row.get("layer_scale") == 1)
     assert int(t["params"]) - mnetcost.cost(str(table), convention=convention).params == scales
     assert (scales > 0) == ("hybrid" in model)
+
+
+def _mutate(m, rng):
+    """One random damage to a model: a node removed or rewired, an attribute, a weight's shape, an op type or the
+    input's size changed."""
+    import onnx
+
+    nodes, i = m.graph.node, rng.randrange(len(m.graph.node))
+    kind = rng.randrange(6)
+    if kind == 0:
+        del nodes[i]
+    elif kind == 1 and nodes[i].input:
+        nodes[i].input[rng.randrange(len(nodes[i].input))] = rng.choice(
+            list(nodes[rng.randrange(len(nodes))].output) + ["nothing", ""])
+    elif kind == 2 and nodes[i].attribute:
+        a = nodes[i].attribute[rng.randrange(len(nodes[i].attribute))]
+        if a.ints:
+            a.ints[rng.randrange(len(a.ints))] = rng.choice([0, -1, 2, 3, 7, 100000])
+        elif a.type == onnx.AttributeProto.INT:
+            a.i = rng.choice([0, -1, 2, 3, 7, 100000])
+    elif kind == 3:
+        t = m.graph.initializer[rng.randrange(len(m.graph.initializer))]
+        if t.dims:
+            t.dims[rng.randrange(len(t.dims))] = rng.choice([0, 1, 3, 7, 1000000])
+    elif kind == 4:
+        nodes[i].op_type = rng.choice(["Relu", "Add", "Mul", "Conv", "MatMul", "Softmax", "Reshape", "Concat", "Resize",
+                                       "Gemm", "GlobalAveragePool", "Tanh"])
+    else:
+        m.graph.input[0].type.tensor_type.shape.dim[rng.randrange(4)].dim_value = rng.choice([0, 1, 2, 97, 5000])
+
+
+@pytest.mark.parametrize("model", ["mobilenet_v3_small", "mobilenetv4_hybrid_medium"])
+def test_damaged_models_end_in_a_table_or_a_clean_error(files, tmp_path, model):
+    """Never an internal error: every damaged file is imported (and checked) or refused with mnetcost's own error."""
+    import copy
+    import random
+
+    import onnx
+
+    from mnetcost.errors import MnetcostError
+
+    base, rng = onnx.load(str(files[model])), random.Random(model)
+    for trial in range(25):
+        m = copy.deepcopy(base)
+        _mutate(m, rng)
+        path = tmp_path / f"{trial}.onnx"
+        onnx.save(m, str(path))
+        try:
+            import_onnx(path, folded_bn=rng.random() < 0.5)
+        except MnetcostError:
+            pass
