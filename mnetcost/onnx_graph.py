@@ -82,6 +82,8 @@ def _onnx():
 def load(path) -> object:
     """The ModelProto of ``path``, without its external data; a missing, unreadable, oversized, truncated
     or non-ONNX file, or a missing external-data file, is one error."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise UsageError(f"an ONNX model is a path to its file, got {path!r:.80}")
     onnx = _onnx()
     path = os.fspath(path)
     if not os.path.isfile(path):
