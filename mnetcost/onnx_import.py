@@ -2,8 +2,9 @@
 
 ``onnx_graph.read`` gives the file's layers (BatchNorms and activations folded). Here each run of layers
 that is one of the project's blocks becomes its block row — an inverted residual (``bneck``: optional 1×1
-expansion, k×k depthwise, optional squeeze-excite, linear 1×1 projection, residual add) — so that the
-family's width rules apply when the table is scaled by α; every other layer becomes its own row, with
+expansion, k×k depthwise, optional squeeze-excite, linear 1×1 projection, residual add), or in the v4 family
+V4's ``uib``, ``fused`` and ``mqa`` blocks with their layer scales — so that the family's width rules apply
+when the table is scaled by α; every other layer becomes its own row, with
 ``from`` where it reads anything but the row above. The table is then costed at the file's own size and
 every layer's output shape compared with the shape ONNX's shape inference gives the same tensor: an
 import that would not reproduce the file is refused, never written.
