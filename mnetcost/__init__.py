@@ -22,12 +22,12 @@ _EXPORTS = {
     "separable_ratio": "ratios", "compare_layer": "ratios", "block_ratios": "ratios",
     "MnetcostError": "errors", "UsageError": "errors", "TableError": "errors", "UnknownModel": "errors",
     "UnknownConvention": "errors", "UnknownOp": "errors",
-    "register_op": "ops", "OpCost": "ops", "OpSpec": "ops", "Ops": "ops",
+    "import_onnx": "onnx_import", "register_op": "ops", "OpCost": "ops", "OpSpec": "ops", "Ops": "ops",
 }
 _SUBMODULES = {"explore", "ratios", "reference", "engine", "tables", "conventions", "traffic", "latency", "render",
                "scaling", "expand", "ops", "errors", "cli", "calibration", "records", "timing", "train", "config",
-               "vocab", "torch", "modules", "views", "reports", "parsing", "terminal", "rows", "interactive",
-               "report_html"}
+                "vocab", "torch", "modules", "views", "reports", "parsing", "terminal", "rows", "interactive",
+                "report_html", "onnx_import", "onnx_graph", "netron"}
 
 __all__ = sorted(_EXPORTS)
 

@@ -73,6 +73,18 @@ def printable(text, newlines: bool = False) -> str:
     return text
 
 
+def error(message: str, code: int = 0) -> int:
+    """The CLI's error: one line on stderr (a multi-line message, a table's problems, keeps one prefix per line);
+    returns ``code``."""
+    try:
+        for line in str(message).splitlines() or [""]:
+            sys.stderr.write(f"mnetcost: error: {printable(line)}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
+    return code
+
+
 def _ascii_fallback(error: UnicodeEncodeError):
     return "".join(ASCII.get(ch, "?") for ch in error.object[error.start:error.end]), error.end
 

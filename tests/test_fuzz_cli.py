@@ -53,18 +53,19 @@ COMMANDS = {
     "measure": ["--alpha", "--resolution", "--threads", "--repeat", "--passes"],
     "report": ["--alpha", "--resolution", "--convention", "--classes", "--device", "--alpha-range", "--resolution-range",
                "--conventions", "--no-top", "--aux", "--reduced-tail"],
+    "import": ["--folded-bn", "--family"],
 }
 # the file readers: which option of which command reads which kind of file
 FILE_OPTIONS = {"--device-file": "devices", "--measurements": "measurements"}
 for _command in ("devices", "roofline", "choose", "fit", "report"):
     COMMANDS[_command] = sorted(set(COMMANDS[_command]) | {"--device-file"})
 COMMANDS["calibrate"] = COMMANDS["calibrate"] + ["--measurements"]
-FLAGS = {"--no-top", "--aux", "--reduced-tail"}
+FLAGS = {"--no-top", "--aux", "--reduced-tail", "--folded-bn"}
 CHOICES = {"--convention": CONVENTIONS, "--by": ["layer", "op", "block", "stage", "part", "colour"],
            "--unit": ["macs", "flops", "x"], "--spatial": ["exact", "continuous", "x"], "--set": ["f=256", "f", "=1"],
            "--dtype": ["int8", "float16", "float32", "int4"], "--schedule": ["layerwise", "materialized", "x"],
            "--device": ["pixel1-big-core", "pixel8-edgetpu-int8", "nope"], "--freeze": ["backbone", "14", "0", "99", "x"],
-           "--optimizer": ["sgd", "adam", "lion"], "--published": ["v3-paper", "v4-pixel6-cpu", "x"],
+           "--optimizer": ["sgd", "adam", "lion"], "--family": ["v2", "v3", "v9"], "--published": ["v3-paper", "v4-pixel6-cpu", "x"],
            "--form": ["full", "roofline", "x"], "--holdout": ["network", "row", "x"],
            "--max-latency": ["20ms", "0.5s", "3", "-1ms", "x", "1e400"],
            "--threads": ["1", "0", "-1", "x"], "--repeat": ["1", "0", "x"], "--passes": ["1", "0", "-2", "x"],
@@ -72,7 +73,7 @@ CHOICES = {"--convention": CONVENTIONS, "--by": ["layer", "op", "block", "stage"
            "--resolution-range": ["96:224:32", "224:96:32", "8:64:8", "1:99999:1", "x"],
            "--conventions": ["paper", "paper,torchvision", "keras,timm", "nope", ""]}
 POSITIONAL = {"table": 1, "compare": 2, "diff": 2, "sweep": 1, "fit": 1, "memory": 1, "roofline": 1, "train": 1,
-              "verify": 1, "measure": 1, "report": 1}
+              "verify": 1, "measure": 1, "report": 1, "import": 1}
 DEVICE_HEADER = ["name", "peak_macs", "bandwidth", "dtype", "terms", "holdout", "n", "within_10", "mean_error",
                  "proxy_within_10", "proxy_mean_error", "source"]
 DEVICE_VALUES = {"name": ["phone", "fuzz-dev", "", " ", "a\x1bb", "x" * 90, "pixel1-big-core"],
@@ -152,7 +153,8 @@ def argv(draw):
         args += [o for o in ("--passes", "1", "--repeat", "1") if o not in args] if "--passes" not in args else []
     if command == "report":  # the page to standard output (the fuzz writes no file); it has no --format
         return args + ["-o", "-"]
-    args += ["-f", draw(st.sampled_from(["table", "csv", "json", "markdown"]))]
+    if command != "import":  # import writes a table (CSV) and takes no --format
+        args += ["-f", draw(st.sampled_from(["table", "csv", "json", "markdown"]))]
     return args
 
 
@@ -245,7 +247,7 @@ def names_the_input(args, err) -> bool:
     """An error line names what was wrong: one of the arguments given (an option, its value, the model), or an
     option of the command (a missing budget, a pair of options that exclude each other)."""
     text = err.lower()
-    given = [a.lower().strip() for a in args[1:-2] if a.strip()]
+    given = [a.lower().strip() for a in (args[1:-2] if args[-2:-1] == ["-f"] else args[1:]) if a.strip()]
     given += [os.path.basename(a).lower() for a in args if a in FILES]  # a file's problems name the file
     given += [os.path.basename(f).lower() for a in args if a in FILES for f in FILES if f in FILES[a]]  # or one it names
     given += [f"'{a.split('=')[0].lower()}'" for a in args if "=" in a[1:]]  # --set f=256: "no param 'f'"

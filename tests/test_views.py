@@ -310,7 +310,7 @@ def test_every_command_and_option_has_its_help_text():
     from mnetcost.cli import app
     from mnetcost.cli.options import HELP
 
-    names = [info.callback.__name__ for info in app.registered_commands]
+    names = [info.name or info.callback.__name__ for info in app.registered_commands]
     assert sorted(names) == sorted(HELP["commands"])
     shown = {info.help for info in app.registered_commands}
     assert all(HELP["commands"][n] in shown and "\bExample" in HELP["commands"][n].replace("\n", "") for n in names)

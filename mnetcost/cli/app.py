@@ -28,26 +28,14 @@ def _root(ctx: typer.Context, version: bool = typer.Option(False, "--version", c
 
 def command(fn):
     """A command (its options grouped: ``options.grouped``), with its help from help.toml."""
-    return app.command(help=HELP["commands"][fn.__name__])(grouped(fn))
+    name = fn.__name__.rstrip("_")  # import_: a Python keyword
+    return app.command(name, help=HELP["commands"][name])(grouped(fn))
 
 
 def show(view, fmt) -> None:
     from ..terminal import show as write
 
     write(view, fmt.value)
-
-
-def _error(message: str, code: int = 0) -> int:
-    """One line on stderr (a multi-line message, a table's problems, keeps one prefix per line); returns ``code``."""
-    from ..terminal import printable
-
-    try:
-        for line in str(message).splitlines() or [""]:
-            sys.stderr.write(f"mnetcost: error: {printable(line)}\n")
-        sys.stderr.flush()
-    except (OSError, ValueError, AttributeError):
-        pass
-    return code
 
 
 def _run(argv) -> int:
@@ -65,6 +53,8 @@ def _run(argv) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning every error into one line on stderr and an exit code."""
     import warnings
+
+    from ..terminal import error as _error
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numpy's overflow warnings: every count is checked instead

@@ -189,3 +189,12 @@ def verify(cfg: VerifyConfig, var: Variant = None, fmt: Fmt = F):
 @command
 def report(cfg: Config, var: Variant = None, page: ReportGrid = None, output: O("--output/-o", metavar="FILE") = None):
     lib.terminal.saved(*lib.interactive.report(**cfg, **var, **page).write(output))
+
+
+@command
+def import_(path: A("MODEL.onnx", "import-model"), output: O("--output/-o", metavar="FILE", key="import-output") = None,
+            folded_bn: Flag("--folded-bn") = False, family: O("--family", metavar="NAME") = None,
+            netron: O("--netron", metavar="FILE.json") = None, device: Device = None,
+            convention: C("NAME", "import-convention", Optional[str]) = None):
+    print(lib.onnx_import.run(path, output, folded_bn=folded_bn, family=family, netron=netron, device=device,
+                              convention=convention))
