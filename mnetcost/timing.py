@@ -143,15 +143,15 @@ def check_config(c, table=None) -> dict:
     return dict(model=c["model"], alpha=r.alpha, resolution=int(r.resolution), convention=r.convention)
 
 
-def check_output(path) -> None:
+def check_output(path, columns=COLUMNS) -> None:
     """Fail now, not after the timing, if ``path`` cannot take the measurements: unwritable, or a CSV
-    with another header."""
+    with another header than ``columns``."""
     p = Path(str(path)).expanduser()
     try:
         if p.is_file() and p.stat().st_size:
             with open(p, encoding="utf-8", newline="") as f:
                 header = next(csv.reader(f), [])
-            if tuple(h.strip() for h in header) != COLUMNS:
+            if tuple(h.strip() for h in header) != tuple(columns):
                 raise UsageError(f"{p.name} has other columns than a measurements file written by mnetcost; "
                                  "append to a new file")
         with open(p, "a", encoding="utf-8"):
