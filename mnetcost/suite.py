@@ -278,9 +278,9 @@ class SuiteMeasurement:
 
 
 def measure_suite(items, *, threads: int = 1, passes: int = PASSES, repeat: int | None = None, seed: int | None = None,
-                  progress=None) -> list[SuiteMeasurement]:
+                  progress=None, clock=None) -> list[SuiteMeasurement]:
     """Time each ``Item`` (see ``sample``) under ``mnetcost.timing``'s protocol beside the null graph, and
-    split each graph's time by the runtime's profiler (module docstring)."""
+    split each graph's time by the runtime's profiler (module docstring); ``clock`` as for ``timing.measure``."""
     from datetime import datetime, timezone
 
     from .errors import memory_guard
@@ -302,7 +302,7 @@ def measure_suite(items, *, threads: int = 1, passes: int = PASSES, repeat: int 
         shares = [own_kernels(kernel_times(ort, g, feed, threads, folder)) for g, feed in graphs[1:]]
         sessions = [(ort.InferenceSession(g, _options(ort, threads), providers=["CPUExecutionProvider"]), feed)
                     for g, feed in graphs]
-        timed = time_sessions(sessions, repeat=repeat, passes=passes, seed=seed, progress=say)
+        timed = time_sessions(sessions, repeat=repeat, passes=passes, seed=seed, progress=say, clock=clock)
     null = timed[0].latency_s
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     runtime = f"onnxruntime {ort.__version__}"
@@ -339,7 +339,7 @@ def write_suite(rows, path) -> None:
 
 
 def run(table=None, *, size: int = SIZE, convention: str = "paper", output=None, passes=None, threads: int = 1,
-        repeat=None, seed=None, runtime: str = "onnxruntime", progress=None) -> list[SuiteMeasurement]:
+        repeat=None, seed=None, runtime: str = "onnxruntime", progress=None, clock=None) -> list[SuiteMeasurement]:
     """``mnetcost measure --suite``: sample the layers of the shipped tables (or of ``table``), time them
     (``measure_suite``) and write them to ``output`` (checked before any timing) when given."""
     from .timing import _check, check_output
@@ -351,7 +351,7 @@ def run(table=None, *, size: int = SIZE, convention: str = "paper", output=None,
     if output is not None:
         check_output(output, COLUMNS)
     rows = measure_suite(items, threads=threads, passes=PASSES if passes is None else passes, repeat=repeat,
-                         seed=seed, progress=progress)
+                         seed=seed, progress=progress, clock=clock)
     if output is not None:
         write_suite(rows, output)
     return rows
