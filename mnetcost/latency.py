@@ -253,6 +253,26 @@ def confidence(t: "LayerTerms", device) -> list[str]:
 COVER_SLACK = 0.05  # a count within 5% of the suite's range counts as measured
 
 
+def covered(t: "LayerTerms", device) -> np.ndarray:
+    """Per resolution of ``t``: whether every layer lies within what the device's operator suite measured
+    (``confidence`` says which layer does not and why); all True for a profile without coverage."""
+    ok = np.ones(t.macs.shape[1], dtype=bool)
+    if not device.coverage:
+        return ok
+    span = {k: (lo * (1 - COVER_SLACK), hi * (1 + COVER_SLACK)) for k, lo, hi in device.coverage}
+    distinct, index = t.class_index
+    for k, cls in enumerate(distinct):
+        rows = t.macs[index == k]
+        if cls:
+            lo, hi = span.get(cls, (np.inf, -np.inf))
+            ok &= np.all((rows == 0) | ((rows >= lo) & (rows <= hi)), axis=0)
+    for term, count in t.counts.items():
+        if term not in ("layer", "network", "weights"):
+            lo, hi = span.get(term, (np.inf, -np.inf))
+            ok &= np.all((count == 0) | ((count >= lo) & (count <= hi)), axis=0)
+    return ok
+
+
 DURATIONS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
 
 

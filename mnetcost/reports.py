@@ -169,7 +169,7 @@ def measure(models, alphas=None, resolutions=None, convention: str = "paper", *,
                              "(--for TABLE: the layers of that table)")
         return run(table, convention=convention, output=output, passes=passes, **settings)
     if models is None:
-        raise UsageError("name a model to measure (or give --suite)")
+        raise UsageError("missing argument 'MODEL' (a table to measure), or give --suite")
     settings["passes"] = 40 if passes is None else passes
     configs = configurations(models, alphas, resolutions, convention)
     if output is not None:

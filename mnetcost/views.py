@@ -246,13 +246,23 @@ def fitting(columns: dict, dev, model, convention, limits: dict, dtype: str, sch
     columns = [("alpha", "α", "float"), ("resolution", "px", "float"), ("count", label, "count"),
                ("params", "params", "count")] + peak + (
         [("latency", "ms", "decimal")] if timed else []) + ([("best", "Pareto", "text")] if all_rows else [])
-    machine = keys("alpha", "resolution", "macs", "params", "peak_bytes", *(("latency_ms",) if timed else ()), "pareto")
+    suite = bool(found) and "covered" in found[0]
+    machine = keys("alpha", "resolution", "macs", "params", "peak_bytes", *(("latency_ms",) if timed else ()), "pareto",
+                   *(("covered",) if suite else ()))
     caption = (f"{len(found)} of the searched configurations fit ({budget}); "
-               f"{sum(r['pareto'] for r in found)} are Pareto-best. {UNIT_NOTE[unit]}")
+               f"{sum(r['pareto'] for r in found)} are Pareto-best. {UNIT_NOTE[unit]}" + _beyond(found))
     if not found:
         caption = f"No configuration fits ({budget}): widen the search or the budget."
     return View(f"{model}: configurations within the budget", columns, machine, records, caption,
                 document=lambda rows: {"model": model, "convention": convention, "budget": budget, "rows": rows})
+
+
+def _beyond(found) -> str:
+    """A caption's note of the configurations whose latency extrapolates beyond a profile's operator suite."""
+    out = sum(not r.get("covered", True) for r in found)
+    return (f" {out} of them have layers beyond what the device's operator suite measured: their latency is "
+            "extrapolated (column covered in -f csv or json; roofline's confidence column says which layers)."
+            if out else "")
 
 
 def sweep(records, grid, resolutions, model, convention, spatial, unit: str) -> View:
@@ -589,9 +599,11 @@ def choice(records, dev, limits: dict, dtype, schedule: str, all_rows: bool) -> 
         ("macs", "MACs", "count"), ("params", "params", "count"), ("peak_bytes", "peak B", "count"),
         ("best", "best", "text")]
     machine = keys("source", "checkpoint", "model", "alpha", "resolution", "convention", "classes", "top1", "top5",
-                   "variant", "latency_ms", "macs", "params", "peak_bytes", "pareto", "citation")
+                   "variant", "latency_ms", "macs", "params", "peak_bytes", "pareto", "citation",
+                   *(("covered",) if records and "covered" in records[0] else ()))
     return View("Published checkpoints within the budget", columns, machine, records,
-                _choice_caption(records, shown, budget, dev, dtype, schedule), shown=shown, whole="checkpoint",
+                _choice_caption(records, shown, budget, dev, dtype, schedule) + _beyond(records), shown=shown,
+                whole="checkpoint",
                 document=lambda rows: {"budget": budget, "device": device_document(dev) if timed else None,
                                        "rows": rows})
 

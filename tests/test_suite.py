@@ -141,3 +141,20 @@ def test_a_suite_with_networks_fits_what_composing_the_layers_costs():
     assert c.form == "suite" and c.device.coverage
     costs = dict(c.device.costs)
     assert all(costs.get(t, 0.0) >= 0 for t in COMPOSITION)
+
+
+def test_fit_and_choose_mark_configurations_beyond_the_suite():
+    """A hand-made suite of V2 at 0.5/128: fit's grid and choose's checkpoints carry ``covered``, False where a
+    layer lies beyond it (a larger V2), True at the measured configuration."""
+    from mnetcost.engine import cost_layers
+    from mnetcost.explore import choose_records, fit_columns
+
+    _, layers, _ = cost_layers("v2", alpha=0.5, resolution=128, convention="paper")
+    obs = [Observation("hand", "v2", 0.5, 128, "paper", 1e-5 * (1 + i % 7), layer=l.name, null_s=5e-6)
+           for i, l in enumerate(layers)]
+    device = calibrate(obs, name="hand", holdout="row").device
+    cols, _ = fit_columns("v2", [0.5, 1.4], [128, 320], device=device)
+    got = {(a, r): c for a, r, c in zip(cols["alpha"].tolist(), cols["resolution"].tolist(), cols["covered"].tolist())}
+    assert got[(0.5, 128)] and not got[(1.4, 320)]
+    chosen, _ = choose_records(device=device)
+    assert {r["covered"] for r in chosen} == {False, True} or not any(r["covered"] for r in chosen)
