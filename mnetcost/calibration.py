@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import TableError, UsageError
-from .latency import (ELEMENT_TERMS, ITEM_TERMS, MAC_CLASSES, Device, HeldOut, LayerTerms, combine, layer_seconds,
+from .latency import (ELEMENT_TERMS, ITEM_TERMS, MAC_CLASSES, SUITE_TERMS, Device, HeldOut, LayerTerms, combine, layer_seconds,
                       layer_terms)
 
 from .vocab import FORMS, HOLDOUTS  # noqa: E402  (one definition, shared with the CLI)
@@ -45,6 +45,8 @@ class Observation:
     resolution: int
     convention: str
     latency_s: float
+    layer: str = ""  # one layer of the configuration (an operator suite's measurement), or "" the network
+    null_s: float = 0.0  # the suite's null graph: the runtime's fixed cost of one call
 
 
 
@@ -60,6 +62,8 @@ class _Features:
     count_terms: list
     total_macs: np.ndarray
     y: np.ndarray
+    floor: float = 0.0  # seconds: an error is relative to max(latency, floor) (an operator suite's tiny layers)
+    layer_rows: tuple = ()  # per observation: whether it is one layer (an operator suite's) or a network
 
     @property
     def macs(self) -> np.ndarray:
@@ -100,12 +104,15 @@ def nnls(a: np.ndarray, b: np.ndarray, tol: float = 1e-12) -> np.ndarray:
 def _features(observations, dtype: str) -> _Features:
     from .engine import setup
 
-    setups, each = {}, []
+    setups, each, whole = {}, [], {}
     for o in observations:
         key = (o.model, o.convention)
         if key not in setups:
             setups[key] = setup(o.model, convention=o.convention)
-        each.append(layer_terms(setups[key], o.alpha, np.array([o.resolution]), np.array([o.resolution]), dtype))
+        config = (key, o.alpha, o.resolution)
+        if config not in whole:
+            whole[config] = layer_terms(setups[key], o.alpha, np.array([o.resolution]), np.array([o.resolution]), dtype)
+        each.append(_one_layer(whole[config], o) if o.layer else whole[config])
     keys = [k for t in each for k in t.counts]
     keys = sorted(set(keys), key=keys.index)
     terms = LayerTerms([n for t in each for n in t.names], [op for t in each for op in t.ops],
@@ -119,7 +126,24 @@ def _features(observations, dtype: str) -> _Features:
     classes = list(MAC_CLASSES)
     return _Features(terms, obs, np.array([classes.index(c) if c else -1 for c in terms.classes], dtype=np.int64),
                      counts, names, np.bincount(obs, weights=terms.macs[:, 0], minlength=len(each)),
-                     np.array([o.latency_s for o in observations]))
+                     np.array([o.latency_s for o in observations]),
+                     SUITE_FLOOR if any(o.layer for o in observations) else 0.0,
+                     tuple(bool(o.layer) for o in observations))
+
+
+SUITE_FLOOR = 20e-6  # an operator suite's layer of a few microseconds is weighed as one of 20 us (its noise is
+# a fixed microsecond or so, not a share)
+
+
+def _one_layer(t: LayerTerms, o: Observation) -> LayerTerms:
+    """The terms of the one layer an operator suite's measurement timed (the null graph subtracted: no
+    ``network`` term)."""
+    if o.layer not in t.names:
+        raise TableError(f"{o.source}: {o.model} at alpha {o.alpha:g}, {o.resolution} px has no layer {o.layer!r:.80}")
+    i = t.names.index(o.layer)
+    counts = {k: v[i:i + 1] * (k != "network") for k, v in t.counts.items()}
+    return LayerTerms(t.names[i:i + 1], t.ops[i:i + 1], t.classes[i:i + 1], t.macs[i:i + 1], t.moved[i:i + 1],
+                      t.intensity[i:i + 1], counts)
 
 
 def _subset(f: _Features, idx) -> _Features:
@@ -133,7 +157,7 @@ def _subset(f: _Features, idx) -> _Features:
                        [c for c, m in zip(t.classes, mine) if m], t.macs[mine], t.moved[mine], t.intensity[mine],
                        {k: v[mine] for k, v in t.counts.items()})
     return _Features(terms, position[f.obs[mine]], f.cls[mine], f.counts[idx], f.count_terms, f.total_macs[idx],
-                     f.y[idx])
+                     f.y[idx], f.floor, tuple(f.layer_rows[i] for i in idx))
 
 
 def predict(device: Device, f: _Features, parts=None) -> np.ndarray:
@@ -186,7 +210,8 @@ def _terms_for(form: str, f: _Features) -> tuple[list, list]:
         share = np.bincount(f.obs, weights=np.where(f.cls == k, f.macs, 0.0), minlength=len(f.y))
         if c != MAIN and (share / np.maximum(f.total_macs, 1.0)).max(initial=0) >= MIN_SHARE:
             present.append(c)
-    counts = [t for k, t in enumerate(f.count_terms) if f.counts[:, k].sum() > 0]
+    counts = [t for k, t in enumerate(f.count_terms) if f.counts[:, k].sum() > 0
+              and (form == "suite" or t not in SUITE_TERMS)]
     if form == "classes":
         return present, [t for t in counts if t == "layer"]
     return present, counts
@@ -216,7 +241,7 @@ def _design(spec: _Spec, f: _Features, memory_bound: np.ndarray) -> tuple[np.nda
 def _solve(spec: _Spec, f: _Features, dtype: str) -> tuple[Device, float]:
     """NNLS on relative error with each layer's bound fixed, then the bounds the fitted Device gives,
     until they settle: the best Device by its own predictions' loss."""
-    y = f.y
+    y, scale = f.y, np.maximum(f.y, f.floor)
     if spec.ridge_point is not None:
         memory_bound = spec.ridge_point * f.moved > f.macs  # exact for one rate
     else:
@@ -224,9 +249,9 @@ def _solve(spec: _Spec, f: _Features, dtype: str) -> tuple[Device, float]:
     best = None
     for _ in range(30):
         a, offset = _design(spec, f, memory_bound)
-        device = spec.device(nnls(a / y[:, None], (y - offset) / y), dtype)
+        device = spec.device(nnls(a / scale[:, None], (y - offset) / scale), dtype)
         parts = layer_seconds(f.terms, device)
-        loss = float((((predict(device, f, parts) - y) / y) ** 2).sum())
+        loss = float((((predict(device, f, parts) - y) / scale) ** 2).sum())
         if best is None or loss < best[1]:
             best = (device, loss)
         new = parts[1][:, 0] > parts[0][:, 0]  # memory-bound
@@ -236,8 +261,19 @@ def _solve(spec: _Spec, f: _Features, dtype: str) -> tuple[Device, float]:
     return best
 
 
+COMPOSITION = ("layer", "weights", "se", "network")  # what composing layers into a network adds: each layer's
+# launch and glue, weights read cold (a layer timed alone finds them in the caches), the layout reorders around
+# squeeze-excite's element-wise product, the call
+
+
 def _fit(form, f: _Features, dtype: str, ridge_point=None, bandwidth=None) -> Device:
-    """The Device fitted to every observation of ``f``."""
+    """The Device fitted to every observation of ``f``. In the form suite with networks measured whole
+    beside the suite's layers: the layers' model fitted to the layers alone, then what composing them
+    costs (``COMPOSITION``) fitted to the networks' remainder."""
+    whole = np.array([not x for x in f.layer_rows], dtype=bool)
+    if form == "suite" and whole.any() and not whole.all():
+        layers = _fit(form, _subset(f, np.flatnonzero(~whole)), dtype, ridge_point, bandwidth)
+        return _compose(layers, _subset(f, np.flatnonzero(whole)))
     mac_terms, count_terms = _terms_for(form, f)
     spec = lambda b=np.inf: _Spec(mac_terms, count_terms, ridge_point, b)  # noqa: E731
     if ridge_point is not None:
@@ -251,6 +287,20 @@ def _fit(form, f: _Features, dtype: str, ridge_point=None, bandwidth=None) -> De
         best = min([best] + [_solve(spec(b * step ** x), f, dtype) for x in np.linspace(-0.75, 0.75, 7)],
                    key=lambda m: m[1])
     return best[0]
+
+
+def _compose(device: Device, f: _Features) -> Device:
+    """``device`` plus the composition terms that, added to its costs, fit the networks of ``f`` best
+    (non-negative least squares on relative error)."""
+    y = f.y
+    rest = y - predict(device, f)
+    counts = np.column_stack([np.bincount(f.obs, weights=f.terms.counts.get(t, np.zeros_like(f.terms.macs))[:, 0],
+                                          minlength=len(y)) for t in COMPOSITION])
+    extra = nnls(counts / y[:, None], rest / y)
+    costs = dict(device.costs)
+    for term, value in zip(COMPOSITION, extra):
+        costs[term] = costs.get(term, 0.0) + float(value)
+    return dataclasses.replace(device, costs=tuple(costs.items()))
 
 
 def _proxy(f: _Features, train, test) -> np.ndarray:
@@ -281,13 +331,21 @@ class Calibration:
 MIN_LATENCY, MAX_LATENCY = 1e-9, 1e4  # seconds: 1 ns to 10,000 s
 
 
-def calibrate(observations, *, name: str = "calibrated", form: str = "full", holdout: str = "network",
+def calibrate(observations, *, name: str = "calibrated", form: str | None = None, holdout: str = "network",
               dtype: str = "float32", ridge_point=None, bandwidth=None, source: str = "") -> Calibration:
     """A device profile fitted to ``observations`` (``Observation``s, or what ``read_measurements``
     and ``published_latencies`` return), with its held-out error under ``holdout``. The profile is the
     model: its ``roofline`` of each measured configuration is that row's ``fitted_ms``, and each
-    ``predicted_ms`` is the same device model fitted without that row's group."""
+    ``predicted_ms`` is the same device model fitted without that row's group. An operator suite's
+    measurements (``measure --suite``: one layer each) are fitted in the form ``suite`` (the default for
+    them; ``full`` for networks): each layer's time by the device model's terms, the null graph's time as
+    the cost of a network's call, and the range of every term the suite measured kept as the profile's
+    coverage (a prediction beyond it is marked)."""
     from .latency import device_text
+
+    observations = list(observations) if isinstance(observations, (list, tuple)) else observations
+    suite = isinstance(observations, list) and any(isinstance(o, Observation) and o.layer for o in observations)
+    form = form or ("suite" if suite else "full")
 
     device_text(name, "name")  # what the device file's reader would refuse is refused before the fit
     if source:
@@ -305,17 +363,40 @@ def calibrate(observations, *, name: str = "calibrated", form: str = "full", hol
         held, proxy, unseen = _cross_validate(form, f, keys, dtype, ridge_point, bandwidth)
     except np.linalg.LinAlgError as e:
         raise UsageError(f"the measurements cannot be fitted ({e}): are the latencies of one machine, in ms?") from None
-    y = f.y
-    error, proxy_error = (held - y) / y, (proxy - y) / y
+    y, scale = f.y, np.maximum(f.y, f.floor)
+    error, proxy_error = (held - y) / scale, (proxy - y) / scale
     held_out = None
     if len(set(keys)) > 1:
-        held_out = HeldOut(HOLDOUTS[holdout], len(y), float(np.mean(np.abs(error) <= 0.1)),
+        method = HOLDOUTS[holdout] + (f"; errors relative to max(latency, {f.floor * 1e6:g} us)" if f.floor else "")
+        held_out = HeldOut(method, len(y), float(np.mean(np.abs(error) <= 0.1)),
                            float(np.mean(np.abs(error))), float(np.mean(np.abs(proxy_error) <= 0.1)),
                            float(np.mean(np.abs(proxy_error))))
     device = dataclasses.replace(device, name=name, source=source or f"fit by mnetcost calibrate ({FORMS[form]}) "
-                                 f"to {len(y)} latencies", held_out=held_out)
+                                 f"to {len(y)} latencies", held_out=held_out, **_suite_parts(device, observations, f))
     table = _table(observations, keys, y, fitted, held, error, proxy, proxy_error, unseen)
-    return Calibration(device, table, form, holdout, float(np.mean(np.abs(fitted - y) / y)), held_out)
+    return Calibration(device, table, form, holdout, float(np.mean(np.abs(fitted - y) / scale)), held_out)
+
+
+def _suite_parts(device: Device, observations, f: _Features) -> dict:
+    """For an operator suite's measurements: the null graph's time as the cost of a network's call, and
+    the range of each MAC class's MACs and each term's count per layer that the suite measured."""
+    null = [o.null_s for o in observations if o.layer and o.null_s > 0]
+    if not any(o.layer for o in observations):
+        return {}
+    costs = device.costs
+    if all(o.layer for o in observations):  # no network measured whole: a network's call costs the null graph's
+        costs = tuple((k, v) for k, v in costs if k != "network") + ((("network", float(np.median(null))),)
+                                                                     if null else ())
+    cover = []
+    for k, c in enumerate(MAC_CLASSES):
+        macs = f.macs[(f.cls == k) & (f.macs > 0)]
+        if macs.size:
+            cover.append((c, float(macs.min()), float(macs.max())))
+    for term, v in f.terms.counts.items():
+        v = v[:, 0][v[:, 0] > 0]
+        if term not in ("layer", "network", "weights") and v.size:
+            cover.append((term, float(v.min()), float(v.max())))
+    return {"costs": costs, "coverage": tuple(cover)}
 
 
 def _check_work(observations, holdout: str) -> None:
@@ -332,7 +413,7 @@ def _check_work(observations, holdout: str) -> None:
             except TypeError:
                 raise UsageError(f"an observation's model, alpha and resolution are a table, a number and pixels, "
                                  f"got {o!r:.100}") from None
-    rows = sum(layers[o.model, o.convention] for o in observations)
+    rows = sum(1 if o.layer else layers[o.model, o.convention] for o in observations)
     groups = len({_group(o, holdout) for o in observations})
     if rows > MAX_LAYER_ROWS or (groups + 1) * rows > MAX_FIT_WORK:
         raise UsageError(f"{len(observations):,} measurements of {rows:,} layers in all, held out in {groups:,} groups, "
@@ -416,14 +497,15 @@ def read_measurements(path, convention: str | None = None) -> list[Observation]:
     """The measurements of a CSV file (format: docs/latency.md; ``mnetcost measure`` writes it): at
     least ``model, alpha, resolution, latency_ms``; ``convention`` defaults to paper."""
     from .engine import setup
+    from .suite import COLUMNS as SUITE_COLUMNS
     from .timing import COLUMNS, REQUIRED
     from .records import number, read_records
     from .tables import resolve_reference
 
     out = []
     checked = {}
-    for line, r in read_records(path, REQUIRED, tuple(c for c in COLUMNS if c not in REQUIRED) + ("source",),
-                                "measurements"):
+    optional = tuple(dict.fromkeys(c for c in COLUMNS + SUITE_COLUMNS if c not in REQUIRED)) + ("source",)
+    for line, r in read_records(path, REQUIRED, optional, "measurements"):
         where = f"{_name(path)}, line {line}"
         conv = r.get("convention") or convention or "paper"
         try:
@@ -446,8 +528,11 @@ def read_measurements(path, convention: str | None = None) -> list[Observation]:
             raise TableError(f"{where}, column latency_ms: a latency is 1 ns to 10,000 s (0.000001 to 10000000 ms), "
                              f"got {r['latency_ms']!r:.20}")
         name = checked[key].table.name if model == r["model"] else model  # a path is never a shipped name
+        null = number(r.get("null_ms") or "0", where, "null_ms", positive=False)
+        if not null < MAX_LATENCY * 1e3:
+            raise TableError(f"{where}, column null_ms: the null graph's time is under 10,000 s, got {r['null_ms']!r:.20}")
         out.append(Observation(r.get("source") or r.get("host") or "measured", name, alpha,
-                               int(res), conv, latency / 1e3))
+                               int(res), conv, latency / 1e3, r.get("layer", ""), null / 1e3))
     return out
 
 

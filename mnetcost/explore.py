@@ -396,7 +396,7 @@ def budget_grid(s, alphas, res, *, dtype: str, schedule: str, device=None) -> di
     memory and latency."""
     from .engine import grid_of
     from .expand import single
-    from .latency import layer_terms, seconds
+    from .latency import covered, layer_terms, seconds
     from .rows import row_type
     from .traffic import dtype_bytes, peak_of
 
@@ -406,13 +406,15 @@ def budget_grid(s, alphas, res, *, dtype: str, schedule: str, device=None) -> di
     layers = s.expand(alphas, res)
     check_work(len(alphas), len(res), len(layers))
     macs, params, _ = grid_of(s, layers, alphas, res)
-    peaks, times = np.zeros(macs.shape, dtype=np.int64), np.full(macs.shape, np.nan)
+    peaks, times, inside = np.zeros(macs.shape, dtype=np.int64), np.full(macs.shape, np.nan), np.ones(macs.shape, bool)
     for i, a in enumerate(alphas):
         one = single(layers, i)
         peaks[i] = peak_of(s, one, res, schedule) * size
         if device is not None:
-            times[i] = seconds(layer_terms(s, a, res, res, device.dtype, one), device)  # at the device's dtype
-    return {"macs": macs, "params": params, "peak_bytes": peaks, "seconds": times}
+            t = layer_terms(s, a, res, res, device.dtype, one)
+            times[i], inside[i] = seconds(t, device), covered(t, device)  # at the device's dtype
+    extra = {"covered": inside} if device is not None and device.coverage else {}
+    return {"macs": macs, "params": params, "peak_bytes": peaks, "seconds": times, **extra}
 
 
 def fit_columns(model, alphas=None, resolutions=None, config: Config | None = None, *, max_macs=None, max_params=None,
@@ -435,6 +437,8 @@ def fit_columns(model, alphas=None, resolutions=None, config: Config | None = No
             "params": np.repeat(g["params"], len(res)), "peak_bytes": g["peak_bytes"].ravel()}
     if dev is not None:
         cols["latency_ms"] = 1e3 * g["seconds"].ravel()
+    if "covered" in g:  # a profile from an operator suite: False where a layer lies beyond what it measured
+        cols["covered"] = g["covered"].ravel()
     ok = _within_columns(cols, max_macs, max_params, max_peak_bytes, max_latency)
     cols = {k: v[ok] for k, v in cols.items()}
     # Pareto: the largest resolution of its alpha, and larger than any wider configuration's
@@ -518,6 +522,8 @@ def choose_records(*, device=None, device_file=None, max_latency=None, max_peak_
                      peak_bytes=int(g["peak_bytes"][row, col]))
             if dev is not None:
                 r["latency_ms"] = float(1e3 * g["seconds"][row, col])
+            if "covered" in g:
+                r["covered"] = bool(g["covered"][row, col])
     ok = _within_columns({k: np.array([r[k] for r in table], dtype=float) for k in ("macs", "params", "peak_bytes",
                           "latency_ms")}, max_macs, max_params, max_peak_bytes, max_latency) if table else []
     chosen = sorted((r for r, keep in zip(table, ok) if keep), key=lambda r: (-r["top1"], r["macs"]))

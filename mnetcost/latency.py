@@ -34,7 +34,8 @@ MAC_CLASSES = {"conv": "dense convolutions (and ops without a class of their own
                "attn": "attention matmuls"}
 ITEM_TERMS = {"layer": "fixed cost of every layer (a kernel's launch and the runtime's overhead)",
               "se_block": "fixed cost of a squeeze-excite block beyond its layer (its small ops and layout changes)",
-              "attn_block": "fixed cost of an attention layer beyond its layer (its reshapes, transposes and softmax launch)"}
+              "attn_block": "fixed cost of an attention layer beyond its layer (its reshapes, transposes and softmax launch)",
+              "network": "fixed cost of one call of the network (the runtime's own overhead: the suite's null graph)"}
 ELEMENT_TERMS = {"relu": "ReLU", "relu6": "ReLU6 (a clip)", "hswish": "Hardswish", "silu": "SiLU (swish)",
                  "gelu": "GELU", "sigmoid": "sigmoid", "hsigmoid": "hard sigmoid",
                  "se": "squeeze-excite's pooling and rescaling", "add": "element-wise sums (residuals)",
@@ -46,7 +47,17 @@ ELEMENT_TERMS = {"relu": "ReLU", "relu6": "ReLU6 (a clip)", "hswish": "Hardswish
                  "dw_out": "depthwise convolutions' outputs (activation traffic beside the MACs)",
                  "weights": "weights read, every layer's on each call (weight traffic beside the MACs)",
                  "unaligned_dw": "depthwise convolutions whose channels are not a multiple of 8 (a SIMD register of "
-                                 "8 floats): they miss the blocked kernels and run channel by channel"}
+                                 "8 floats): they miss the blocked kernels and run channel by channel",
+                 "unaligned_dw_channels": "channels of those depthwise convolutions (their channel-by-channel "
+                                          "kernel's cost per channel)",
+                 "unaligned16_dw": "depthwise convolutions whose channels are not a multiple of 16 (an AVX-512 "
+                                   "register of 16 floats; the suite learns whether this machine's kernels need it)",
+                 "conv_in": "dense convolutions' inputs (activation traffic beside the MACs)",
+                 "pw_in": "pointwise convolutions' inputs (activation traffic beside the MACs)",
+                 "dw_in": "depthwise convolutions' inputs (a strided one reads 4 inputs per output)",
+                 "nearest": "nearest-neighbour upsampling (per output element)",
+                 "gridpool": "pooling or interpolating down to a grid (per input element)"}
+SUITE_TERMS = ("network", "conv_in", "pw_in", "dw_in", "unaligned16_dw", "unaligned_dw_channels")  # fitted only from an operator suite (calibrate's form suite)
 TERMS = tuple(MAC_CLASSES) + tuple(ITEM_TERMS) + tuple(ELEMENT_TERMS)
 
 
@@ -77,6 +88,7 @@ class Device:
     rates: tuple = ()  # (class, MAC/s) pairs
     costs: tuple = ()  # (term, seconds per item or per element) pairs
     held_out: HeldOut | None = None
+    coverage: tuple = ()  # (class or term, lowest, highest count per layer) the operator suite measured
 
     def __post_init__(self):
         """Every parameter checked once, here: rates positive (inf: unbounded), costs finite and >= 0."""
@@ -97,6 +109,7 @@ class Device:
         object.__setattr__(self, "bandwidth", float(self.bandwidth))
         object.__setattr__(self, "rates", tuple((k, float(v)) for k, v in rates))
         object.__setattr__(self, "costs", tuple((k, float(v)) for k, v in costs))
+        object.__setattr__(self, "coverage", _coverage(self, self.coverage))
 
     @property
     def bounded(self) -> bool:
@@ -182,6 +195,84 @@ def _check_parameter(device, label: str, value, *, rate: bool) -> None:
         raise UsageError(f"device {device.name!r:.80}: {label} must be {kind}, got {value!r:.40}")
 
 
+def _coverage(device, coverage) -> tuple:
+    """(class or term, lowest, highest) triples: a MAC class's MACs or a term's count per layer, as the
+    operator suite measured them (0 <= lowest <= highest, finite)."""
+    try:
+        out = tuple((str(k), float(lo), float(hi)) for k, lo, hi in coverage)
+    except (TypeError, ValueError):
+        raise UsageError(f"device {device.name!r:.80}: coverage is (term, lowest, highest) triples, "
+                         f"got {coverage!r:.80}") from None
+    for k, lo, hi in out:
+        if k not in TERMS or not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo <= hi):
+            raise UsageError(f"device {device.name!r:.80}: coverage of {k!r:.40} must name a term and a range "
+                             f"0 <= lowest <= highest, got {lo!r} to {hi!r}")
+    return out
+
+
+def coverage_text(device) -> str:
+    """The ``coverage`` cell of a device file: ``term=lowest..highest``, separated by ';'."""
+    return "; ".join(f"{k}={exact(lo)}..{exact(hi)}" for k, lo, hi in device.coverage)
+
+
+def _parse_coverage(text: str, where: str) -> tuple:
+    from .records import number
+
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        key, _, span = part.partition("=")
+        lo, dots, hi = span.partition("..")
+        if key.strip() not in TERMS or not dots:
+            raise TableError(f"{where}, column coverage: each entry is TERM=LOWEST..HIGHEST with TERM one of "
+                             f"{', '.join(TERMS)}, got {part!r:.60}")
+        out.append((key.strip(), number(lo.strip(), where, "coverage", positive=False),
+                    number(hi.strip(), where, "coverage", positive=False)))
+    return tuple(out)
+
+
+def confidence(t: "LayerTerms", device) -> list[str]:
+    """Per layer of ``t`` (its first resolution): "" without a suite's coverage in ``device``, else
+    "covered", or what the suite never measured ("unseen: gelu") or measured only smaller or larger
+    ("beyond: pw MACs"): a prediction that extrapolates says so."""
+    if not device.coverage:
+        return [""] * len(t.names)
+    span = {k: (lo, hi) for k, lo, hi in device.coverage}
+    out = []
+    for i, cls in enumerate(t.classes):
+        needs = [(cls, float(t.macs[i, 0]), "MACs")] if cls else []
+        needs += [(k, float(v[i, 0]), "elements") for k, v in t.counts.items()
+                  if k not in ("layer", "network", "weights") and v[i, 0] > 0]
+        unseen = [k for k, _, _ in needs if k not in span]
+        beyond = [f"{k} {what}" for k, x, what in needs if k in span
+                  and not span[k][0] * (1 - COVER_SLACK) <= x <= span[k][1] * (1 + COVER_SLACK)]
+        out.append("unseen: " + ", ".join(unseen) if unseen else "beyond: " + ", ".join(beyond) if beyond
+                   else "covered")
+    return out
+
+
+COVER_SLACK = 0.05  # a count within 5% of the suite's range counts as measured
+
+
+def covered(t: "LayerTerms", device) -> np.ndarray:
+    """Per resolution of ``t``: whether every layer lies within what the device's operator suite measured
+    (``confidence`` says which layer does not and why); all True for a profile without coverage."""
+    ok = np.ones(t.macs.shape[1], dtype=bool)
+    if not device.coverage:
+        return ok
+    span = {k: (lo * (1 - COVER_SLACK), hi * (1 + COVER_SLACK)) for k, lo, hi in device.coverage}
+    distinct, index = t.class_index
+    for k, cls in enumerate(distinct):
+        rows = t.macs[index == k]
+        if cls:
+            lo, hi = span.get(cls, (np.inf, -np.inf))
+            ok &= np.all((rows == 0) | ((rows >= lo) & (rows <= hi)), axis=0)
+    for term, count in t.counts.items():
+        if term not in ("layer", "network", "weights"):
+            lo, hi = span.get(term, (np.inf, -np.inf))
+            ok &= np.all((count == 0) | ((count >= lo) & (count <= hi)), axis=0)
+    return ok
+
+
 DURATIONS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
@@ -214,7 +305,7 @@ def parse_duration(value, name: str) -> float:
 
 DEVICE_COLUMNS = ("name", "peak_macs", "bandwidth")
 DEVICE_OPTIONAL = ("dtype", "terms", "holdout", "n", "within_10", "mean_error", "proxy_within_10", "proxy_mean_error",
-                   "source")
+                   "source", "coverage")
 
 
 DTYPE_SPELLINGS = {"fp32": "float32", "fp16": "float16"}  # as `mnetcost devices` shows them
@@ -249,7 +340,7 @@ def read_devices(path) -> dict[str, Device]:
             held = HeldOut(r["holdout"], int(stats[0]), *stats[1:])
         device = Device(name, number(r["peak_macs"] or "inf", where, "peak_macs", allow_inf=True),
                         number(r["bandwidth"] or "inf", where, "bandwidth", allow_inf=True), dtype, r.get("source", ""),
-                        rates, costs, held)
+                        rates, costs, held, _parse_coverage(r.get("coverage", ""), where))
         if not device.bounded:
             raise TableError(f"{where}: device {name!r:.80} bounds no time (every rate and the bandwidth unbounded, "
                              "no cost): give at least one finite rate or a cost > 0")
@@ -314,7 +405,7 @@ def write_device(device: Device, path) -> None:
 def _device_row(d: Device) -> dict:
     h = d.held_out
     row = {"name": d.name, "peak_macs": exact(d.peak_macs), "bandwidth": exact(d.bandwidth), "dtype": d.dtype,
-           "terms": d.terms_text(), "source": d.source}
+           "terms": d.terms_text(), "source": d.source, "coverage": coverage_text(d)}
     if h is not None:
         row.update(holdout=h.method, n=h.n, within_10=exact(h.within_10), mean_error=exact(h.mean_error),
                    proxy_within_10=exact(h.proxy_within_10), proxy_mean_error=exact(h.proxy_mean_error))
@@ -406,7 +497,8 @@ def layer_terms(s, alpha: float, h, w, dtype: str, layers=None) -> LayerTerms:
                                            [l.bn for l in layers], [l.c_out for l in layers], size)
     moved = read.reshape(shape) + np.asarray(weights, dtype=float)[:, None] + written.reshape(shape)
     outputs, inputs = sizes[1:], read.reshape(shape) / size
-    counts = {"layer": np.ones(shape), "weights": np.repeat(np.asarray([float(c.weights) for c in costs])[:, None],
+    counts = {"layer": np.ones(shape), "network": (np.arange(len(layers)) == 0)[:, None] * np.ones(shape),
+              "weights": np.repeat(np.asarray([float(c.weights) for c in costs])[:, None],
                                                              len(h), axis=1).reshape(shape)}
     kinds = []
     for i, l in enumerate(layers):
@@ -523,6 +615,8 @@ def roofline(model, config=None, *, dtype=None, device=None, peak_macs=None, ban
                "mult_adds": t.macs[:, 0], "bytes_moved": t.moved[:, 0], "intensity": t.intensity[:, 0],
                "compute_s": compute, "memory_s": memory, "other_s": other, "time_s": time,
                "bound": np.where(memory > compute, "memory", "compute")}
+    if dev.coverage:
+        columns["confidence"] = np.array(confidence(t, dev), dtype=object)
     return Roofline(device=dev, dtype=dtype, columns=columns)
 
 

@@ -387,9 +387,11 @@ def conv_latency(layer, out, inp, macs):
         kind = "dw"
     elif kind == "conv" and layer.kernel == 1:
         kind = "pw"
-    terms = [(f"{kind}_out", out)]
+    terms = [(f"{kind}_out", out), (f"{kind}_in", inp)]
     if kind == "dw" and np.any(np.asarray(layer.c_out) % ALIGN):
-        terms.append(("unaligned_dw", out))
+        terms += [("unaligned_dw", out), ("unaligned_dw_channels", np.asarray(layer.c_out, dtype=float) + 0 * out)]
+    if kind == "dw" and np.any(np.asarray(layer.c_out) % (2 * ALIGN)):
+        terms.append(("unaligned16_dw", out))  # an AVX-512 register holds 16 floats: its blocked kernels need 16
     return kind, terms + _act_term(layer, out)
 
 
@@ -405,6 +407,11 @@ def se_latency(layer, out, inp, macs):
 def attention_latency(layer, out, inp, macs):
     """The matmuls at their own rate; a cost per attention layer; softmax per score."""
     return "attn", [("attn_block", 1.0), ("softmax", macs / (layer.args["key_dim"] + layer.args["value_dim"]))]
+
+
+def upsample_latency(layer, out, inp, macs):
+    """Bilinear upsampling and nearest-neighbour copies: a cost per output element, each its own."""
+    return "", [("nearest" if layer.args.get("nearest") else "upsample", out)] + _act_term(layer, out)
 
 
 def element_latency(term, per_input=False):
@@ -453,9 +460,10 @@ BUILTIN_SPECS = (
     _shapeless("add", "element-wise add"),
     _shapeless("mul", "element-wise multiply", saves=mul_saves),
     _shapeless("concat", "concatenation"),
-    replace(_shapeless("upsample", "upsampling", module="upsample", spatial="resize"), forward=upsample),
-    replace(_shapeless("gridpool", "pooling to a grid", module="gridpool", spatial="grid",
-                       term="pool"), forward=grid_pool, latency=element_latency("pool", per_input=True)),
+    replace(_shapeless("upsample", "upsampling", module="upsample", spatial="resize"), forward=upsample,
+            latency=upsample_latency),
+    replace(_shapeless("gridpool", "pooling to a grid", module="gridpool", spatial="grid"), forward=grid_pool,
+            latency=element_latency("gridpool", per_input=True)),
     replace(_shapeless("norm", "batchnorm", saves=norm_saves, module="norm"), forward=batch_norm, trains=True),
     OpSpec("attn", attention, "attention matmuls", backward=attention_backward, trains=False,
            saves=attention_saves, latency=attention_latency, module=_module("attention"), spatial="resize",

@@ -154,11 +154,23 @@ def verify(**options):
     return run_verify(**options)
 
 
-def measure(models, alphas=None, resolutions=None, convention: str = "paper", *, output=None, **settings):
+def measure(models, alphas=None, resolutions=None, convention: str = "paper", *, output=None, suite=False,
+            table=None, passes=None, **settings):
     """``timing.measure`` of the configurations of ``models`` (``timing.configurations``), appending the
-    measurements to ``output`` (checked before any timing) when given."""
+    measurements to ``output`` (checked before any timing) when given; with ``suite``, the operator suite
+    (``suite.run``) of the shipped tables or of ``table``, written to ``output``."""
     from .timing import append, check_output, configurations, measure as run_measure
 
+    if suite or table is not None:
+        from .suite import run
+
+        if models is not None or alphas != [1.0] or resolutions:
+            raise UsageError("measure --suite samples its own layers: give no MODEL, --alpha or --resolution "
+                             "(--for TABLE: the layers of that table)")
+        return run(table, convention=convention, output=output, passes=passes, **settings)
+    if models is None:
+        raise UsageError("missing argument 'MODEL' (a table to measure), or give --suite")
+    settings["passes"] = 40 if passes is None else passes
     configs = configurations(models, alphas, resolutions, convention)
     if output is not None:
         check_output(output)

@@ -143,15 +143,15 @@ def check_config(c, table=None) -> dict:
     return dict(model=c["model"], alpha=r.alpha, resolution=int(r.resolution), convention=r.convention)
 
 
-def check_output(path) -> None:
+def check_output(path, columns=COLUMNS) -> None:
     """Fail now, not after the timing, if ``path`` cannot take the measurements: unwritable, or a CSV
-    with another header."""
+    with another header than ``columns``."""
     p = Path(str(path)).expanduser()
     try:
         if p.is_file() and p.stat().st_size:
             with open(p, encoding="utf-8", newline="") as f:
                 header = next(csv.reader(f), [])
-            if tuple(h.strip() for h in header) != COLUMNS:
+            if tuple(h.strip() for h in header) != tuple(columns):
                 raise UsageError(f"{p.name} has other columns than a measurements file written by mnetcost; "
                                  "append to a new file")
         with open(p, "a", encoding="utf-8"):
@@ -172,11 +172,13 @@ def _check(runtime, threads, repeat, passes):
 
 
 def measure(configs, *, runtime: str = "onnxruntime", threads: int = 1, repeat: int | None = None, passes: int = 40,
-            seed: int | None = None, progress=None) -> list[Measurement]:
+            seed: int | None = None, progress=None, clock=None) -> list[Measurement]:
     """Time each configuration, a dict of ``model``, ``alpha``, ``resolution``, ``convention``, under
     the module's protocol (each checked by ``check_config``: a forward pass beyond ``traffic.FORWARD_LIMIT``
     bytes is refused before anything is built; running out of memory is an ``EnvironmentProblem``).
-    ``progress(message)`` is told what is happening."""
+    ``progress(message)`` is told what is happening; ``clock``: as for ``time_sessions`` (on a shared
+    machine ``time.thread_time`` with one thread: the runtime runs in the calling thread, so the time
+    other processes hold the core is not counted)."""
     _check(runtime, threads, repeat, passes)
     if isinstance(configs, (str, bytes, dict)) or not hasattr(configs, "__iter__"):
         raise UsageError(f"configs is a list of configurations (dicts of {', '.join(CONFIG_KEYS)}), got {configs!r:.80}")
@@ -194,7 +196,7 @@ def measure(configs, *, runtime: str = "onnxruntime", threads: int = 1, repeat: 
     say = progress or (lambda message: None)
     with memory_guard("measure"):
         sessions = [_session(ort, c, threads, say) for c in configs]
-        timed = time_sessions(sessions, repeat=repeat, passes=passes, seed=seed, progress=say)
+        timed = time_sessions(sessions, repeat=repeat, passes=passes, seed=seed, progress=say, clock=clock)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return [Measurement(c["model"], float(c["alpha"]), int(c["resolution"]), c["convention"], t.latency_s * 1e3,
                         t.median_s * 1e3, t.iqr_pct, t.pass_sd_pct, t.runs, passes, threads,

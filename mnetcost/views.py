@@ -246,13 +246,23 @@ def fitting(columns: dict, dev, model, convention, limits: dict, dtype: str, sch
     columns = [("alpha", "α", "float"), ("resolution", "px", "float"), ("count", label, "count"),
                ("params", "params", "count")] + peak + (
         [("latency", "ms", "decimal")] if timed else []) + ([("best", "Pareto", "text")] if all_rows else [])
-    machine = keys("alpha", "resolution", "macs", "params", "peak_bytes", *(("latency_ms",) if timed else ()), "pareto")
+    suite = bool(found) and "covered" in found[0]
+    machine = keys("alpha", "resolution", "macs", "params", "peak_bytes", *(("latency_ms",) if timed else ()), "pareto",
+                   *(("covered",) if suite else ()))
     caption = (f"{len(found)} of the searched configurations fit ({budget}); "
-               f"{sum(r['pareto'] for r in found)} are Pareto-best. {UNIT_NOTE[unit]}")
+               f"{sum(r['pareto'] for r in found)} are Pareto-best. {UNIT_NOTE[unit]}" + _beyond(found))
     if not found:
         caption = f"No configuration fits ({budget}): widen the search or the budget."
     return View(f"{model}: configurations within the budget", columns, machine, records, caption,
                 document=lambda rows: {"model": model, "convention": convention, "budget": budget, "rows": rows})
+
+
+def _beyond(found) -> str:
+    """A caption's note of the configurations whose latency extrapolates beyond a profile's operator suite."""
+    out = sum(not r.get("covered", True) for r in found)
+    return (f" {out} of them have layers beyond what the device's operator suite measured: their latency is "
+            "extrapolated (column covered in -f csv or json; roofline's confidence column says which layers)."
+            if out else "")
 
 
 def sweep(records, grid, resolutions, model, convention, spatial, unit: str) -> View:
@@ -431,6 +441,10 @@ def roofline(r, model, bound_ops: dict, other: float) -> View:
     machine = keys("name", "op", "mult_adds", "bytes_moved", "intensity", "compute_s", "memory_s", "other_s", "time_s",
                    "bound")
     dev = r.device
+    flagged = [rec["name"] for rec in records if rec.get("confidence", "covered") != "covered"]
+    if "confidence" in r.columns:
+        columns.append(("confidence", "confidence", "text"))
+        machine += keys("confidence")
     caption = (f"Total: {r.latency_s * 1e3:.2f} ms on {dev.name} ({rate(dev.peak_macs, 'GMAC/s')}, "
                f"{rate(dev.bandwidth, 'GB/s')}, {r.dtype})"
                + (f", of which {other * 1e3:.2f} ms per-layer and per-element costs" if other else "")
@@ -439,7 +453,9 @@ def roofline(r, model, bound_ops: dict, other: float) -> View:
                   "profile's MAC rate for the layer's class and its bandwidth are unbounded (a fitted profile finds no "
                   "measurable cost there), so the layer takes only the per-layer and per-element costs"
                   if unbounded else "")
-               + f". {dev.source.rstrip('.')}." + (f" Held out: {dev.held_out}." if dev.held_out else ""))
+               + f". {dev.source.rstrip('.')}." + (f" Held out: {dev.held_out}." if dev.held_out else "")
+               + (f" Extrapolated beyond the operator suite ({_listed(flagged)}): see the confidence column."
+                  if flagged else ""))
     return View(f"{model}: roofline", columns, machine, records, caption,
                 document=lambda rows: {"model": model, "device": device_document(dev), "dtype": r.dtype,
                                        "latency_s": r.latency_s, "memory_bound": r.memory_bound, "layers": rows})
@@ -515,6 +531,8 @@ def device_list(found: dict, device_file) -> View:
 
 def measurements(rows, output) -> View:
     """``timing.measure``: each configuration's latency with the noise of its measurement."""
+    if rows and hasattr(rows[0], "layer"):
+        return suite_measurements(rows, output)
     records = [vars(r) | {"config": f"{r.model} {r.alpha:g} {r.resolution}", "latency": f"{r.latency_ms:.3g}",
                           "median": f"{r.median_ms:.3g}", "iqr": f"{r.iqr_pct:.1f}", "sd": f"{r.pass_sd_pct:.1f}"}
                for r in rows]
@@ -528,6 +546,22 @@ def measurements(rows, output) -> View:
                "pass sd: the spread of those group figures (the noise of the latency itself); IQR: of single runs."
                + (f" Appended to {output}." if output else ""))
     return View("Measured latency", columns, machine, records, caption)
+
+
+def suite_measurements(rows, output) -> View:
+    """``suite.run``: each layer's time, the graph's, and the kernels the runtime ran for it."""
+    records = [vars(r) | {"config": f"{r.model} {r.alpha:g} {r.resolution}", "latency": f"{r.latency_ms:.3g}",
+                          "graph": f"{r.graph_ms:.3g}", "sd": f"{r.pass_sd_pct:.1f}"} for r in rows]
+    columns = [("config", "model α px", "long"), ("layer", "layer", "long"), ("stratum", "kind", "long"),
+               ("latency", "layer ms", "text"), ("graph", "graph ms", "text"), ("sd", "pass sd %", "text"),
+               ("kernels", "kernels run", "long")]
+    from .suite import COLUMNS
+
+    first = rows[0]
+    caption = (f"{len(rows)} layers, each its own graph, timed with {first.runtime}, {first.threads} thread(s), "
+               f"{first.passes} passes; layer ms: the graph's time beyond the null graph's ({first.null_ms * 1e3:.1f} us), "
+               "times its own kernels' share in the runtime's profile." + (f" Written to {output}." if output else ""))
+    return View("Operator suite", columns, keys(*COLUMNS), records, caption)
 
 
 def _choice_caption(records, shown, budget, dev, dtype, schedule) -> str:
@@ -565,9 +599,11 @@ def choice(records, dev, limits: dict, dtype, schedule: str, all_rows: bool) -> 
         ("macs", "MACs", "count"), ("params", "params", "count"), ("peak_bytes", "peak B", "count"),
         ("best", "best", "text")]
     machine = keys("source", "checkpoint", "model", "alpha", "resolution", "convention", "classes", "top1", "top5",
-                   "variant", "latency_ms", "macs", "params", "peak_bytes", "pareto", "citation")
+                   "variant", "latency_ms", "macs", "params", "peak_bytes", "pareto", "citation",
+                   *(("covered",) if records and "covered" in records[0] else ()))
     return View("Published checkpoints within the budget", columns, machine, records,
-                _choice_caption(records, shown, budget, dev, dtype, schedule), shown=shown, whole="checkpoint",
+                _choice_caption(records, shown, budget, dev, dtype, schedule) + _beyond(records), shown=shown,
+                whole="checkpoint",
                 document=lambda rows: {"budget": budget, "device": device_document(dev) if timed else None,
                                        "rows": rows})
 

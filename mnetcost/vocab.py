@@ -21,7 +21,9 @@ FORMS = {"roofline": "one MAC rate and a bandwidth (MobileNetV4's Eq. 1)",
          "overhead": "one MAC rate, a bandwidth and a cost per layer",
          "classes": "a MAC rate per layer class, a bandwidth and a cost per layer",
          "full": "a MAC rate per layer class, a bandwidth, a cost per layer and per squeeze-excite block, and a cost "
-                 "per element of each element-wise operator"}
+                 "per element of each element-wise operator",
+         "suite": "the full model's terms fitted per operator to an operator suite's layers (measure --suite), plus "
+                  "the runtime's fixed cost of a call"}
 HOLDOUTS = {"network": "leave one network (model and alpha) out", "model": "leave one model out",
             "row": "leave one measurement out"}
 

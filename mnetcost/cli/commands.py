@@ -135,10 +135,8 @@ def roofline(cfg: Config, device: Device = None, device_file: DeviceFile = None,
 @command
 def calibrate(measurements: O("--measurements/-m", metavar="FILE") = None,
               published: O("--published/-p", metavar="SET") = None, form: O("--form", Optional[Form]) = None,
-              holdout: O("--holdout", Optional[Holdout]) = None,
-              ridge_point: Number("--ridge-point", Optional[float], "MAC/B") = None,
-              dtype: O("--dtype", Optional[Dtype], key="calibrate-dtype") = None,
-              name: O("--name", metavar="NAME") = None,
+              holdout: O("--holdout", Optional[Holdout]) = None, ridge_point: Number("--ridge-point", Optional[float], "MAC/B") = None,
+              dtype: O("--dtype", Optional[Dtype], key="calibrate-dtype") = None, name: O("--name", metavar="NAME") = None,
               output: O("--output/-o", metavar="FILE", key="calibrate-output") = None, fmt: Fmt = F):
     c = lib.reports.calibrate(measurements, published, form=form and form.value, holdout=holdout and holdout.value,
                               ridge_point=ridge_point, dtype=dtype and dtype.value, name=name, output=output)
@@ -151,16 +149,17 @@ def devices(device_file: DeviceFile = None, fmt: Fmt = F):
 
 
 @command
-def measure(model: A("MODEL", "measure-model"), alpha: O("--alpha/-a", str, "LIST", "measure-alpha") = "1.0",
+def measure(model: A("[MODEL]", "measure-model", Optional[str]) = None,
+            alpha: O("--alpha/-a", str, "LIST", "measure-alpha") = "1.0",
             resolution: O("--resolution/-r", metavar="LIST", key="measure-resolution") = None,
             convention: Convention = vocab.DEFAULT_CONVENTION, runtime: O("--runtime", str, "NAME") = "onnxruntime",
             threads: Whole("--threads", int, "N") = 1, repeat: Whole("--repeat", Optional[int], "R") = None,
-            passes: Whole("--passes", int, "P") = 40,
+            passes: Whole("--passes", Optional[int], "P") = None, suite: Flag("--suite") = False,
+            table: O("--for", metavar="TABLE") = None,
             output: O("--output/-o", metavar="FILE", key="measure-output") = None, fmt: Fmt = F):
-    rows = lib.reports.measure(model, parsing.values(alpha, "--alpha"),
-                               parsing.values(resolution, "--resolution", int), convention, output=output,
-                               runtime=runtime, threads=threads, repeat=repeat, passes=passes,
-                               progress=lib.terminal.progress())
+    rows = lib.reports.measure(model, parsing.values(alpha, "--alpha"), parsing.values(resolution, "--resolution", int),
+                               convention, output=output, runtime=runtime, threads=threads, repeat=repeat,
+                               passes=passes, suite=suite, table=table, progress=lib.terminal.progress())
     show(lib.views.measurements(rows, output), fmt)
 
 

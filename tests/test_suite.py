@@ -1,0 +1,160 @@
+"""The operator suite (issue #24): the plumbing of measure --suite -> calibrate -> roofline, and the device
+file's coverage. The miniature suite runs whenever torch, onnx and onnxruntime are installed (the measure
+extra; CI's measure job); no timing is asserted, only that the figures are positive and finite, that what is
+written reads back, and that a prediction beyond what the suite measured says so."""
+
+import csv
+import json
+import math
+import os
+
+import pytest
+
+from mnetcost.calibration import Observation, calibrate, read_measurements
+from mnetcost.cli import main
+from mnetcost.errors import TableError, UsageError
+from mnetcost.latency import Device, read_devices, roofline, write_device
+from mnetcost.suite import COLUMNS, sample, stratum
+
+
+def _measure_extra():
+    if os.environ.get("MNETCOST_REQUIRE_TORCH"):
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    else:
+        pytest.importorskip("onnxruntime")
+        pytest.importorskip("onnx")
+        pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def mini_suite(tmp_path_factory):
+    """A seconds-long suite: the layers of V3-Small, a dozen graphs (at least one per stratum), one pass of one run."""
+    _measure_extra()
+    from mnetcost.suite import run
+
+    out = tmp_path_factory.mktemp("suite") / "suite.csv"
+    rows = run("v3-small", size=12, passes=1, repeat=1, seed=3, output=out)
+    return out, rows
+
+
+@pytest.mark.measure
+def test_the_miniature_suite_writes_what_calibrate_reads(mini_suite):
+    path, rows = mini_suite
+    with open(path, newline="", encoding="utf-8") as f:
+        records = list(csv.DictReader(f))
+    assert tuple(records[0]) == COLUMNS and len(records) == len(rows) >= 12
+    kinds = {r["stratum"].split()[0] for r in records}
+    assert {"conv", "dw", "pw", "se", "add", "fc", "pool"} <= kinds
+    for r in records:
+        assert math.isfinite(float(r["latency_ms"])) and float(r["latency_ms"]) > 0
+        assert float(r["graph_ms"]) > 0 and 0 <= float(r["own_share"]) <= 1
+    convs = [r for r in records if r["stratum"].startswith(("conv", "dw", "pw"))]
+    assert all("Conv" in r["kernels"] for r in convs)  # what the runtime ran, from its own profile
+    obs = read_measurements(path)
+    assert all(o.layer for o in obs) and all(o.null_s > 0 for o in obs)
+
+
+@pytest.mark.measure
+def test_measure_calibrate_roofline_through_the_cli(mini_suite, tmp_path, capsys):
+    path, _ = mini_suite
+    device_file = tmp_path / "here.csv"
+    assert main(["calibrate", "-m", str(path), "-o", str(device_file), "--name", "here", "-f", "json"]) == 0
+    capsys.readouterr()
+    here = read_devices(device_file)["here"]
+    assert here.coverage and dict(here.costs)["network"] > 0
+    assert main(["roofline", "v3-small", "--device-file", str(device_file), "-d", "here", "-f", "json"]) == 0
+    layers = json.loads(capsys.readouterr().out)["layers"]
+    assert all(layer["confidence"] for layer in layers)
+    # EfficientNet-B0's SiLU was never in a V3-Small suite: its layers say so instead of predicting silently
+    assert main(["roofline", "efficientnet-b0", "--device-file", str(device_file), "-f", "json"]) == 0
+    confidence = [layer["confidence"] for layer in json.loads(capsys.readouterr().out)["layers"]]
+    assert any("unseen: silu" in c for c in confidence)
+
+
+def test_measure_suite_takes_no_model(capsys):
+    assert main(["measure", "v2", "--suite"]) == 2
+    assert "--suite" in capsys.readouterr().err
+
+
+def test_the_sample_covers_every_stratum_of_a_table():
+    """Every kind of layer of V3-Large (op, kernel, stride, activation, squeeze-excite's gates) is in the
+    sample, at least one each, and the sample is the same for the same seed."""
+    from mnetcost.engine import cost_layers
+
+    items = sample(["v3-large"], size=20, seed=0)
+    _, layers, s = cost_layers("v3-large", convention="paper")
+    assert {stratum(l, s.rules) for l in layers} <= {i.stratum for i in items}
+    assert items == sample(["v3-large"], size=20, seed=0)
+    with pytest.raises(UsageError):
+        sample(["v3-large"], size=0)
+
+
+def test_coverage_round_trips_and_older_device_files_still_read(tmp_path):
+    d = Device("here", 5e10, float("inf"), costs=(("layer", 1e-6), ("network", 5e-6)),
+               coverage=(("pw", 1e5, 3e8), ("relu", 10.0, 1e6)))
+    path = tmp_path / "d.csv"
+    write_device(d, path)
+    assert read_devices(path)["here"] == d
+    old = tmp_path / "old.csv"
+    old.write_text("name,peak_macs,bandwidth,dtype,terms,source\nold,1e10,1e10,float32,layer=2e-6,by hand\n")
+    assert read_devices(old)["old"].coverage == ()
+
+
+@pytest.mark.parametrize("cell", ["pw=1..", "nothing=1..2", "pw=2", "pw=a..b", "pw=-1..2"])
+def test_a_bad_coverage_cell_names_the_file_and_line(tmp_path, cell):
+    path = tmp_path / "bad.csv"
+    path.write_text(f"name,peak_macs,bandwidth,coverage\nx,1e10,1e10,{cell}\n")
+    with pytest.raises((TableError, UsageError), match="bad.csv, line 2"):
+        read_devices(path)
+
+
+def test_a_suite_fit_marks_what_it_never_measured():
+    """A hand-made suite of V2's layers (ReLU6 only): a V3 layer's Hardswish is unseen, a V2 layer far
+    larger than any measured is beyond; the latencies are made up (only the flags are checked)."""
+    from mnetcost.engine import cost_layers
+
+    _, layers, _ = cost_layers("v2", alpha=0.5, resolution=128, convention="paper")
+    obs = [Observation("hand", "v2", 0.5, 128, "paper", 1e-5 * (1 + i % 7), layer=l.name, null_s=5e-6)
+           for i, l in enumerate(layers)]
+    device = calibrate(obs, name="hand", holdout="row").device
+    v3 = roofline("v3-large", device=device).columns["confidence"]
+    assert any(c.startswith("unseen") and "hswish" in c for c in v3)
+    big = roofline("v2", alpha=1.4, resolution=512, device=device).columns["confidence"]
+    assert any(c.startswith("beyond") for c in big)
+    same = roofline("v2", alpha=0.5, resolution=128, device=device).columns["confidence"]
+    assert set(same) == {"covered"}
+
+
+def test_a_suite_with_networks_fits_what_composing_the_layers_costs():
+    """Layers and whole networks in one file: the layers' model from the layers, then the composition terms
+    (per layer, per weight, per squeeze-excite element, per call) from the networks; made-up latencies, so
+    only the plumbing is checked: the form, the coverage, and composition costs that are numbers >= 0."""
+    from mnetcost.calibration import COMPOSITION
+    from mnetcost.engine import cost_layers
+
+    _, layers, _ = cost_layers("v3-small", alpha=0.75, resolution=160, convention="paper")
+    obs = [Observation("hand", "v3-small", 0.75, 160, "paper", 2e-5 * (1 + i % 5), layer=l.name, null_s=5e-6)
+           for i, l in enumerate(layers)]
+    obs += [Observation("hand", "v3-small", a, r, "paper", t) for a, r, t in ((0.75, 160, 2e-3), (1.0, 224, 4e-3))]
+    c = calibrate(obs, name="composed", holdout="row")
+    assert c.form == "suite" and c.device.coverage
+    costs = dict(c.device.costs)
+    assert all(costs.get(t, 0.0) >= 0 for t in COMPOSITION)
+
+
+def test_fit_and_choose_mark_configurations_beyond_the_suite():
+    """A hand-made suite of V2 at 0.5/128: fit's grid and choose's checkpoints carry ``covered``, False where a
+    layer lies beyond it (a larger V2), True at the measured configuration."""
+    from mnetcost.engine import cost_layers
+    from mnetcost.explore import choose_records, fit_columns
+
+    _, layers, _ = cost_layers("v2", alpha=0.5, resolution=128, convention="paper")
+    obs = [Observation("hand", "v2", 0.5, 128, "paper", 1e-5 * (1 + i % 7), layer=l.name, null_s=5e-6)
+           for i, l in enumerate(layers)]
+    device = calibrate(obs, name="hand", holdout="row").device
+    cols, _ = fit_columns("v2", [0.5, 1.4], [128, 320], device=device)
+    got = {(a, r): c for a, r, c in zip(cols["alpha"].tolist(), cols["resolution"].tolist(), cols["covered"].tolist())}
+    assert got[(0.5, 128)] and not got[(1.4, 320)]
+    chosen, _ = choose_records(device=device)
+    assert {r["covered"] for r in chosen} == {False, True} or not any(r["covered"] for r in chosen)
