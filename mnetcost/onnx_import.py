@@ -31,7 +31,7 @@ from .onnx_graph import Graph, Node, read
 FAMILIES = ("v2", "v3", "efficientnet", "v4", "mnasnet", "v1")
 COLUMNS = ("stage", "op", "start", "kernel", "exp", "out", "n", "stride", "se", "nl", "bn", "bias", "width",
            "residual", "layer_scale", "dilation", "from", "size", "args", "source")
-WEIGHTED = ("conv", "pw", "dw", "fc")
+WEIGHTED = ("conv", "pw", "dw", "gconv", "fc")
 
 
 @dataclass
@@ -143,7 +143,7 @@ class _Emitter:
         if n.bn:
             return True, n.bias
         pooled = n.inputs[0] in self.pooled and self.family != "v4"  # V4 (timm): its pooled head conv has a BatchNorm
-        if self.folded_bn and n.bias and n.op in ("conv", "pw", "dw") and not pooled and self.later.get(n.output):
+        if self.folded_bn and n.bias and n.op in ("conv", "pw", "dw", "gconv") and not pooled and self.later.get(n.output):
             return True, False
         return False, n.bias
 
@@ -193,7 +193,7 @@ def _pooled(nodes) -> set:
     """Tensors computed from a global pooling's output by layers on that 1x1 map (squeeze-excite, heads)."""
     pooled = set()
     for n in nodes:
-        if n.op == "pool" or (n.op in ("conv", "pw", "fc", "act") and n.inputs[0] in pooled):
+        if n.op == "pool" or (n.op in ("conv", "pw", "gconv", "fc", "act") and n.inputs[0] in pooled):
             pooled.add(n.output)
     return pooled
 
@@ -206,7 +206,7 @@ def _weighted_later(nodes, readers) -> dict:
     return later
 
 
-KIND = {"conv": "conv", "pw": "conv", "dw": "dw", "fc": "fc", "norm": "norm", "add": "add", "mul": "mul",
+KIND = {"conv": "conv", "pw": "conv", "gconv": "conv", "dw": "dw", "fc": "fc", "norm": "norm", "add": "add", "mul": "mul",
         "pool": "pool", "concat": "concat", "upsample": "up"}
 
 
@@ -252,6 +252,9 @@ def _node_row(em: _Emitter, n: Node):
         if n.op != "dw":
             row["out"] = n.cout
             row["width"] = _role(em, n, row)
+        if n.op == "gconv":
+            row["args"] = f"groups={n.args['groups']}"
+            em.notes.append(f"{stage}: {n.args['groups']} groups, kept under alpha (its scaled widths must divide by it)")
     elif n.op == "upsample":
         row["size"] = em.ref(n.size)
         if n.nearest:

@@ -536,7 +536,7 @@ def _rows_of(ops) -> str:
 ONLY_FOR = {
     "start": f"a start depthwise kernel is only for {_rows_of(taking('start'))}",
     "dilation": "a dilation is only for a convolution",
-    "args": "op arguments are only for an mqa, upsample or gridpool row or an op registered with mnetcost.register_op",
+    "args": "op arguments are only for a conv, mqa, upsample or gridpool row or an op registered with mnetcost.register_op",
     "t": f"an expansion factor is only for {_rows_of(taking('t'))}",
     "exp": f"an expansion width is only for {_rows_of(taking('exp'))}",
     "se": f"squeeze-excite is only for {_rows_of(taking('se'))}",

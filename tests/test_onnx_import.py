@@ -208,17 +208,48 @@ def test_an_unknown_op_names_its_type_its_node_and_what_is_supported(tmp_path, c
     assert capsys.readouterr().err.count("\n") == 1
 
 
-def test_a_grouped_conv_is_refused(tmp_path):
-    from onnx import helper
+def _grouped_net(torch):
+    """Convs in 4, 8 and 2 groups (1 < groups < channels) between a standard stem and a classifier."""
+    nn = torch.nn
+
+    def cbr(i, o, k, s, g):
+        return [nn.Conv2d(i, o, k, s, k // 2, groups=g, bias=False), nn.BatchNorm2d(o), nn.ReLU()]
+
+    return nn.Sequential(*cbr(3, 16, 3, 2, 1), *cbr(16, 32, 3, 1, 4), *cbr(32, 48, 1, 1, 8), *cbr(48, 64, 3, 2, 2),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)).eval()
+
+
+@pytest.mark.torch
+def test_grouped_convs_import_to_torchs_counts(tmp_path):
+    """Ground truth from torch itself: FlopCounterMode / 2 at three resolutions, sum(p.numel())."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net, path = _grouped_net(torch), tmp_path / "grouped.onnx"
+    torch.onnx.export(net, torch.zeros(1, 3, 64, 64), str(path), opset_version=17, dynamo=False)
+    r = import_onnx(path, folded_bn=True)
+    assert [row.get("args") for row in r.rows if row["op"] == "conv"] == [None, "groups=4", "groups=8", "groups=2"]
+    assert "4 groups, kept under alpha" in r.text
+    table = tmp_path / "grouped.csv"
+    table.write_text(r.text, encoding="utf-8")
+    for resolution in (64, 96, 97):
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            net(torch.zeros(1, 3, resolution, resolution))
+        c = mnetcost.cost(str(table), resolution=resolution, convention="torchvision")
+        assert c.macs == counter.get_total_flops() // 2
+        assert c.params == sum(p.numel() for p in net.parameters())
+
+
+def test_a_grouped_conv_whose_outputs_do_not_divide_is_refused(tmp_path):
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
 
     path = _tiny(tmp_path, helper.make_node("Conv", ["y", "w2"], ["z"], name="grouped", group=2))
-    import onnx
-    import numpy as np
-    from onnx import numpy_helper
     m = onnx.load(str(path))
-    m.graph.initializer.append(numpy_helper.from_array(np.zeros((8, 4, 1, 1), dtype=np.float32), "w2"))
+    m.graph.initializer.append(numpy_helper.from_array(np.zeros((7, 4, 1, 1), dtype=np.float32), "w2"))
     onnx.save(m, str(path))
-    with pytest.raises(UnknownOp, match="grouped convolution \\(group 2"):
+    with pytest.raises(UnknownOp, match="grouped convolution \\(group 2\\) whose 7 output channels"):
         import_onnx(path)
 
 
