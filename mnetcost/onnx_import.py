@@ -97,12 +97,29 @@ def _text(e, notes, family, g: Graph, path) -> str:
     if e.classes:
         head.append(f"# classes: {e.classes}")
     head.append(f"# source: {base}, read by mnetcost import")
+    end = _backbone_end(e.rows, min(g.height, g.width))
+    if end:
+        head.append(f"# backbone-end: {end}")
     head += [f"# note: {n}" for n in notes]
     out = io.StringIO()
     w = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n", extrasaction="raise")
     w.writeheader()
     w.writerows({c: r.get(c, "") for c in COLUMNS} for r in e.rows)
     return "\n".join(head) + "\n" + out.getvalue()
+
+
+def _backbone_end(rows: list, size: int) -> str:
+    """The last row before the first whose output stride exceeds ``size`` (the rows' strides followed through their
+    ``from``), or "" when none does."""
+    strides, previous = {"input": 1}, "input"
+    for row in rows:
+        refs = row["from"].split(",") if row.get("from") else [previous]
+        stride = max(strides.get(ref.partition(".")[0], 1) for ref in refs) * int(row.get("stride") or 1)
+        if stride > size:
+            return previous if previous != "input" else ""
+        strides[row["stage"]] = stride
+        previous = row["stage"]
+    return ""
 
 
 def _notes(e, family, why, folded_bn, g) -> list:
@@ -120,6 +137,11 @@ def _notes(e, family, why, folded_bn, g) -> list:
                            "bias); other biases as biases" if folded_bn else
                            "what the file's operators use (a conv with a bias: bn = 0, its bias counted; a tensor "
                            "several nodes share counted at each use); --folded-bn reads exported BatchNorms back")]
+    end = _backbone_end(e.rows, min(g.height, g.width))
+    if end:
+        notes.append(f"backbone-end {end}: the rows after it reach a stride beyond the file's {min(g.height, g.width)} "
+                     "px input (an SSD's last extra layers, whose maps stay 1 x 1), so the rows up to it are the "
+                     "table's backbone part and the smallest input is their total stride (docs/schema.md)")
     return notes + e.notes + g.notes
 
 

@@ -245,6 +245,8 @@ def parse_table(text: str, path: str = "<table>", custom: tuple = ()) -> Table:
     _check_header(header, where, problems)
     rows = list(_backbone_rows(backbone, meta1("backbone-end"), where, problems)) if backbone else []
     graph = _read_rows(records, header, rows, head, where, problems, custom)
+    if not backbone and meta1("backbone-end"):
+        rows = _own_backbone(rows, meta1("backbone-end"), where, problems)
     if not any(row.part == "head" for row in rows) and not problems:
         problems.append(f"{where}: the table has no rows")
     if meta1("reduced-tail") or not backbone:
@@ -254,7 +256,7 @@ def parse_table(text: str, path: str = "<table>", custom: tuple = ()) -> Table:
         tail = tuple(pair for pair in backbone.reduced_tail if pair[0] in kept)
     if problems:
         raise TableError("\n".join(problems))
-    chain = [row for row in rows if row.part == "backbone"] if backbone else rows
+    chain = [row for row in rows if row.part == "backbone"] or rows
     total_stride = graph.max_stride(chain)
     name = Path(path).stem
     return Table(
@@ -456,6 +458,17 @@ def _backbone(text: str, path: str, where: str, problems: list) -> Table | None:
     except (UnknownModel, TableError) as e:
         problems.append(f"{where}: metadata 'backbone': {str(e).splitlines()[0]}")
         return None
+
+
+def _own_backbone(rows: list, end: str, where: str, problems: list) -> list:
+    """A table without '# backbone:' whose 'backbone-end' names one of its own stages: the rows up to it are its
+    backbone part (the total stride, and so the smallest input, is theirs; the rows after are its head)."""
+    stages = [row.stage for row in rows]
+    if end not in stages:
+        problems.append(f"{where}: metadata 'backbone-end' must name a stage of this table, got {end!r}")
+        return rows
+    cut = stages.index(end) + 1
+    return [dataclasses.replace(row, part="backbone") for row in rows[:cut]] + rows[cut:]
 
 
 def _backbone_rows(backbone: Table, end: str, where: str, problems: list):

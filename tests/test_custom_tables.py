@@ -236,3 +236,23 @@ def test_a_grouped_conv_keeps_its_group_count_under_alpha(tmp_path, alpha, ok):
     assert int(r.columns["groups"][1]) == 16
     assert int(r.columns["params"][1]) == 3 * 3 * (cin // 16) * cout  # by hand: the paper convention counts no BatchNorm
     assert int(r.columns["mult_adds"][1]) == 3 * 3 * (cin // 16) * cout * 16 * 16
+
+
+def test_backbone_end_in_a_table_without_backbone_splits_its_own_rows(tmp_path):
+    """Rows up to backbone-end are the backbone part: the smallest input is their total stride (8 here), not
+    the whole table's (32); a bad stage name is refused."""
+    body = ("stage,op,kernel,out,n,stride\nc,conv,3,16,1,2\nd,conv,3,16,1,2\nx1,conv,3,16,1,2\nx2,conv,3,16,1,2\n"
+            "x3,conv,3,16,1,2\n")
+    path = tmp_path / "own.csv"
+    path.write_text("# family: v2\n# resolution: 8\n# backbone-end: x1\n" + body)
+    r = mnetcost.cost(str(path), resolution=8, convention="paper")
+    assert r.columns["part"].tolist() == ["backbone"] * 3 + ["head"] * 2
+    assert r.columns["h_out"].tolist() == [4, 2, 1, 1, 1]
+    with pytest.raises(MnetcostError, match="total stride is 8"):
+        mnetcost.cost(str(path), resolution=7, convention="paper")
+    path.write_text("# family: v2\n# resolution: 8\n" + body)
+    with pytest.raises(MnetcostError, match="total stride is 32"):
+        mnetcost.cost(str(path), resolution=8, convention="paper")
+    path.write_text("# family: v2\n# resolution: 8\n# backbone-end: nope\n" + body)
+    with pytest.raises(TableError, match="metadata 'backbone-end' must name a stage of this table, got 'nope'"):
+        mnetcost.cost(str(path))

@@ -261,11 +261,25 @@ def test_v4_blocks_become_uib_fused_and_mqa_rows(files):
     assert mqa["args"] == "heads=4; key_dim=64; value_dim=64; kv_stride=2" and mqa["layer_scale"] == 1
 
 
-def test_what_is_not_imported_yet_is_refused_in_one_line(files, capsys):
-    """SSDLite: its extra layers reach stride 512, beyond its 320 px input, which a table without a backbone
-    split refuses."""
-    assert main(["import", str(files["ssdlite320_mobilenet_v3_large"])]) == 1
-    assert "total stride" in capsys.readouterr().err
+@pytest.mark.parametrize("folded", [False, True])
+def test_ssdlite_imports_with_its_own_backbone_split(files, tmp_path, folded):
+    """SSDLite: its last extra layers reach stride 512, beyond its 320 px input (their maps stay 1 x 1); the
+    import ends its backbone part before them (# backbone-end), so its smallest input is stride 256 and its MACs
+    equal torchvision's at 320 and 256 (truth.csv); the parameters are the file's, or torch's with --folded-bn."""
+    model = "ssdlite320_mobilenet_v3_large"
+    r = import_onnx(files[model], folded_bn=folded)
+    assert "# backbone-end: conv27\n" in r.text and any(n.startswith("backbone-end conv27:") for n in r.notes)
+    path = tmp_path / "ssd.csv"
+    path.write_text(r.text, encoding="utf-8")
+    for t in _truth(model, width="1.0"):
+        c = mnetcost.cost(str(path), resolution=int(t["resolution"]), convention="torchvision")
+        assert c.macs == int(t["macs"]), t
+    t, = _truth(model, exported="1")
+    assert c.params == int(t["params" if folded else "file_params"])
+    part = dict(zip(c.columns["name"].tolist(), c.columns["part"].tolist()))
+    assert (part["conv1"], part["conv27"], part["dw28"]) == ("backbone", "backbone", "head")
+    with pytest.raises(UsageError, match="total stride is 256"):
+        mnetcost.cost(str(path), resolution=255, convention="torchvision")
 
 
 def test_unknown_family_is_a_usage_error(files):
