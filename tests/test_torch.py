@@ -224,3 +224,19 @@ def test_verify_is_bounded_and_out_of_memory_is_the_environment(monkeypatch, cap
     from mnetcost.cli import main
 
     assert main(["verify", "v3-small", "-r", "96"]) == 3
+
+
+def test_grouped_convs_training_step_matches_torchs_count(tmp_path):
+    """One training step (batch 2, forward and backward) of the grouped table's module: FlopCounterMode / 2
+    equals mnetcost's forward plus torch-counted backward mult-adds (torch's weight gradient ignores groups)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from mnetcost.train import training
+
+    path = tmp_path / "grouped.csv"
+    path.write_text(GROUPED)
+    net = build(str(path), convention="torchvision", classes=7).train()
+    with FlopCounterMode(display=False) as counter:
+        net(torch.zeros(2, 3, 64, 64)).sum().backward()
+    t = training(str(path), batch=2, resolution=64, classes=7).totals
+    assert t["forward_macs"] + t["backward_macs_torch"] == counter.get_total_flops() // 2
