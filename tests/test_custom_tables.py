@@ -248,6 +248,10 @@ def test_backbone_end_in_a_table_without_backbone_splits_its_own_rows(tmp_path):
     r = mnetcost.cost(str(path), resolution=8, convention="paper")
     assert r.columns["part"].tolist() == ["backbone"] * 3 + ["head"] * 2
     assert r.columns["h_out"].tolist() == [4, 2, 1, 1, 1]
+    from mnetcost.train import training
+
+    frozen = training(str(path), freeze="backbone", resolution=8, convention="paper").columns["frozen"]
+    assert frozen.tolist() == [True] * 3 + [False] * 2  # freeze="backbone": the rows up to backbone-end
     with pytest.raises(MnetcostError, match="total stride is 8"):
         mnetcost.cost(str(path), resolution=7, convention="paper")
     path.write_text("# family: v2\n# resolution: 8\n" + body)
