@@ -22,7 +22,7 @@ IMPORTED = ["mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "lraspp_
             "mobilenetv4_conv_small", "mobilenetv4_hybrid_medium"]
 # truth.csv's counts are torch's FlopCounterMode on a CPU: timm's fused attention counts 0 there (timm-fused)
 CONVENTION = {**{m: "torchvision" for m in IMPORTED[:4]}, "mobilenetv4_conv_small": "timm",
-              "mobilenetv4_hybrid_medium": "timm-fused"}
+              "mobilenetv4_hybrid_medium": "timm-fused", "ssdlite320_mobilenet_v3_large": "torchvision"}
 TIMM = Path(__file__).parent / "data" / "timm_totals.csv"
 
 
@@ -323,7 +323,7 @@ def _ort_optimized(path, folder):
     return Path(so.optimized_model_filepath)
 
 
-@pytest.mark.parametrize("model", IMPORTED)
+@pytest.mark.parametrize("model", IMPORTED + ["ssdlite320_mobilenet_v3_large"])
 def test_onnx_runtime_optimised_exports_cost_the_same(files, tmp_path, model):
     import onnx
 
