@@ -23,7 +23,7 @@ MAX_BYTES = 2 ** 31  # protobuf's own limit for one file
 ACTS = {"Relu": "RE", "HardSwish": "HS", "HardSigmoid": "HSIG", "Sigmoid": "SIG", "Gelu": "GE"}
 VIEWS = {"Identity", "Dropout", "Flatten", "Reshape", "Squeeze", "Unsqueeze"}
 META = {"Shape", "Size"}  # read a tensor's shape, not its values
-SUPPORTED = ("Conv (any kernel, stride, dilation; group 1 or depthwise)", "BatchNormalization", "Relu",
+SUPPORTED = ("Conv (any kernel, stride, dilation, group)", "BatchNormalization", "Relu",
              "Clip (0..6: ReLU6)", "HardSwish", "HardSigmoid", "Sigmoid", "Mul(x, Sigmoid(x)) (SiLU)", "Gelu",
              "Add", "Mul", "GlobalAveragePool", "ReduceMean (over H and W)", "Gemm", "MatMul (by a weight)",
              "Concat (channels)", "Resize (to another tensor's size)", "Identity", "Dropout",
@@ -34,7 +34,7 @@ SUPPORTED = ("Conv (any kernel, stride, dilation; group 1 or depthwise)", "Batch
 
 @dataclass
 class Node:
-    """One layer: ``op`` conv, pw, dw, norm, act, add, mul, pool, fc, concat, upsample; reading the data
+    """One layer: ``op`` conv, pw, dw, gconv (``args`` groups), norm, act, add, mul, pool, fc, concat, upsample; reading the data
     tensors ``inputs``, writing ``output``. ``onnx`` lists the file's node names it stands for."""
 
     op: str
@@ -303,10 +303,12 @@ def _conv(w, node, ins, data):
         op = "pw" if k == 1 else "conv"
     elif g == cin == cout:
         op = "dw"
+    elif cout % g == 0:
+        op = "gconv"  # a conv row with args groups=g
     else:
-        w.fail(node, f"is a grouped convolution (group {g}, {cin} -> {cout} channels): only group 1 and depthwise "
-                     "(group = input = output channels) are tables' ops")
-    return Node(op, node.name, [data[0]], node.output[0], k=k, s=s, dil=dil, cin=cin, cout=cout, bias=bias)
+        w.fail(node, f"is a grouped convolution (group {g}) whose {cout} output channels do not divide by its groups")
+    return Node(op, node.name, [data[0]], node.output[0], k=k, s=s, dil=dil, cin=cin, cout=cout, bias=bias,
+                args={"groups": g} if op == "gconv" else {})
 
 
 def _conv_size(hw, a, k, s, dil) -> tuple:
@@ -542,7 +544,8 @@ def fuse(nodes: list, outputs: list) -> list:
                     gate.op = "gone"
                     break
     nodes, renamed = [n for n in nodes if n.op != "gone"], {}
-    for kinds, take in (({"norm"}, ("conv", "pw", "dw")), ({"act"}, ("conv", "pw", "dw", "fc", "norm", "add", "mul"))):
+    for kinds, take in (({"norm"}, ("conv", "pw", "dw", "gconv")),
+                        ({"act"}, ("conv", "pw", "dw", "gconv", "fc", "norm", "add", "mul"))):
         by_out, readers, kept = {n.output: n for n in nodes}, _readers(nodes, outputs), []
         for n in nodes:
             last = by_out.get(n.inputs[0]) if n.inputs else None

@@ -31,7 +31,7 @@ from .onnx_graph import Graph, Node, read
 FAMILIES = ("v2", "v3", "efficientnet", "v4", "mnasnet", "v1")
 COLUMNS = ("stage", "op", "start", "kernel", "exp", "out", "n", "stride", "se", "nl", "bn", "bias", "width",
            "residual", "layer_scale", "dilation", "from", "size", "args", "source")
-WEIGHTED = ("conv", "pw", "dw", "fc")
+WEIGHTED = ("conv", "pw", "dw", "gconv", "fc")
 
 
 @dataclass
@@ -97,12 +97,29 @@ def _text(e, notes, family, g: Graph, path) -> str:
     if e.classes:
         head.append(f"# classes: {e.classes}")
     head.append(f"# source: {base}, read by mnetcost import")
+    end = _backbone_end(e.rows, min(g.height, g.width))
+    if end:
+        head.append(f"# backbone-end: {end}")
     head += [f"# note: {n}" for n in notes]
     out = io.StringIO()
     w = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n", extrasaction="raise")
     w.writeheader()
     w.writerows({c: r.get(c, "") for c in COLUMNS} for r in e.rows)
     return "\n".join(head) + "\n" + out.getvalue()
+
+
+def _backbone_end(rows: list, size: int) -> str:
+    """The last row before the first whose output stride exceeds ``size`` (the rows' strides followed through their
+    ``from``), or "" when none does."""
+    strides, previous = {"input": 1}, "input"
+    for row in rows:
+        refs = row["from"].split(",") if row.get("from") else [previous]
+        stride = max(strides.get(ref.partition(".")[0], 1) for ref in refs) * int(row.get("stride") or 1)
+        if stride > size:
+            return previous if previous != "input" else ""
+        strides[row["stage"]] = stride
+        previous = row["stage"]
+    return ""
 
 
 def _notes(e, family, why, folded_bn, g) -> list:
@@ -120,6 +137,11 @@ def _notes(e, family, why, folded_bn, g) -> list:
                            "bias); other biases as biases" if folded_bn else
                            "what the file's operators use (a conv with a bias: bn = 0, its bias counted; a tensor "
                            "several nodes share counted at each use); --folded-bn reads exported BatchNorms back")]
+    end = _backbone_end(e.rows, min(g.height, g.width))
+    if end:
+        notes.append(f"backbone-end {end}: the rows after it reach a stride beyond the file's {min(g.height, g.width)} "
+                     "px input (an SSD's last extra layers, whose maps stay 1 x 1), so the rows up to it are the "
+                     "table's backbone part and the smallest input is their total stride (docs/schema.md)")
     return notes + e.notes + g.notes
 
 
@@ -143,7 +165,7 @@ class _Emitter:
         if n.bn:
             return True, n.bias
         pooled = n.inputs[0] in self.pooled and self.family != "v4"  # V4 (timm): its pooled head conv has a BatchNorm
-        if self.folded_bn and n.bias and n.op in ("conv", "pw", "dw") and not pooled and self.later.get(n.output):
+        if self.folded_bn and n.bias and n.op in ("conv", "pw", "dw", "gconv") and not pooled and self.later.get(n.output):
             return True, False
         return False, n.bias
 
@@ -193,7 +215,7 @@ def _pooled(nodes) -> set:
     """Tensors computed from a global pooling's output by layers on that 1x1 map (squeeze-excite, heads)."""
     pooled = set()
     for n in nodes:
-        if n.op == "pool" or (n.op in ("conv", "pw", "fc", "act") and n.inputs[0] in pooled):
+        if n.op == "pool" or (n.op in ("conv", "pw", "gconv", "fc", "act") and n.inputs[0] in pooled):
             pooled.add(n.output)
     return pooled
 
@@ -206,7 +228,7 @@ def _weighted_later(nodes, readers) -> dict:
     return later
 
 
-KIND = {"conv": "conv", "pw": "conv", "dw": "dw", "fc": "fc", "norm": "norm", "add": "add", "mul": "mul",
+KIND = {"conv": "conv", "pw": "conv", "gconv": "conv", "dw": "dw", "fc": "fc", "norm": "norm", "add": "add", "mul": "mul",
         "pool": "pool", "concat": "concat", "upsample": "up"}
 
 
@@ -252,6 +274,9 @@ def _node_row(em: _Emitter, n: Node):
         if n.op != "dw":
             row["out"] = n.cout
             row["width"] = _role(em, n, row)
+        if n.op == "gconv":
+            row["args"] = f"groups={n.args['groups']}"
+            em.notes.append(f"{stage}: {n.args['groups']} groups, kept under alpha (its scaled widths must divide by it)")
     elif n.op == "upsample":
         row["size"] = em.ref(n.size)
         if n.nearest:

@@ -163,8 +163,9 @@ def _bias_ops(layer, rules, area):
 
 
 def standard_conv(layer, rules):
-    """D_K·D_K·M·N·D_F·D_F mult-adds, D_K·D_K·M·N weights (V1 paper, eq. 2)."""
-    weights = layer.kernel * layer.kernel * layer.c_in * layer.c_out
+    """D_K·D_K·M·N·D_F·D_F mult-adds, D_K·D_K·M·N weights (V1 paper, eq. 2); in G groups, each filter
+    reads M/G channels: D_K·D_K·(M/G)·N·D_F·D_F mult-adds, D_K·D_K·(M/G)·N weights."""
+    weights = layer.kernel * layer.kernel * (layer.c_in // layer.groups) * layer.c_out
     return OpCost(weights * layer.area_out, weights, layer.c_out, _bias_ops(layer, rules, layer.area_out))
 
 
@@ -175,8 +176,9 @@ def depthwise_conv(layer, rules):
 
 
 def pointwise_conv(layer, rules):
-    """M·N·D_F·D_F mult-adds, M·N weights: a 1x1 conv (V1 paper, eq. 5, second term)."""
-    weights = layer.c_in * layer.c_out
+    """M·N·D_F·D_F mult-adds, M·N weights: a 1x1 conv (V1 paper, eq. 5, second term); in G groups
+    (M/G)·N of each."""
+    weights = (layer.c_in // layer.groups) * layer.c_out
     return OpCost(weights * layer.area_out, weights, layer.c_out, _bias_ops(layer, rules, layer.area_out))
 
 

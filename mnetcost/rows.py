@@ -70,12 +70,28 @@ class RowType:
 
 
 class Conv(RowType):
-    op, out, bn, columns = "conv", "symbols", True, frozenset({"bias", "dilation"})
+    """A standard k x k conv (k = 1: pointwise); ``args`` ``groups=G`` splits it into G groups, each
+    reading C_in/G channels and writing C_out/G. G is the row's setting, never scaled by alpha: both
+    widths must divide by it in every configuration."""
+
+    op, out, bn, columns = "conv", "symbols", True, frozenset({"bias", "dilation", "args"})
+
+    def check(self, fields, bad, clean):
+        args = dict(fields["args"])
+        g = args.get("groups", 1)
+        if set(args) - {"groups"} or not isinstance(g, int) or not 0 < g <= MAX_VALUE:
+            bad("args", "a conv row takes groups=G (a positive whole number) or nothing")
+        elif isinstance(fields.get("out"), int) and fields["out"] % g:
+            bad("args", f"groups={g} does not divide the row's out width {fields['out']}")
 
     def build(self, b, row, x, stride):
         out_s = b.symbolic(row) if row.expr else b.width(row.width, row.out, x)
-        return b.add("pw" if row.kernel == 1 else "conv", x, stride, out_s, bn=row.bn, act=row.nl, k=row.kernel,
-                     c0=out_s if row.expr else row.out, bias=row.bias)
+        g = dict(row.args).get("groups", 1)
+        if g > 1 and (np.any(np.asarray(x.c) % g) or np.any(np.asarray(out_s) % g)):
+            raise TableError(f"{b.table.where}: row {row.stage!r} (line {row.line}) has groups={g}, which does not "
+                             f"divide its {int(np.min(x.c))} -> {int(np.min(out_s))} channels in every configuration")
+        return b.add("pw" if row.kernel == 1 else "conv", x, stride, out_s, groups=g, bn=row.bn, act=row.nl,
+                     k=row.kernel, c0=out_s if row.expr else row.out, bias=row.bias)
 
 
 class Dw(RowType):

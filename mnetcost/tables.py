@@ -245,6 +245,8 @@ def parse_table(text: str, path: str = "<table>", custom: tuple = ()) -> Table:
     _check_header(header, where, problems)
     rows = list(_backbone_rows(backbone, meta1("backbone-end"), where, problems)) if backbone else []
     graph = _read_rows(records, header, rows, head, where, problems, custom)
+    if not backbone and meta1("backbone-end"):
+        rows = _own_backbone(rows, meta1("backbone-end"), where, problems)
     if not any(row.part == "head" for row in rows) and not problems:
         problems.append(f"{where}: the table has no rows")
     if meta1("reduced-tail") or not backbone:
@@ -254,7 +256,7 @@ def parse_table(text: str, path: str = "<table>", custom: tuple = ()) -> Table:
         tail = tuple(pair for pair in backbone.reduced_tail if pair[0] in kept)
     if problems:
         raise TableError("\n".join(problems))
-    chain = [row for row in rows if row.part == "backbone"] if backbone else rows
+    chain = [row for row in rows if row.part == "backbone"] or rows
     total_stride = graph.max_stride(chain)
     name = Path(path).stem
     return Table(
@@ -458,6 +460,17 @@ def _backbone(text: str, path: str, where: str, problems: list) -> Table | None:
         return None
 
 
+def _own_backbone(rows: list, end: str, where: str, problems: list) -> list:
+    """A table without '# backbone:' whose 'backbone-end' names one of its own stages: the rows up to it are its
+    backbone part (the total stride, and so the smallest input, is theirs; the rows after are its head)."""
+    stages = [row.stage for row in rows]
+    if end not in stages:
+        problems.append(f"{where}: metadata 'backbone-end' must name a stage of this table, got {end!r}")
+        return rows
+    cut = stages.index(end) + 1
+    return [dataclasses.replace(row, part="backbone") for row in rows[:cut]] + rows[cut:]
+
+
 def _backbone_rows(backbone: Table, end: str, where: str, problems: list):
     """The backbone's rows a head keeps, up to ``end`` (default: the row before the classifier top)."""
     if backbone.backbone:
@@ -536,7 +549,7 @@ def _rows_of(ops) -> str:
 ONLY_FOR = {
     "start": f"a start depthwise kernel is only for {_rows_of(taking('start'))}",
     "dilation": "a dilation is only for a convolution",
-    "args": "op arguments are only for an mqa, upsample or gridpool row or an op registered with mnetcost.register_op",
+    "args": "op arguments are only for a conv, mqa, upsample or gridpool row or an op registered with mnetcost.register_op",
     "t": f"an expansion factor is only for {_rows_of(taking('t'))}",
     "exp": f"an expansion width is only for {_rows_of(taking('exp'))}",
     "se": f"squeeze-excite is only for {_rows_of(taking('se'))}",

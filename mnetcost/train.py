@@ -2,7 +2,8 @@
 a step needs (weights, gradients, optimizer state, what autograd keeps for the backward pass).
 
 Freezing. ``freeze="backbone"`` freezes every layer that ``top=False`` keeps (Keras'
-``base_model.trainable = False``; a head table's backbone); ``freeze=N`` the first N blocks in the
+``base_model.trainable = False``; a head table's backbone, or the rows up to a table's own ``backbone-end``);
+``freeze=N`` the first N blocks in the
 order ``cost(...).by_block()`` lists them (the stem is block 1). A frozen layer that no trainable layer
 precedes does no backward work and keeps nothing; a later layer's input "requires grad" once any
 trainable layer lies upstream of it.
@@ -67,7 +68,7 @@ def frozen_blocks(s, blocks: list, freeze) -> set:
     if freeze is None or freeze == 0:
         return set()
     if freeze == "backbone":
-        if s.table.backbone:
+        if s.table.backbone or any(part == "backbone" for _, part in blocks):  # a head table, or its own backbone-end
             return {b for b, part in blocks if part == "backbone"}
         kept = {row.stage for row in s.table.rows[:top_start(s.table)]}
         return {b for b, stage in ((b, b.partition(".")[0]) for b, _ in blocks) if stage in kept}

@@ -198,7 +198,11 @@ V4_HEADER = "# family: v4\nstage,op,start,kernel,exp,out,n,stride,layer_scale,ar
     ("m,mqa,,3,,32,1,1,,heads=65536; key_dim=65536", "heads x key_dim and heads x value_dim must be at most"),
     ("c2,conv,3,3,,32,1,1,,", "column start: a start depthwise kernel is only for a uib row"),
     ("c2,conv,,3,,32,1,1,1,", "column layer_scale: a layer scale is only for a fused, uib or mqa row"),
-    ("u,uib,3,3,64,32,1,1,,heads=2", "column args: op arguments are only for an mqa, upsample or gridpool row"),
+    ("u,uib,3,3,64,32,1,1,,heads=2", "column args: op arguments are only for a conv, mqa, upsample or gridpool row"),
+    ("c2,conv,,3,,32,1,1,,groups=3", "column args: groups=3 does not divide the row's out width 32"),
+    ("c2,conv,,3,,32,1,1,,groups=0", "column args: a conv row takes groups=G (a positive whole number) or nothing"),
+    ("c2,conv,,3,,32,1,1,,groups=2.5", "column args: a conv row takes groups=G"),
+    ("c2,conv,,3,,32,1,1,,colour=2", "column args: a conv row takes groups=G"),
 ])
 def test_v4_rows_are_checked(row, message):
     with pytest.raises(TableError) as e:
@@ -214,3 +218,45 @@ def test_a_row_error_names_the_users_file_not_its_name(tmp_path, capsys):
     assert main(["table", str(path)]) == 1
     assert capsys.readouterr().err == ("mnetcost: error: mine.csv: fc row 'fc' (line 6) needs a 1x1 input; "
                                        "add a pool row before it\n")
+
+
+@pytest.mark.parametrize("alpha, ok", [(1.0, True), (0.5, True), (0.35, False)])
+def test_a_grouped_conv_keeps_its_group_count_under_alpha(tmp_path, alpha, ok):
+    """groups=G is the row's setting, never scaled: 32 -> 64 channels in 16 groups at alpha 1 and 0.5 (16 -> 32),
+    refused where alpha 0.35 leaves 16 -> 24 (24 is no multiple of 16)."""
+    path = tmp_path / "g.csv"
+    path.write_text("# family: v2\n# resolution: 32\nstage,op,kernel,out,n,stride,width,args\n"
+                    "c,conv,3,32,1,2,stem,\ng,conv,3,64,1,1,,groups=16\n")
+    if not ok:
+        with pytest.raises(TableError, match="groups=16, which does not divide its 16 -> 24 channels"):
+            mnetcost.cost(str(path), alpha=alpha, convention="paper")
+        return
+    r = mnetcost.cost(str(path), alpha=alpha, convention="paper")
+    cin, cout = int(r.columns["c_in"][1]), int(r.columns["c_out"][1])
+    assert int(r.columns["groups"][1]) == 16
+    assert int(r.columns["params"][1]) == 3 * 3 * (cin // 16) * cout  # by hand: the paper convention counts no BatchNorm
+    assert int(r.columns["mult_adds"][1]) == 3 * 3 * (cin // 16) * cout * 16 * 16
+
+
+def test_backbone_end_in_a_table_without_backbone_splits_its_own_rows(tmp_path):
+    """Rows up to backbone-end are the backbone part: the smallest input is their total stride (8 here), not
+    the whole table's (32); a bad stage name is refused."""
+    body = ("stage,op,kernel,out,n,stride\nc,conv,3,16,1,2\nd,conv,3,16,1,2\nx1,conv,3,16,1,2\nx2,conv,3,16,1,2\n"
+            "x3,conv,3,16,1,2\n")
+    path = tmp_path / "own.csv"
+    path.write_text("# family: v2\n# resolution: 8\n# backbone-end: x1\n" + body)
+    r = mnetcost.cost(str(path), resolution=8, convention="paper")
+    assert r.columns["part"].tolist() == ["backbone"] * 3 + ["head"] * 2
+    assert r.columns["h_out"].tolist() == [4, 2, 1, 1, 1]
+    from mnetcost.train import training
+
+    frozen = training(str(path), freeze="backbone", resolution=8, convention="paper").columns["frozen"]
+    assert frozen.tolist() == [True] * 3 + [False] * 2  # freeze="backbone": the rows up to backbone-end
+    with pytest.raises(MnetcostError, match="total stride is 8"):
+        mnetcost.cost(str(path), resolution=7, convention="paper")
+    path.write_text("# family: v2\n# resolution: 8\n" + body)
+    with pytest.raises(MnetcostError, match="total stride is 32"):
+        mnetcost.cost(str(path), resolution=8, convention="paper")
+    path.write_text("# family: v2\n# resolution: 8\n# backbone-end: nope\n" + body)
+    with pytest.raises(TableError, match="metadata 'backbone-end' must name a stage of this table, got 'nope'"):
+        mnetcost.cost(str(path))

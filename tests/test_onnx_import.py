@@ -22,7 +22,7 @@ IMPORTED = ["mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "lraspp_
             "mobilenetv4_conv_small", "mobilenetv4_hybrid_medium"]
 # truth.csv's counts are torch's FlopCounterMode on a CPU: timm's fused attention counts 0 there (timm-fused)
 CONVENTION = {**{m: "torchvision" for m in IMPORTED[:4]}, "mobilenetv4_conv_small": "timm",
-              "mobilenetv4_hybrid_medium": "timm-fused"}
+              "mobilenetv4_hybrid_medium": "timm-fused", "ssdlite320_mobilenet_v3_large": "torchvision"}
 TIMM = Path(__file__).parent / "data" / "timm_totals.csv"
 
 
@@ -208,17 +208,48 @@ def test_an_unknown_op_names_its_type_its_node_and_what_is_supported(tmp_path, c
     assert capsys.readouterr().err.count("\n") == 1
 
 
-def test_a_grouped_conv_is_refused(tmp_path):
-    from onnx import helper
+def _grouped_net(torch):
+    """Convs in 4, 8 and 2 groups (1 < groups < channels) between a standard stem and a classifier."""
+    nn = torch.nn
+
+    def cbr(i, o, k, s, g):
+        return [nn.Conv2d(i, o, k, s, k // 2, groups=g, bias=False), nn.BatchNorm2d(o), nn.ReLU()]
+
+    return nn.Sequential(*cbr(3, 16, 3, 2, 1), *cbr(16, 32, 3, 1, 4), *cbr(32, 48, 1, 1, 8), *cbr(48, 64, 3, 2, 2),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)).eval()
+
+
+@pytest.mark.torch
+def test_grouped_convs_import_to_torchs_counts(tmp_path):
+    """Ground truth from torch itself: FlopCounterMode / 2 at three resolutions, sum(p.numel())."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net, path = _grouped_net(torch), tmp_path / "grouped.onnx"
+    torch.onnx.export(net, torch.zeros(1, 3, 64, 64), str(path), opset_version=17, dynamo=False)
+    r = import_onnx(path, folded_bn=True)
+    assert [row.get("args") for row in r.rows if row["op"] == "conv"] == [None, "groups=4", "groups=8", "groups=2"]
+    assert "4 groups, kept under alpha" in r.text
+    table = tmp_path / "grouped.csv"
+    table.write_text(r.text, encoding="utf-8")
+    for resolution in (64, 96, 97):
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            net(torch.zeros(1, 3, resolution, resolution))
+        c = mnetcost.cost(str(table), resolution=resolution, convention="torchvision")
+        assert c.macs == counter.get_total_flops() // 2
+        assert c.params == sum(p.numel() for p in net.parameters())
+
+
+def test_a_grouped_conv_whose_outputs_do_not_divide_is_refused(tmp_path):
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
 
     path = _tiny(tmp_path, helper.make_node("Conv", ["y", "w2"], ["z"], name="grouped", group=2))
-    import onnx
-    import numpy as np
-    from onnx import numpy_helper
     m = onnx.load(str(path))
-    m.graph.initializer.append(numpy_helper.from_array(np.zeros((8, 4, 1, 1), dtype=np.float32), "w2"))
+    m.graph.initializer.append(numpy_helper.from_array(np.zeros((7, 4, 1, 1), dtype=np.float32), "w2"))
     onnx.save(m, str(path))
-    with pytest.raises(UnknownOp, match="grouped convolution \\(group 2"):
+    with pytest.raises(UnknownOp, match="grouped convolution \\(group 2\\) whose 7 output channels"):
         import_onnx(path)
 
 
@@ -230,11 +261,25 @@ def test_v4_blocks_become_uib_fused_and_mqa_rows(files):
     assert mqa["args"] == "heads=4; key_dim=64; value_dim=64; kv_stride=2" and mqa["layer_scale"] == 1
 
 
-def test_what_is_not_imported_yet_is_refused_in_one_line(files, capsys):
-    """SSDLite: its extra layers reach stride 512, beyond its 320 px input, which a table without a backbone
-    split refuses."""
-    assert main(["import", str(files["ssdlite320_mobilenet_v3_large"])]) == 1
-    assert "total stride" in capsys.readouterr().err
+@pytest.mark.parametrize("folded", [False, True])
+def test_ssdlite_imports_with_its_own_backbone_split(files, tmp_path, folded):
+    """SSDLite: its last extra layers reach stride 512, beyond its 320 px input (their maps stay 1 x 1); the
+    import ends its backbone part before them (# backbone-end), so its smallest input is stride 256 and its MACs
+    equal torchvision's at 320 and 256 (truth.csv); the parameters are the file's, or torch's with --folded-bn."""
+    model = "ssdlite320_mobilenet_v3_large"
+    r = import_onnx(files[model], folded_bn=folded)
+    assert "# backbone-end: conv27\n" in r.text and any(n.startswith("backbone-end conv27:") for n in r.notes)
+    path = tmp_path / "ssd.csv"
+    path.write_text(r.text, encoding="utf-8")
+    for t in _truth(model, width="1.0"):
+        c = mnetcost.cost(str(path), resolution=int(t["resolution"]), convention="torchvision")
+        assert c.macs == int(t["macs"]), t
+    t, = _truth(model, exported="1")
+    assert c.params == int(t["params" if folded else "file_params"])
+    part = dict(zip(c.columns["name"].tolist(), c.columns["part"].tolist()))
+    assert (part["conv1"], part["conv27"], part["dw28"]) == ("backbone", "backbone", "head")
+    with pytest.raises(UsageError, match="total stride is 256"):
+        mnetcost.cost(str(path), resolution=255, convention="torchvision")
 
 
 def test_unknown_family_is_a_usage_error(files):
@@ -278,7 +323,7 @@ def _ort_optimized(path, folder):
     return Path(so.optimized_model_filepath)
 
 
-@pytest.mark.parametrize("model", IMPORTED)
+@pytest.mark.parametrize("model", IMPORTED + ["ssdlite320_mobilenet_v3_large"])
 def test_onnx_runtime_optimised_exports_cost_the_same(files, tmp_path, model):
     import onnx
 

@@ -127,6 +127,31 @@ def test_a_custom_table(tmp_path, convention, alpha):
         assert net(torch.zeros(1, 3, res, res)).shape == (1, 7)
 
 
+GROUPED = """# family: v3
+# resolution: 64
+# title: grouped convolutions (args groups=G: the group count stays G under alpha)
+stage,op,kernel,out,n,stride,nl,bn,width,args
+stem,conv,3,16,1,2,HS,1,stem,
+g1,conv,3,32,1,2,RE,1,,groups=4
+g2,conv,1,48,1,1,RE,0,,groups=8
+head,conv,1,128,1,1,HS,1,last,
+pool,pool,,,1,1,,0,,
+fc,fc,1,k,1,1,,0,classes,
+"""
+
+
+@pytest.mark.parametrize("convention", ["paper", "torchvision", "keras"])
+@pytest.mark.parametrize("alpha", [0.5, 1.0, 1.3])
+def test_grouped_convs_match_torchs_counts(tmp_path, convention, alpha):
+    path = tmp_path / "grouped.csv"
+    path.write_text(GROUPED)
+    net = build(str(path), alpha=alpha, convention=convention, classes=7)
+    assert [m.groups for m in net.modules() if isinstance(m, torch.nn.Conv2d)][1:3] == [4, 8]
+    for res in (32, 33, 64):
+        r = mnetcost.cost(str(path), alpha=alpha, resolution=res, convention=convention, classes=7)
+        assert compare(net, r).ok
+
+
 def test_build_runs_a_forward_pass_at_the_requested_resolution():
     net = build("v3-small", alpha=0.75, resolution=97, classes=10)
     assert isinstance(net, torch.nn.Module)
@@ -199,3 +224,19 @@ def test_verify_is_bounded_and_out_of_memory_is_the_environment(monkeypatch, cap
     from mnetcost.cli import main
 
     assert main(["verify", "v3-small", "-r", "96"]) == 3
+
+
+def test_grouped_convs_training_step_matches_torchs_count(tmp_path):
+    """One training step (batch 2, forward and backward) of the grouped table's module: FlopCounterMode / 2
+    equals mnetcost's forward plus torch-counted backward mult-adds (torch's weight gradient ignores groups)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from mnetcost.train import training
+
+    path = tmp_path / "grouped.csv"
+    path.write_text(GROUPED)
+    net = build(str(path), convention="torchvision", classes=7).train()
+    with FlopCounterMode(display=False) as counter:
+        net(torch.zeros(2, 3, 64, 64)).sum().backward()
+    t = training(str(path), batch=2, resolution=64, classes=7).totals
+    assert t["forward_macs"] + t["backward_macs_torch"] == counter.get_total_flops() // 2
