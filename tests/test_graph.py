@@ -240,8 +240,10 @@ def test_the_documented_user_op(tmp_path):
     assert r.layers.set_index("name").loc["g", "mult_adds"] == 9 * 16 * 32 // 4 * 8 * 8
     macs, params = grid(t, [1.0], [32, 64], ops=ops)
     assert macs[0, 0] == r.macs and macs[0, 1] == mnetcost.cost(t, resolution=64, ops=ops).macs and params[0] == r.params
-    with pytest.raises(TableError, match="op arguments"):
-        parse_table("# family: v2\nstage,op,kernel,out,n,stride,args\nx,conv,3,8,1,1,groups=4\n")
+    with pytest.raises(TableError, match="op arguments"):  # a built-in row without arguments refuses them
+        parse_table("# family: v2\nstage,op,kernel,out,n,stride,args\nx,dw,3,8,1,1,groups=4\n")
+    with pytest.raises(TableError, match="takes groups=G"):  # the built-in conv takes groups, nothing else
+        parse_table("# family: v2\nstage,op,kernel,out,n,stride,args\nx,conv,3,8,1,1,heads=4\n")
 
 
 def test_a_merge_that_names_a_stage_reads_its_last_layer():
