@@ -166,12 +166,13 @@ ROW = "stage,op,start,kernel,t,exp,out,n,stride,se,nl,from,args,width,layer_scal
 @st.composite
 def tables(draw):
     """A random valid table: a stem, blocks of every row type (V2/V3 inverted residuals, V4 fused, UIB and
-    Mobile MQA, a user's grouped conv, a graph add reading an earlier stage), a pooled classifier."""
+    Mobile MQA, a user's grouped conv, the built-in conv in groups, a graph add reading an earlier stage), a pooled
+    classifier."""
     family = draw(st.sampled_from(["v2", "v3", "v4"]))
     rows = [f"stem,conv,,3,,,{draw(st.sampled_from([8, 16, 24]))},1,2,,RE,,,,"]
     width, names = None, ["stem"]
     for i in range(draw(st.integers(1, 5))):
-        kind = draw(st.sampled_from(["bneck", "fused", "uib", "mqa", "gconv", "dwsep", "add"]))
+        kind = draw(st.sampled_from(["bneck", "fused", "uib", "mqa", "gconv", "groups", "dwsep", "add"]))
         out = draw(st.sampled_from([16, 24, 32]))
         stride = draw(st.sampled_from([1, 2]))
         name = f"b{i}"
@@ -191,6 +192,8 @@ def tables(draw):
             rows.append(f"{name},mqa,,3,,,{out},1,1,,,,heads=2;key_dim=8;kv_stride={kv},,1")
         elif kind == "gconv":
             rows.append(f"{name},gconv,,3,,,{out},1,{stride},,RE,,groups=4,,")
+        elif kind == "groups":  # the built-in conv's args groups=G
+            rows.append(f"{name},conv,,3,,,{out},1,{stride},,RE,,groups={draw(st.sampled_from([2, 4, 8]))},,")
         elif kind == "dwsep":
             rows.append(f"{name},dwsep,,3,,,{out},1,{stride},,RE,,,,")
         else:  # graph rows: two 1x1 convs of one width, the second reading the first, then their sum
