@@ -202,7 +202,7 @@ def _memory_and_time(s, layers, alphas, res, plan: Plan) -> dict:
     (layerwise), the peak of the plan's schedule and where, and with a device each layer's time and bound."""
     from .expand import single
     from .latency import layer_seconds, layer_terms
-    from .traffic import Plan as Tensors, roles, tensor_sizes
+    from .traffic import planned
 
     index = {l.name: i for i, l in enumerate(layers)}
     n, m, size = len(alphas), len(res), DTYPE_BYTES[plan.dtype]
@@ -211,10 +211,8 @@ def _memory_and_time(s, layers, alphas, res, plan: Plan) -> dict:
     for i, a in enumerate(alphas):
         one = single(layers, i)
         rows = [index[l.name] for l in one]
-        tensors = Tensors([l.name for l in one], [l.inputs for l in one], [l.block for l in one],
-                          roles(s.ops, [l.op for l in one]))
-        sizes = tensor_sizes(s.table.channels, res, res, [l.h_out for l in one], [l.w_out for l in one],
-                             [l.c_out for l in one]).astype(float)
+        tensors, sizes = planned(s, one, res)
+        sizes = sizes.astype(float)
         live[rows, i] = tensors.live(sizes) * size
         for j in range(m):
             p, w = tensors.peak(sizes[:, j:j + 1], plan.schedule)

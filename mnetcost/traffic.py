@@ -231,12 +231,19 @@ def peak_grid(model, alphas, resolutions, config=None, *, dtype: str = DEFAULT_D
     return np.array([peak_of(s, single(s.expand(np.array([a]), res)), res, schedule) for a in alphas]) * size
 
 
-def peak_of(s, layers, res, schedule: str) -> np.ndarray:
-    """Peak elements of one configuration's ``layers`` at each of the square resolutions ``res``."""
+def planned(s, layers, res) -> tuple:
+    """One configuration's ``layers`` as a memory ``Plan`` and its tensors' elements (the network input first)
+    at each of the square resolutions ``res``: ``(plan, sizes)``."""
     plan = Plan([l.name for l in layers], [l.inputs for l in layers], [l.block for l in layers],
                 roles(s.ops, [l.op for l in layers]))
     sizes = tensor_sizes(s.table.channels, res, res, [l.h_out for l in layers], [l.w_out for l in layers],
                          [l.c_out for l in layers])
+    return plan, sizes
+
+
+def peak_of(s, layers, res, schedule: str) -> np.ndarray:
+    """Peak elements of one configuration's ``layers`` at each of the square resolutions ``res``."""
+    plan, sizes = planned(s, layers, res)
     return np.asarray(plan.peak(sizes, schedule)[0], dtype=np.int64)
 
 
