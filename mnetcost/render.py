@@ -170,9 +170,7 @@ def records_table(title: str, columns, records, caption: str = "", row_style=Non
     its column at least as wide as its longest word (up to LONGEST_WORD). ``whole``: a column whose values are
     never broken (names; by default a first text column when no column wraps): where the table cannot fit with them whole
     and no word broken, each record's value takes a line of its own above the other columns."""
-    from rich import box
     from rich.console import Group
-    from rich.table import Table
 
     if whole is None and columns and columns[0][2] == "text" and all(kind != "long" for _, _, kind in columns):
         whole = columns[0][0]  # nothing wraps: rather than crop, the names take lines of their own
@@ -182,32 +180,74 @@ def records_table(title: str, columns, records, caption: str = "", row_style=Non
     styles = [row_style(rec) if row_style else None for rec in records]
     widths = _widths(columns, headers, cells, width, whole)
     if widths is None:
-        return _stacked(title, columns, headers, cells, styles, caption, [k for k, _, _ in columns].index(whole),
-                        width)
-    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
-    for (key, _, kind), header, fixed in zip(columns, headers, widths):
-        table.add_column(header, justify="right" if kind in NUMERIC else "left", no_wrap=kind != "long",
-                         overflow="fold" if kind == "long" else "ellipsis", width=fixed)
-    for row, style in zip(cells, styles):
-        table.add_row(*[plain(cell) for cell in row], style=style)
+        return _stacked(title, columns, headers, cells, styles, caption,
+                        [k for k, _, _ in columns].index(whole) if whole is not None else 0, width)
+    table = _laid_out(columns, headers, cells, styles, widths)
     return Group(*([plain(title)] if title else []), table, *([plain(caption)] if caption else []))
 
 
+def _laid_out(columns, headers, cells, styles, widths):
+    """The table as one Text, laid out as rich lays out a borderless table (``box.SIMPLE_HEAD`` without edge
+    padding: a blank line, the header in bold, a rule, the rows, a blank line; columns three spaces apart;
+    numbers to the right): a fixed width wraps its column's text between words (a longer word folds), any other
+    column is as wide as its widest cell. Rich's own Table takes a hundred times longer for the same lines
+    (``tests/test_views.py`` holds the two equal)."""
+    from rich.cells import cell_len
+    from rich.console import Console
+    from rich.text import Text
+
+    right = [kind in NUMERIC for _, _, kind in columns]
+    sizes = [w if w is not None else max(cell_len(line) for text in [header, *(row[i] for row in cells)]
+                                         for line in text.split("\n"))
+             for i, (header, w) in enumerate(zip(headers, widths))]
+    console = Console(width=max(sizes) + 1)  # only for rich's word wrap (Text.wrap), never printed to
+
+    def lines_of(text, i):  # a cell's lines, each padded to its column's width
+        if "\n" not in text and "\t" not in text and cell_len(text) <= sizes[i]:
+            text = text.rstrip() if right[i] else text
+            pad = " " * (sizes[i] - cell_len(text))
+            return [pad + text if right[i] else text + pad]
+        wrapped = Text(text).wrap(console, sizes[i], justify="right" if right[i] else "left", no_wrap=widths[i] is None,
+                                  overflow="fold" if widths[i] is not None else "ellipsis")
+        return [line.plain for line in wrapped] or [" " * sizes[i]]
+
+    def row_lines(values, bottom=False):  # cells at the top of their row (the header's at its bottom)
+        parts = [lines_of(v, i) for i, v in enumerate(values)]
+        height = max(len(p) for p in parts)
+        parts = [[" " * sizes[i]] * (height - len(p)) + p if bottom else p for i, p in enumerate(parts)]
+        return [" " + "   ".join(p[k] if k < len(p) else " " * sizes[i] for i, p in enumerate(parts)) + " "
+                for k in range(height)]
+
+    inner = sum(sizes) + 3 * (len(sizes) - 1)
+    out = Text(no_wrap=True, overflow="ignore")
+    out.append(" " * (inner + 2) + "\n")
+    out.append("\n".join(row_lines(headers, bottom=True)) + "\n", style="bold")
+    out.append(" " + "─" * inner + " \n")
+    for row, style in zip(cells, styles):
+        out.append("\n".join(row_lines(row)) + "\n", style=style)
+    out.append(" " * (inner + 2))
+    return out
+
+
 def _longest_word(texts) -> int:
-    return max([len(w) for t in texts for w in t.split()] + [1])
+    from rich.cells import cell_len
+
+    return max([cell_len(w) for t in texts for w in t.split()] + [1])
 
 
 def _widths(columns, headers, cells, width, whole):
     """Each "long" column's width (None: the column's own, never wrapped), so that the table fits ``width``;
     None: it cannot with the ``whole`` column unbroken."""
+    from rich.cells import cell_len  # a terminal's cells: a CJK character takes two
+
     n = len(columns)
     long = [i for i, (_, _, kind) in enumerate(columns) if kind == "long"]
     if width is None:
         return [None] * n
-    natural = [max([len(headers[i])] + [len(row[i]) for row in cells]) for i in range(n)]
+    natural = [max([cell_len(headers[i])] + [cell_len(row[i]) for row in cells]) for i in range(n)]
     if not long:
         return None if whole is not None and sum(natural) > width - (3 * n - 1) else [None] * n
-    natural = [max([len(line) for row in cells for line in row[i].splitlines()] + [_longest_word([headers[i]])])
+    natural = [max([cell_len(line) for row in cells for line in row[i].splitlines()] + [_longest_word([headers[i]])])
                if i in long else w for i, w in enumerate(natural)]
     shortest = [(w if columns[i][0] == whole else min(w, LONGEST_WORD,
                                                           max(_longest_word([headers[i]] + [r[i] for r in cells]), 3)))
@@ -219,7 +259,7 @@ def _widths(columns, headers, cells, width, whole):
     while sum(out) > room:  # the widest long column gives way first: its longest words fold
         widest = max(long, key=lambda i: out[i])
         if out[widest] <= 4:
-            break
+            return None  # even then it cannot fit: the first column takes lines of its own
         out[widest] -= 1
     spare = room - sum(out)
     for i in sorted(long, key=lambda i: natural[i] - out[i]):  # what is left: first to the columns it unwraps whole
@@ -231,17 +271,30 @@ def _widths(columns, headers, cells, width, whole):
 
 def _stacked(title, columns, headers, cells, styles, caption, whole, width=None):
     """A table whose ``whole`` column does not fit beside the others: its value on a line of its own, the other
-    columns on the next (on as many lines as ``width`` needs, each column whole)."""
-    from rich.console import Group
+    columns on the next (on as many lines as ``width`` needs, each column whole; a "long" text wider than the
+    terminal wraps between words)."""
+    from rich.console import Console, Group
     from rich.text import Text
 
     rest = [i for i in range(len(columns)) if i != whole]
-    widths = {i: max([len(headers[i])] + [len(row[i]) for row in cells]) for i in rest}
+    widths = {i: max([len(headers[i])] + [len(line) for row in cells for line in row[i].split("\n")]) for i in rest}
+    if width is not None:
+        widths.update({i: max(min(w, width - 3), 1) for i, w in widths.items() if columns[i][2] == "long"})
     groups = _fitting_groups(rest, widths, width)
+    console = Console(width=max(widths.values(), default=0) + 1)  # only for rich's word wrap
+
+    def cell(i, text):
+        if columns[i][2] == "long":
+            return [line.plain for line in Text(text).wrap(console, widths[i], overflow="fold")] or [""]
+        return [text.rjust(widths[i]) if columns[i][2] in NUMERIC else text.ljust(widths[i])]
 
     def lines(values):
-        return "\n".join("   " + "  ".join(values[i].rjust(widths[i]) if columns[i][2] in NUMERIC
-                                          else values[i].ljust(widths[i]) for i in group).rstrip() for group in groups)
+        out = []
+        for group in groups:
+            parts = [cell(i, values[i]) for i in group]
+            out += ["   " + "  ".join(p[k] if k < len(p) else " " * widths[i] for i, p in zip(group, parts)).rstrip()
+                    for k in range(max(len(p) for p in parts))]
+        return "\n".join(out)
 
     rule = max([len(line) for line in lines(headers).splitlines()] + [len(headers[whole])])
     body = Text(no_wrap=True, overflow="ignore")
