@@ -182,51 +182,82 @@ def records_table(title: str, columns, records, caption: str = "", row_style=Non
     if widths is None:
         return _stacked(title, columns, headers, cells, styles, caption,
                         [k for k, _, _ in columns].index(whole) if whole is not None else 0, width)
-    table = _laid_out(columns, headers, cells, styles, widths)
+    table = _Table(columns, headers, cells, styles, widths)
     return Group(*([plain(title)] if title else []), table, *([plain(caption)] if caption else []))
 
 
-def _laid_out(columns, headers, cells, styles, widths):
-    """The table as one Text, laid out as rich lays out a borderless table (``box.SIMPLE_HEAD`` without edge
-    padding: a blank line, the header in bold, a rule, the rows, a blank line; columns three spaces apart;
-    numbers to the right): a fixed width wraps its column's text between words (a longer word folds), any other
-    column is as wide as its widest cell. Rich's own Table takes a hundred times longer for the same lines
-    (``tests/test_views.py`` holds the two equal)."""
-    from rich.cells import cell_len
-    from rich.console import Console
-    from rich.text import Text
+# The lines of a table without edge padding as rich draws them: its borderless ``box.SIMPLE_HEAD``, and on a
+# terminal without UTF-8 the ASCII grid rich puts in its place. Rules above the header, below it and below the rows
+# as (left, line, between columns, right); a row's (left, between columns, right).
+BOXES = {False: ((" ", " ", " ", " "), (" ", "─", "─", " "), (" ", " ", " ", " "), (" ", " ", " ")),
+         True: (("+", "-", "-", "+"), ("|", "-", "+", "|"), ("+", "-", "-", "+"), ("|", "|", "|"))}
 
-    right = [kind in NUMERIC for _, _, kind in columns]
-    sizes = [w if w is not None else max(cell_len(line) for text in [header, *(row[i] for row in cells)]
-                                         for line in text.split("\n"))
-             for i, (header, w) in enumerate(zip(headers, widths))]
-    console = Console(width=max(sizes) + 1)  # only for rich's word wrap (Text.wrap), never printed to
 
-    def lines_of(text, i):  # a cell's lines, each padded to its column's width
-        if "\n" not in text and "\t" not in text and cell_len(text) <= sizes[i]:
-            text = text.rstrip() if right[i] else text
-            pad = " " * (sizes[i] - cell_len(text))
-            return [pad + text if right[i] else text + pad]
-        wrapped = Text(text).wrap(console, sizes[i], justify="right" if right[i] else "left", no_wrap=widths[i] is None,
-                                  overflow="fold" if widths[i] is not None else "ellipsis")
-        return [line.plain for line in wrapped] or [" " * sizes[i]]
+class _Table:
+    """A table laid out by mnetcost as rich lays out ``Table(box=box.SIMPLE_HEAD, pad_edge=False)``: the header in
+    bold at the bottom of its lines, cells at the top of theirs, numbers to the right; a fixed width wraps its
+    column's text between words (a longer word folds), any other column is as wide as its widest cell. Rich's
+    own Table takes a hundred times longer for the same lines (``tests/test_views.py`` holds the two equal)."""
 
-    def row_lines(values, bottom=False):  # cells at the top of their row (the header's at its bottom)
-        parts = [lines_of(v, i) for i, v in enumerate(values)]
+    def __init__(self, columns, headers, cells, styles, widths):
+        from rich.cells import cell_len
+
+        self.right = [kind in NUMERIC for _, _, kind in columns]
+        self.sizes = [w if w is not None else max(cell_len(line) for text in [header, *(row[i] for row in cells)]
+                                                  for line in text.split("\n"))
+                      for i, (header, w) in enumerate(zip(headers, widths))]
+        self.widths, self.styles, self.console = widths, styles, None
+        self.header = self._rows(headers, bottom=True)
+        self.rows = [self._rows(row) for row in cells]
+
+    def _cell(self, text, i):
+        """A cell's lines, each padded to its column's width."""
+        from rich.cells import cell_len
+        from rich.console import Console
+        from rich.text import Text
+
+        size, right = self.sizes[i], self.right[i]
+        if "\n" not in text and "\t" not in text and cell_len(text) <= size:
+            text = text.rstrip() if right else text
+            pad = " " * (size - cell_len(text))
+            return [pad + text if right else text + pad]
+        self.console = self.console or Console(width=max(self.sizes) + 1)  # for rich's word wrap; never printed to
+        wrapped = Text(text).wrap(self.console, size, justify="right" if right else "left", no_wrap=self.widths[i] is None,
+                                  overflow="fold" if self.widths[i] is not None else "ellipsis")
+        return [line.plain for line in wrapped] or [" " * size]
+
+    def _rows(self, values, bottom=False):
+        """A row's cells as lines of text: the cells' lines side by side, a short cell padded below (above for the
+        header)."""
+        parts = [self._cell(v, i) for i, v in enumerate(values)]
         height = max(len(p) for p in parts)
-        parts = [[" " * sizes[i]] * (height - len(p)) + p if bottom else p for i, p in enumerate(parts)]
-        return [" " + "   ".join(p[k] if k < len(p) else " " * sizes[i] for i, p in enumerate(parts)) + " "
-                for k in range(height)]
+        blank = [[" " * size] * (height - len(p)) for size, p in zip(self.sizes, parts)]
+        parts = [b + p if bottom else p + b for b, p in zip(blank, parts)]
+        return [[p[k] for p in parts] for k in range(height)]
 
-    inner = sum(sizes) + 3 * (len(sizes) - 1)
-    out = Text(no_wrap=True, overflow="ignore")
-    out.append(" " * (inner + 2) + "\n")
-    out.append("\n".join(row_lines(headers, bottom=True)) + "\n", style="bold")
-    out.append(" " + "─" * inner + " \n")
-    for row, style in zip(cells, styles):
-        out.append("\n".join(row_lines(row)) + "\n", style=style)
-    out.append(" " * (inner + 2))
-    return out
+    def text(self, ascii_only: bool = False):
+        from rich.text import Text
+
+        top, under_header, bottom, (left, between, right) = BOXES[ascii_only]
+        n = len(self.sizes)
+
+        def rule(left, line, cross, right):
+            return left + cross.join(line * (s + (i > 0) + (i < n - 1)) for i, s in enumerate(self.sizes)) + right
+
+        def lines(rows):
+            return "".join(left + f" {between} ".join(cells) + right + "\n" for cells in rows)
+
+        out = Text(no_wrap=True, overflow="ignore")
+        out.append(rule(*top) + "\n")
+        out.append(lines(self.header), style="bold")
+        out.append(rule(*under_header) + "\n")
+        for row, style in zip(self.rows, self.styles):
+            out.append(lines(row), style=style)
+        out.append(rule(*bottom))
+        return out
+
+    def __rich_console__(self, console, options):
+        yield self.text(options.ascii_only)
 
 
 def _longest_word(texts) -> int:
