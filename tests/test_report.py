@@ -165,8 +165,9 @@ def test_the_grid_is_bounded_before_any_work(monkeypatch):
         interactive.payload("v5-300m", conventions=["paper", "timm"])
     with pytest.raises(UsageError, match="slider positions is more than"):
         interactive.payload("v2", alphas="0.01:100:0.01")
-    with pytest.raises(UsageError, match=r"would walk 25,056 layers .* more than 25,000"):  # 72 layers x 348 alphas
-        interactive.payload("v2", alphas="0.1:3.57:0.01", resolutions="96:224:128", conventions=["paper"])
+    # 64 layers (v2's first block has no expansion and 7 blocks no residual) x 391 alphas
+    with pytest.raises(UsageError, match=r"would walk 25,024 layers .* more than 25,000"):
+        interactive.payload("v2", alphas="0.1:4.0:0.01", resolutions="96:224:128", conventions=["paper"])
 
 
 def test_a_default_grid_keeps_the_chosen_convention_first_and_drops_others_to_fit():
