@@ -40,6 +40,13 @@ def head(text):
     return None if text is None else tuple(values(text, "--head", int))
 
 
+def switches(aux=False, reduced_tail=False, set_=None, **top) -> dict:
+    """The options that change a table's rows (--aux, --reduced-tail, --set, and --no-top and --head where a command
+    has them), as the library's keywords."""
+    variant = {"top": not top["no_top"], "head": head(top["head"])} if top else {}
+    return {**variant, "aux": aux, "reduced_tail": reduced_tail, "symbols": symbols(set_)}
+
+
 def freeze(text):
     """'backbone', a number of blocks, or None."""
     if text is None or text == "backbone":

@@ -12,7 +12,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from .. import vocab
+from .. import parsing, vocab
 
 TOML = import_module("tomllib" if sys.version_info >= (3, 11) else "tomli")  # tomli: Python 3.10's tomllib
 HELP = TOML.loads(Path(__file__).with_name("help.toml").read_text(encoding="utf-8"))
@@ -97,22 +97,14 @@ F, U = Format.table, Unit.macs
 Group = namedtuple("Group", "options build", defaults=(dict,))
 
 
-def switches(aux=False, reduced_tail=False, set_=None, **top) -> dict:
-    """The options that change a table's rows, as the library's keywords."""
-    from .. import parsing
-
-    head = {"top": not top["no_top"], "head": parsing.head(top["head"])} if top else {}
-    return {**head, "aux": aux, "reduced_tail": reduced_tail, "symbols": parsing.symbols(set_)}
-
-
 CONFIG = {"model": (Model, inspect.Parameter.empty), "alpha": (Alpha, 1.0), "rho": (Rho, None), "resolution": (
     Resolution, None), "convention": (Convention, vocab.DEFAULT_CONVENTION), "classes": (Classes, None)}
 Config = Group(CONFIG)
 TorchConfig = Group({**CONFIG, "convention": (C("NAME", "torch-convention"), vocab.TORCH_CONVENTION)})
 VerifyConfig = Group({**CONFIG, "convention": (C("NAME", "verify-convention"), vocab.TORCH_CONVENTION)})
 SWITCHES = {"aux": (Aux, False), "reduced_tail": (ReducedTail, False), "set_": (Set, None)}
-Switches = Group(SWITCHES, lambda kw: switches(**kw))
-Variant = Group({"no_top": (NoTop, False), "head": (Head, None), **SWITCHES}, lambda kw: switches(**kw))
+Switches = Group(SWITCHES, lambda kw: parsing.switches(**kw))
+Variant = Group({"no_top": (NoTop, False), "head": (Head, None), **SWITCHES}, lambda kw: parsing.switches(**kw))
 ReportGrid = Group({"device": (Device, None), "device_file": (DeviceFile, None), "alphas": (O(  # report's sliders
     "--alpha-range", metavar="A:B:STEP"), None), "resolutions": (O("--resolution-range", metavar="A:B:STEP"), None),
     "conventions": (O("--conventions", metavar="LIST"), None)})
