@@ -236,7 +236,7 @@ class _Builder:
             raise TableError(f"{self.table.name} expands to more than {MAX_LAYERS:,} layers (rows x repeats); "
                              "mnetcost costs networks up to that size")
         dilation = (row.dilation * (rate if self.dilate else 1)) if k > 1 else 1
-        self.layers.append(Layer(
+        self.layers.append(_made(
             name=name, stage=row.stage, block=self.block, op=op, kernel=k, stride=s, groups=groups,
             c_in=x.c, c_out=cout, h_in=x.h, w_in=x.w, h_out=h_out, w_out=w_out, bn=bn,
             bias=(not bn if bias is None else bias) and self.ops[op].bias, act=act, c_mid=c_mid,
@@ -276,12 +276,18 @@ def single(layers: list[Layer], index: int = 0) -> list[Layer]:
     return out
 
 
+def _made(**fields) -> Layer:
+    """A Layer of every field, without the frozen dataclass's ``__init__`` (a setattr per field: twice as slow;
+    every layer of every expansion is made here)."""
+    new = object.__new__(Layer)
+    new.__dict__.update(fields)
+    return new
+
+
 def _replace(layer: Layer, **changes) -> Layer:
     """``dataclasses.replace`` for a Layer without re-running its ``__init__`` (the same fields; ten times faster:
     ``single`` runs once per layer and configuration)."""
-    new = object.__new__(Layer)
-    new.__dict__.update(layer.__dict__, **changes)
-    return new
+    return _made(**{**layer.__dict__, **changes})
 
 
 def _item(x, index):

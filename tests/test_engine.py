@@ -183,3 +183,21 @@ def test_v1_table2_reference_data_and_its_erratum():
         assert macs_ok == (row["verdict"] == "match"), op
         assert round(100 * ours.loc[op, "weights_share"], 2) == row["params_share_pct"]
     assert paper["macs_share_pct"].sum() == pytest.approx(99.29)
+
+
+def test_every_expanded_layer_has_every_field_of_a_layer():
+    """Layers are made without the dataclass's __init__ (``expand._made``, for speed): each must still carry
+    every field, and stay frozen."""
+    import dataclasses
+
+    import numpy as np
+
+    from mnetcost import engine
+    from mnetcost.expand import Layer
+
+    names = {f.name for f in dataclasses.fields(Layer)}
+    for model in ("v2", "v4-hybrid-medium", "lraspp-v3-large"):
+        layers = engine.setup(model).expand(np.array([1.0, 0.5]), np.array([224]))
+        assert all(set(vars(layer)) == names for layer in layers)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        layers[0].op = "dw"
