@@ -105,6 +105,26 @@ def ascii_fallback() -> None:
                 stream.reconfigure(errors="mnetcost-ascii")
 
 
+def ended(e: Exception) -> int:
+    """The exit code of a run that raised ``e`` (anything but the CLI parser's own errors), after its one line on
+    stderr: the library's errors as ``mnetcost.errors`` says, a closed pipe as a normal end (0), an output that
+    cannot be written as the environment's (3), and a bug as an internal error (70) with what to report."""
+    from .errors import EXIT_INTERNAL, EnvironmentProblem, MnetcostError
+
+    if isinstance(e, MnetcostError):
+        return error(str(e), e.exit_code)
+    if isinstance(e, BrokenPipeError):
+        quiet_stdout()
+        return 0
+    if isinstance(e, OSError):  # a full disk, a closed or unwritable output
+        return error(f"cannot write the output: {e.strerror or e}", EnvironmentProblem.exit_code)
+    if isinstance(e, (MemoryError, RecursionError)):
+        return error(f"the input needs more memory or depth than this machine allows ({type(e).__name__}); "
+                     "choose a smaller configuration", 2)
+    return error(f"internal error ({type(e).__name__}: {e}); please report it with the command that caused it",
+                 EXIT_INTERNAL)
+
+
 def quiet_stdout() -> None:
     """After a closed pipe (``| head -1``): send what is left to nowhere, so that exiting raises nothing."""
     import os

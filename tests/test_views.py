@@ -322,6 +322,18 @@ def test_what_a_command_imports(args, absent):
         assert f"'{module}'" not in loaded, (args, module)
 
 
+def test_a_run_builds_only_the_command_it_names():
+    """Start-up: typer builds every option of every command it is given; a run gives it the one it names, and
+    all of them otherwise (--help lists them, a misspelt name gets its suggestion)."""
+    from mnetcost.cli import app
+    from mnetcost.cli.coerce import command
+
+    assert list(command(app, ["table", "v2", "-f", "json"]).commands) == ["table"]
+    assert list(command(app, ["--version", "models"]).commands) == ["models"]
+    everything = set(command(app, ["tabel", "v2"]).commands)
+    assert {"table", "models", "reference", "import"} <= everything == set(command(app, []).commands)
+
+
 ARGS = [["table", "v2", "--alpha", "0.75", "-f", "json"], ["table", "v1", "--by", "colour"], ["table", "v2", "-a", "x"],
         ["memory", "v2", "--dtype", "float64"], ["compare", "v2", "-c", "paper,keras", "-f", "csv"], ["ratio"],
         ["diff", "v2", "--alpha", "1.0,0.75", "--all", "-f", "markdown"], ["train", "v2", "--set", "f=1", "--set", "g=2"],

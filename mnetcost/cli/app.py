@@ -6,7 +6,7 @@ import sys
 import typer
 
 from .. import __version__
-from ..errors import EXIT_INTERNAL, EnvironmentProblem, MnetcostError
+from ..errors import EnvironmentProblem
 from .options import HELP, grouped
 
 app = typer.Typer(name="mnetcost", pretty_exceptions_enable=False, rich_markup_mode=None, help=HELP["app"]["help"])
@@ -45,7 +45,8 @@ def _run(argv) -> int:
     if sys.stdout is None:
         raise EnvironmentProblem("standard output is closed: nothing can be written")
     ascii_fallback()
-    result = click_command(app).main(args=argv, prog_name="mnetcost", standalone_mode=False)
+    argv = sys.argv[1:] if argv is None else argv
+    result = click_command(app, argv).main(args=argv, prog_name="mnetcost", standalone_mode=False)
     sys.stdout.flush()
     return result if isinstance(result, int) else 0
 
@@ -54,14 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning every error into one line on stderr and an exit code."""
     import warnings
 
+    from ..terminal import ended
     from ..terminal import error as _error
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numpy's overflow warnings: every count is checked instead
         try:
             return _run(argv)
-        except MnetcostError as e:
-            return _error(str(e), e.exit_code)
         except typer.Exit as e:
             return getattr(e, "exit_code", 0)
         except typer.Abort:
@@ -69,16 +69,5 @@ def main(argv: list[str] | None = None) -> int:
         except typer.TyperException as e:  # typer's usage errors: bad option value, unknown option, missing argument
             message = e.format_message() if hasattr(e, "format_message") else str(e)
             return _error(message, getattr(e, "exit_code", 2))
-        except BrokenPipeError:
-            from ..terminal import quiet_stdout
-
-            quiet_stdout()
-            return 0
-        except OSError as e:  # a full disk, a closed or unwritable output
-            return _error(f"cannot write the output: {e.strerror or e}", EnvironmentProblem.exit_code)
-        except (MemoryError, RecursionError) as e:
-            return _error(f"the input needs more memory or depth than this machine allows ({type(e).__name__}); "
-                          "choose a smaller configuration", 2)
-        except Exception as e:  # a bug: still one line, with what to report
-            return _error(f"internal error ({type(e).__name__}: {e}); please report it with the command that caused "
-                          "it", EXIT_INTERNAL)
+        except Exception as e:  # the library's errors, a closed pipe, a full disk, a bug: one line each
+            return ended(e)
