@@ -131,6 +131,17 @@ def test_the_table_is_laid_out_as_richs_own_table(kinds, rows, width, ascii_only
     assert render_item(ours, width, ascii_only) == expected
 
 
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(alphabet="ab -", max_size=60), width=st.integers(1, 30), right=st.booleans())
+def test_a_cell_wraps_as_rich_wraps_it(text, width, right):
+    """``render._wrapped``, the table's word wrap for ASCII cells, gives rich's own lines (``Text.wrap``)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    lines = Text(text).wrap(Console(width=width + 1), width, justify="right" if right else "left", overflow="fold")
+    assert mnetcost.render._wrapped(text, width, right) == [line.plain for line in lines]
+
+
 def render_item(item, width, ascii_only=False):
     from rich.console import Console
 
