@@ -238,29 +238,30 @@ class _Table:
         parts = [b + p if bottom else p + b for b, p in zip(blank, parts)]
         return [[p[k] for p in parts] for k in range(height)]
 
-    def text(self, ascii_only: bool = False):
-        from rich.text import Text
-
+    def lines(self, ascii_only: bool = False):
+        """The table's lines, each with its style (None: none)."""
         top, under_header, bottom, (left, between, right) = BOXES[ascii_only]
         n = len(self.sizes)
 
         def rule(left, line, cross, right):
             return left + cross.join(line * (s + (i > 0) + (i < n - 1)) for i, s in enumerate(self.sizes)) + right
 
-        def lines(rows):
-            return "".join(left + f" {between} ".join(cells) + right + "\n" for cells in rows)
+        def row(cells):
+            return left + f" {between} ".join(cells) + right
 
-        out = Text(no_wrap=True, overflow="ignore")
-        out.append(rule(*top) + "\n")
-        out.append(lines(self.header), style="bold")
-        out.append(rule(*under_header) + "\n")
-        for row, style in zip(self.rows, self.styles):
-            out.append(lines(row), style=style)
-        out.append(rule(*bottom))
-        return out
+        yield rule(*top), None
+        yield from ((row(cells), "bold") for cells in self.header)
+        yield rule(*under_header), None
+        for lines, style in zip(self.rows, self.styles):
+            yield from ((row(cells), style) for cells in lines)
+        yield rule(*bottom), None
 
-    def __rich_console__(self, console, options):
-        yield self.text(options.ascii_only)
+    def __rich_console__(self, console, options):  # one segment a line: nothing for rich to wrap or measure
+        from rich.segment import Segment
+
+        for line, style in self.lines(options.ascii_only):
+            yield Segment(line, console.get_style(style) if style else None)
+            yield Segment.line()
 
 
 _WORD = re.compile(r"\s*\S+\s*")  # a word and the spaces after it (and before the first)
