@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from .errors import TableError, UnknownConvention
 from .scaling import SQUEEZE_RULES, WIDTH_RULES
@@ -64,7 +64,7 @@ class Rules:
     attention: int = 1  # 0: the attention matmuls are reported as 0 (FlopCounterMode on CPU fused attention)
     dropout: str = ""  # the framework's dropout before the classifier: "" none, "new" (a new tensor) or "inplace"
 
-    @property
+    @cached_property  # asked once per layer counted
     def counts_other_ops(self) -> bool:
         """Does this convention count anything besides mult-adds (a FLOP counter's)?"""
         return bool(self.bn_ops or self.bn_ops_channel or any(self.act_ops.values()) or self.pool_in

@@ -419,7 +419,7 @@ def _groups(s: Setup, layers, factors) -> list:
     groups: dict[tuple, list] = {}
     for l, f in zip(layers, factors):
         key = (l.op, l.kernel, l.bias, l.bn, l.act, id(l.c_in), id(l.c_out), id(l.c_mid), id(l.groups), id(l.present),
-               np.asarray(l.h_in * l.w_in).tobytes(), np.asarray(l.h_out * l.w_out).tobytes(), tuple(l.args.items()),
+               l.area_in.key, l.area_out.key, tuple(l.args.items()),
                tuple(_factor_key(x) for x in f))
         groups.setdefault(key, [l, 0, f])[1] += 1
     out = []

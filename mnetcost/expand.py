@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -59,11 +60,11 @@ class Layer:
     size_of: str = ""  # upsample: the tensor whose height and width it takes
     part: str = "head"  # "backbone" for a head table's backbone layers
 
-    @property
+    @cached_property  # kept in the layer's __dict__ (a frozen dataclass allows it): every op's formulas ask it
     def area_in(self) -> Area:
         return Area(self.h_in * self.w_in)
 
-    @property
+    @cached_property
     def area_out(self) -> Area:
         return Area(self.h_out * self.w_out)
 
