@@ -32,7 +32,16 @@ def models():
 
 
 def model_rows() -> list[dict]:
-    """``models()`` as records (without pandas)."""
+    """``models()`` as records (without pandas), kept between runs (``memo``: they depend on the package only)."""
+    from .memo import stored
+
+    rows = stored("models", [], _model_rows, valid=lambda v: isinstance(v, list) and all(isinstance(r, dict) for r in v))
+    for row in rows:  # JSON's list back to the (height, width) of a table with a non-square input
+        row["resolution"] = tuple(row["resolution"]) if isinstance(row["resolution"], list) else row["resolution"]
+    return rows
+
+
+def _model_rows() -> list[dict]:
     out = []
     for name in model_names():
         t = load_table(name)
@@ -491,11 +500,23 @@ def _within_columns(columns: dict, max_macs, max_params, max_peak_bytes, max_lat
     return ok
 
 
+def _budget_grids(grids, dtype: str, schedule: str, device) -> list[dict]:
+    """``budget_grid`` of each (table, convention, classes) at its alphas and resolutions, as plain values."""
+    from .engine import setup
+
+    out = []
+    for (model, convention, classes), alphas, res in grids:
+        g = budget_grid(setup(model, convention=convention, classes=int(classes)), np.array(alphas, dtype=float),
+                        np.array(res, dtype=np.int64), dtype=dtype, schedule=schedule, device=device)
+        out.append({k: v.tolist() for k, v in g.items()})
+    return out
+
+
 def choose_records(*, device=None, device_file=None, max_latency=None, max_peak_bytes=None, max_params=None,
                    max_macs=None, dtype: str | None = None, schedule: str = "materialized", sources=None):
     """``choose`` as records (``DataFrame.to_dict("records")`` of its frame) and the device (None without one),
     without pandas: ``(records, device)``."""
-    from .engine import setup
+    from .memo import stored
     from .reference import accuracy_records
     from .traffic import dtype_bytes
 
@@ -511,19 +532,22 @@ def choose_records(*, device=None, device_file=None, max_latency=None, max_peak_
     for r in table:
         r.update(macs=0, params=0, peak_bytes=0, latency_ms=np.nan)
         networks.setdefault((r["model"], r["convention"], r["classes"]), []).append(r)
-    for (model, convention, classes), rows in sorted(networks.items(), key=lambda item: item[0]):
-        alphas = np.array(sorted({r["alpha"] for r in rows}), dtype=float)
-        res = np.array(sorted({r["resolution"] for r in rows}), dtype=np.int64)
-        g = budget_grid(setup(model, convention=convention, classes=int(classes)), alphas, res,
-                        dtype=dtype, schedule=schedule, device=dev)
+    grids = [(key, sorted({r["alpha"] for r in rows}), sorted({r["resolution"] for r in rows}))
+             for key, rows in sorted(networks.items(), key=lambda item: item[0])]
+    compute = lambda: _budget_grids(grids, dtype, schedule, dev)  # noqa: E731
+    if device_file is None and (device is None or isinstance(device, str)):  # shipped data only: kept (memo)
+        found = stored("choose", [device, dtype, schedule, grids], compute, valid=lambda v: len(v) == len(grids))
+    else:
+        found = compute()
+    for (key, alphas, res), g in zip(grids, found):
+        rows = networks[key]
         for r, row, col in zip(rows, np.searchsorted(alphas, [r["alpha"] for r in rows]),
                                np.searchsorted(res, [r["resolution"] for r in rows])):
-            r.update(macs=int(g["macs"][row, col]), params=int(g["params"][row]),
-                     peak_bytes=int(g["peak_bytes"][row, col]))
+            r.update(macs=g["macs"][row][col], params=g["params"][row], peak_bytes=g["peak_bytes"][row][col])
             if dev is not None:
-                r["latency_ms"] = float(1e3 * g["seconds"][row, col])
+                r["latency_ms"] = 1e3 * g["seconds"][row][col]
             if "covered" in g:
-                r["covered"] = bool(g["covered"][row, col])
+                r["covered"] = g["covered"][row][col]
     ok = _within_columns({k: np.array([r[k] for r in table], dtype=float) for k in ("macs", "params", "peak_bytes",
                           "latency_ms")}, max_macs, max_params, max_peak_bytes, max_latency) if table else []
     chosen = sorted((r for r, keep in zip(table, ok) if keep), key=lambda r: (-r["top1"], r["macs"]))

@@ -14,6 +14,7 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 from .errors import UsageError
+from .memo import stored
 from .tables import tables_dir
 
 SOURCE_LABELS = {"paper_v1_2017": "V1 paper", "paper_v2_v4": "V2 paper", "paper_v3_final": "V3 paper",
@@ -214,14 +215,24 @@ def tf_slim_v1_names(result) -> dict:
     return names
 
 
+def _computed(checks) -> list:
+    """mnetcost's count for each check: the grid's where it can (``grid_values``), else ``compute``'s."""
+    gridded, costs = grid_values(checks), {}
+    return [gridded[i] if i in gridded else compute(check, costs) for i, check in enumerate(checks)]
+
+
 def figures(model: str | None = None, per_layer: bool = True) -> list[Figure]:
     """Every published figure (of ``model``'s family or table, if given) with mnetcost's value."""
     published, checks = _rows()
     chosen = [check for check in checks
               if (model is None or model in (check["model"], FAMILY_OF.get(published[int(check["row"]) - 1]["model"])))
               and (per_layer or not check["scope"].startswith("layer:"))]
-    gridded, costs, out = grid_values(chosen), {}, []
-    for i, check in enumerate(chosen):
+    if model is not None and not chosen:
+        raise UsageError(f"no published figures for {model!r}; try v1, v2, v3-large or v3-small")
+    values = stored("reference", [model, per_layer], lambda: _computed(chosen),
+                    valid=lambda v: isinstance(v, list) and len(v) == len(chosen))
+    out = []
+    for check, computed in zip(chosen, values):
         row = published[int(check["row"]) - 1]
         text = row["macs_millions"] if check["quantity"] == "macs" else (
             row["params_exact"] if check["rounding"] == "exact" and row["params_exact"] else row["params_millions"])
@@ -231,10 +242,8 @@ def figures(model: str | None = None, per_layer: bool = True) -> list[Figure]:
             alpha=check["alpha"], resolution=check["resolution"], classes=check["classes"], scope=check["scope"],
             count=check["count"], rounding=check["rounding"], verdict=check["verdict"], expected=check["expected"],
             reason=check["reason"], citation=row["citation"], note=row["note"],
-            computed=gridded[i] if i in gridded else compute(check, costs),
+            computed=computed,
         ))
-    if model is not None and not out:
-        raise UsageError(f"no published figures for {model!r}; try v1, v2, v3-large or v3-small")
     return out
 
 
