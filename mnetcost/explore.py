@@ -214,17 +214,7 @@ def parse_values(text: str, name: str, kind=float) -> list:
         parts = text.split(":")
         if len(parts) != 3:
             raise UsageError(f"{name}: a range is START:STOP:STEP, got {text!r}")
-        start, stop, step = (_number(p, name, float) for p in parts)
-        if not all(math.isfinite(v) for v in (start, stop, step)):
-            raise UsageError(f"{name}: START, STOP and STEP must be finite numbers, got {text!r}")
-        if step <= 0:
-            raise UsageError(f"{name}: STEP must be > 0, got {parts[2]!r}")
-        if stop < start:
-            raise UsageError(f"{name}: STOP {parts[1]} is less than START {parts[0]}")
-        count = int(math.floor((stop - start) / step + 1e-9)) + 1
-        if count > 100_000:
-            raise UsageError(f"{name}: {text!r} has {count} values; at most 100000")
-        values = [round(start + i * step, 10) for i in range(count)]
+        values = progression(*(_number(p, name, float) for p in parts), name)
     else:
         values = [_number(p, name, float) for p in text.split(",")]
     for v in values:
@@ -237,6 +227,21 @@ def parse_values(text: str, name: str, kind=float) -> list:
             raise UsageError(f"{name}: whole numbers only, got {text!r}")
         values = [int(v) for v in values]
     return values
+
+
+def progression(start: float, stop: float, step: float, name: str, most: int = 100_000) -> list[float]:
+    """START, START + STEP, ... up to STOP included (a START:STOP:STEP range), each rounded to 10 decimals (0.3,
+    not 0.30000000000000004); at most ``most`` values, counted before any is made."""
+    if not all(math.isfinite(v) for v in (start, stop, step)):
+        raise UsageError(f"{name}: START, STOP and STEP must be finite numbers, got {start:g}:{stop:g}:{step:g}")
+    if step <= 0:
+        raise UsageError(f"{name}: STEP must be > 0, got {step:g}")
+    if stop < start:
+        raise UsageError(f"{name}: STOP {stop:g} is less than START {start:g}")
+    count = int(math.floor((stop - start) / step + 1e-9)) + 1
+    if count > most:
+        raise UsageError(f"{name}: {start:g}:{stop:g}:{step:g} has {count:,} values; at most {most:,}")
+    return [round(start + i * step, 10) for i in range(count)]
 
 
 LIMIT = MAX_VALUE  # the largest value a list or range may hold: widths, resolutions and multipliers far beyond any network

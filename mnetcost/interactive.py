@@ -35,26 +35,23 @@ EXACT = 2**53  # counts above this are not exact in a browser's numbers
 
 
 def _progression(spec, name: str, kind=float) -> np.ndarray:
-    """(start, stop, step) or "START:STOP:STEP" (stop included) into the values a slider steps through."""
+    """(start, stop, step) or "START:STOP:STEP" (stop included) into the values a slider steps through
+    (``explore.progression``: a START:STOP:STEP range everywhere is the same values)."""
+    from .explore import _number, progression
+
     if isinstance(spec, str):
         parts = spec.split(":")
         if len(parts) != 3:
             raise UsageError(f"{name}: a slider's range is START:STOP:STEP, got {spec!r:.80}")
-        try:
-            spec = tuple(kind(p) for p in parts)
-        except ValueError:
-            raise UsageError(f"{name}: a slider's range is START:STOP:STEP of numbers, got {spec!r:.80}") from None
+        spec = tuple(_number(p, name, float) for p in parts)
     if not isinstance(spec, (tuple, list)) or len(spec) != 3 or not all(
             isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) for x in spec):
         raise UsageError(f"{name}: a slider's range is (start, stop, step), got {spec!r:.80}")
     start, stop, step = (float(x) for x in spec)
-    if not all(map(math.isfinite, (start, stop, step))) or start <= 0 or step <= 0 or stop < start:
-        raise UsageError(f"{name}: need 0 < start <= stop and step > 0, got {start:g}:{stop:g}:{step:g}")
-    n = math.floor((stop - start) / step + 1e-9) + 1
-    if n > MAX_POINTS:
-        raise UsageError(f"{name}: {n:,} slider positions is more than {MAX_POINTS:,}: a larger step, please")
-    values = start + step * np.arange(n)
-    return np.round(values, 6) if kind is float else np.round(values).astype(np.int64)
+    if not start > 0:
+        raise UsageError(f"{name}: START must be > 0, got {start:g}")
+    values = np.array(progression(start, stop, step, name, most=MAX_POINTS))
+    return values if kind is float else np.round(values).astype(np.int64)
 
 
 def alpha_grid(alphas=None) -> np.ndarray:

@@ -163,7 +163,7 @@ def test_the_grid_is_bounded_before_any_work(monkeypatch):
     monkeypatch.setattr(interactive, "_convention_data", no_work)
     with pytest.raises(UsageError, match=r"would embed .* more than 250,000"):
         interactive.payload("v5-300m", conventions=["paper", "timm"])
-    with pytest.raises(UsageError, match="slider positions is more than"):
+    with pytest.raises(UsageError, match="has 10,000 values; at most 2,000"):
         interactive.payload("v2", alphas="0.01:100:0.01")
     # 64 layers (v2's first block has no expansion and 7 blocks no residual) x 391 alphas
     with pytest.raises(UsageError, match=r"would walk 25,024 layers .* more than 25,000"):
@@ -180,14 +180,15 @@ def test_a_default_grid_keeps_the_chosen_convention_first_and_drops_others_to_fi
     ({"alpha": 0.33}, "alpha 0.33 is not a position of the report's slider"),
     ({"resolution": 100}, "resolution 100 is not a position"),
     ({"resolution": "224x160"}, "slider is square"),
-    ({"alphas": "1:0.5:0.1"}, "need 0 < start <= stop"),
-    ({"alphas": "a:b:c"}, "START:STOP:STEP of numbers"),
+    ({"alphas": "1:0.5:0.1"}, "STOP 0.5 is less than START 1"),
+    ({"alphas": "0:0.5:0.1"}, "START must be > 0"),
+    ({"alphas": "a:b:c"}, "'a' is not a number"),
     ({"alphas": "0.5,1.0"}, "START:STOP:STEP"),
     ({"alphas": (0.5, 1.0)}, "(start, stop, step)"),
     ({"resolutions": (8, 64, 8)}, "too small for v2"),
     ({"conventions": "paper,bogus"}, "unknown convention 'bogus'"),
     ({"conventions": []}, "a list of convention names"),
-    ({"conventions": ["torchvision"], "resolutions": (96, 224, 0)}, "step > 0"),
+    ({"conventions": ["torchvision"], "resolutions": (96, 224, 0)}, "STEP must be > 0"),
     ({"schedule": "bogus"}, "unknown schedule"),
     ({"stage_alpha": [1.0] * 19}, "one alpha per configuration"),
     ({"spatial": "continuous"}, "exact spatial sizes"),
@@ -278,7 +279,7 @@ def test_cli_writes_one_page(tmp_path, capsys, monkeypatch):
 @pytest.mark.parametrize("args,message", [
     (["report", "v2", "--alpha", "0.33"], "not a position of the report's slider"),
     (["report", "nosuch"], "unknown model 'nosuch'"),
-    (["report", "v2", "--alpha-range", "0.1:3:0.001"], "slider positions is more than"),
+    (["report", "v2", "--alpha-range", "0.1:3:0.001"], "has 2,901 values; at most 2,000"),
     (["report", "v5-300m", "--conventions", "paper,timm"], "would embed"),
 ])
 def test_cli_bad_input_is_one_line(capsys, args, message):
