@@ -29,7 +29,7 @@ def folder() -> Path | None:
     if setting:
         return Path(setting)
     home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(home) / "mnetcost"
+    return Path(home) / "mnetcost" if os.path.isabs(home) else None  # no home: nowhere, never the working folder
 
 
 @lru_cache(maxsize=1)

@@ -88,6 +88,13 @@ def test_off_touches_nothing_and_returns_what_json_reads_back(tmp_path, monkeypa
     assert not any(tmp_path.iterdir())
 
 
+def test_without_a_home_nothing_is_kept(monkeypatch):
+    for name in ("MNETCOST_CACHE", "XDG_CACHE_HOME", "HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("os.path.expanduser", lambda path: path)  # what it returns without HOME or a passwd entry
+    assert memo.folder() is None
+
+
 def test_the_folder_keeps_its_newest_files(tmp_path, monkeypatch):
     monkeypatch.setenv("MNETCOST_CACHE", str(tmp_path))
     for i in range(memo.KEEP + 5):
