@@ -36,6 +36,26 @@ def _act_ops(text: str, where: str, line: int) -> dict:
 
 
 @dataclass(frozen=True)
+class Shaping:
+    """What of a convention's rules decides a network's shape, and all that its expansion may read: the width
+    rule of each role, the squeeze-excite width rule and the SSD anchors (hashable: expansions are kept by it)."""
+
+    widths: tuple  # (role, width rule name) pairs
+    se_squeeze: str
+    anchors: int
+    anchors_first: int
+
+    @cached_property
+    def _by_role(self) -> dict:
+        return dict(self.widths)
+
+    def width_rule(self, role: str) -> str:
+        if role == "fixed":  # a row that states its width is never scaled, whatever the convention
+            return "fixed"
+        return self._by_role.get(role) or self._by_role["block"]
+
+
+@dataclass(frozen=True)
 class Rules:
     """One convention's rules for one family."""
 
@@ -71,10 +91,12 @@ class Rules:
                     or self.pool_out or self.se_pool_in or self.se_pool_out or self.bias_ops or self.upsample_out
                     or not self.attention)
 
+    @cached_property
+    def shaping(self) -> Shaping:
+        return Shaping(tuple(sorted(self.widths.items())), self.se_squeeze, self.anchors, self.anchors_first)
+
     def width_rule(self, role: str) -> str:
-        if role == "fixed":  # a row that states its width is never scaled, whatever the convention
-            return "fixed"
-        return self.widths.get(role) or self.widths["block"]
+        return self.shaping.width_rule(role)
 
 
 @dataclass(frozen=True)

@@ -201,3 +201,26 @@ def test_every_expanded_layer_has_every_field_of_a_layer():
         assert all(names <= set(vars(layer)) for layer in layers)
     with pytest.raises(dataclasses.FrozenInstanceError):
         layers[0].op = "dw"
+
+
+def test_an_expansion_kept_for_another_convention_is_the_one_it_would_make():
+    """Expansions of one configuration are kept by everything they read (``Rules.shaping``): a convention with the
+    same width rules gets the same layers as a fresh expansion; another gets its own; the list is the caller's."""
+    import numpy as np
+
+    from mnetcost import engine, expand
+
+    tv, fvcore, keras = (engine.setup("v2", convention=c) for c in ("torchvision", "fvcore", "keras"))
+    first = tv.expand(np.array([0.35]), np.array([224]))
+    first.append("the caller's")
+    shared = fvcore.expand(np.array([0.35]), np.array([224]))  # fvcore counts torchvision's network
+    assert len(shared) == len(first) - 1 and all(a is b for a, b in zip(shared, first))
+    expand._KEPT.clear()
+    fresh = tv.expand(np.array([0.35]), np.array([224]))
+    assert [vars(a) == vars(b) for a, b in zip(shared, fresh)] == [True] * len(fresh)
+    assert keras.rules.shaping != tv.rules.shaping
+    kept = keras.expand(np.array([0.35]), np.array([224]))
+    assert not any(a is b for a, b in zip(kept, fresh))
+    expand._KEPT.clear()
+    assert [vars(a) == vars(b) for a, b in zip(kept, keras.expand(np.array([0.35]), np.array([224])))] == \
+        [True] * len(kept)
