@@ -62,7 +62,7 @@ def stored(name: str, args, compute, valid=lambda value: True):
         value = json.loads(path.read_text(encoding="utf-8"))
         if valid(value):
             return value
-    except (OSError, ValueError):
+    except Exception:  # missing, unreadable, truncated or of another shape: computed again, never an error
         pass
     text = json.dumps(compute())
     _write(where, path, text)

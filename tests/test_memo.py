@@ -71,6 +71,8 @@ def test_a_damaged_or_refused_value_is_computed_again(tmp_path, monkeypatch):
     kept.write_text("[1, 2")  # truncated
     assert memo.stored("t", [], lambda: [1, 2, 3]) == [1, 2, 3]
     assert memo.stored("t", [], lambda: [4], valid=lambda v: len(v) == 1) == [4]
+    kept.write_text("7")  # valid JSON of another shape: len() of it raises
+    assert memo.stored("t", [], lambda: [4], valid=lambda v: len(v) == 1) == [4]
 
 
 def test_an_unwritable_cache_costs_time_only(tmp_path, monkeypatch):
