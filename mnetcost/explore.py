@@ -541,7 +541,8 @@ def choose_records(*, device=None, device_file=None, max_latency=None, max_peak_
              for key, rows in sorted(networks.items(), key=lambda item: item[0])]
     compute = lambda: _budget_grids(grids, dtype, schedule, dev)  # noqa: E731
     if device_file is None and (device is None or isinstance(device, str)):  # shipped data only: kept (memo)
-        found = stored("choose", [device, dtype, schedule, grids], compute, valid=lambda v: len(v) == len(grids))
+        found = stored("choose", [device, dtype, schedule, grids], compute,
+                       valid=lambda v: len(v) == len(grids) and all(set(g) >= {"macs", "params", "peak_bytes"} for g in v))
     else:
         found = compute()
     for (key, alphas, res), g in zip(grids, found):

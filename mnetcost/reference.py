@@ -230,7 +230,7 @@ def figures(model: str | None = None, per_layer: bool = True) -> list[Figure]:
     if model is not None and not chosen:
         raise UsageError(f"no published figures for {model!r}; try v1, v2, v3-large or v3-small")
     values = stored("reference", [model, per_layer], lambda: _computed(chosen),
-                    valid=lambda v: isinstance(v, list) and len(v) == len(chosen))
+                    valid=lambda v: len(v) == len(chosen) and all(type(x) in (int, float, type(None)) for x in v))
     out = []
     for check, computed in zip(chosen, values):
         row = published[int(check["row"]) - 1]
