@@ -35,10 +35,13 @@ def model_rows() -> list[dict]:
     """``models()`` as records (without pandas), kept between runs (``memo``: they depend on the package only)."""
     from .memo import stored
 
-    rows = stored("models", [], _model_rows, valid=lambda v: isinstance(v, list) and all(isinstance(r, dict) for r in v))
+    rows = stored("models", [], _model_rows, valid=lambda v: all(set(r) == set(MODEL_COLUMNS) for r in v))
     for row in rows:  # JSON's list back to the (height, width) of a table with a non-square input
         row["resolution"] = tuple(row["resolution"]) if isinstance(row["resolution"], list) else row["resolution"]
     return rows
+
+
+MODEL_COLUMNS = ("name", "title", "family", "ref", "source", "resolution", "layers", "macs", "params")
 
 
 def _model_rows() -> list[dict]:
