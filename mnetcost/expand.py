@@ -140,16 +140,18 @@ def expand(table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, 
     (``{"aux"}``) keeps the rows that exist only under them; ``reduced_tail`` halves the widths the
     table's ``# reduced-tail:`` line names (V3's RF2 and dagger variants); ``symbols`` sets the table's
     params (``{"f": 256}``). Each row's layers are its row type's (rows.py)."""
-    shaping = getattr(rules, "shaping", rules)  # all of the rules an expansion may read
-    if stage_alpha is None and np.ndim(alpha) == 1 and len(alpha) == 1:
-        alpha = float(alpha[0])  # one configuration: plain numbers, the rules' scalar path (tested equal), ten times faster
+    shaping = getattr(rules, "shaping", rules)  # all of the rules an expansion may read (a Rules, or its Shaping)
     key = None
-    if np.ndim(alpha) == 0 and np.size(h) <= 16 and np.size(w) <= 16:
-        key = (id(table), id(ops), shaping, alpha, _array_key(h), _array_key(w), classes, spatial, top,
-               None if head is None else tuple(head), tuple(switches), reduced_tail, tuple(sorted((symbols or {}).items())))
-        kept = _KEPT.get(key)
-        if kept is not None and kept[0] is table and kept[1] is ops:
-            return list(kept[2])
+    if stage_alpha is None and np.ndim(alpha) <= 1 and np.size(alpha) == 1:
+        alpha = float(np.ravel(alpha)[0])  # one configuration: plain numbers, the rules' scalar path (tested equal)
+        if np.size(h) <= 16 and np.size(w) <= 16:
+            h, w = _frozen(h), _frozen(w)  # kept layers read them: no caller can change them later
+            key = (id(table), id(ops), shaping, alpha, _array_key(h), _array_key(w), classes, spatial, top,
+                   None if head is None else tuple(head), tuple(switches), reduced_tail,
+                   tuple(sorted((symbols or {}).items())))
+            kept = _KEPT.get(key)
+            if kept is not None and kept[0] is table and kept[1] is ops:
+                return list(kept[2])
     b = _Builder(table, shaping, alpha, h, w, classes, spatial, symbols, ops)
     for r_index, row in selected_rows(table, top, head, switches, reduced_tail):
         if stage_alpha is not None:
@@ -166,6 +168,12 @@ def expand(table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, 
 # conventions (compare, explain) expands it once per set of width rules, not once per convention.
 KEEP = 32
 _KEPT: dict = {}
+
+
+def _frozen(values) -> np.ndarray:
+    a = np.array(values)
+    a.setflags(write=False)
+    return a
 
 
 def _array_key(values) -> tuple:
@@ -311,7 +319,8 @@ def _made(**fields) -> Layer:
 def _replace(layer: Layer, **changes) -> Layer:
     """``dataclasses.replace`` for a Layer without re-running its ``__init__`` (the same fields; ten times faster:
     ``single`` runs once per layer and configuration)."""
-    return _made(**{**layer.__dict__, **changes})
+    fields = {k: v for k, v in layer.__dict__.items() if k not in ("area_in", "area_out")}  # cached: made anew
+    return _made(**{**fields, **changes})
 
 
 def _item(x, index):

@@ -217,9 +217,9 @@ def parse_values(text: str, name: str, kind=float) -> list:
         parts = text.split(":")
         if len(parts) != 3:
             raise UsageError(f"{name}: a range is START:STOP:STEP, got {text!r}")
-        values = progression(*(_number(p, name, float) for p in parts), name)
+        values = progression(*(number_in(p, name, float) for p in parts), name)
     else:
-        values = [_number(p, name, float) for p in text.split(",")]
+        values = [number_in(p, name, float) for p in text.split(",")]
     for v in values:
         if not math.isfinite(v) or v <= 0:
             raise UsageError(f"{name}: values must be finite and > 0, got {v!r}")
@@ -250,7 +250,8 @@ def progression(start: float, stop: float, step: float, name: str, most: int = 1
 LIMIT = MAX_VALUE  # the largest value a list or range may hold: widths, resolutions and multipliers far beyond any network
 
 
-def _number(text: str, name: str, kind):
+def number_in(text: str, name: str, kind):
+    """One number of option ``name``'s text (a list's item, a range's end), or a UsageError naming it."""
     try:
         return kind(text.strip())
     except (ValueError, OverflowError):
@@ -520,6 +521,17 @@ def _budget_grids(grids, dtype: str, schedule: str, device) -> list[dict]:
     return out
 
 
+def _grids_fit(kept, grids) -> bool:
+    """Is ``kept`` (read back from the cache) one budget grid of numbers for each of ``grids``, of their shapes?"""
+    def numbers(values, n):
+        return len(values) == n and all(type(x) in (int, float, bool) for x in values)
+
+    return len(kept) == len(grids) and all(
+        numbers(g["params"], len(alphas)) and all(len(g[k]) == len(alphas) and all(numbers(row, len(res)) for row in g[k])
+                                                  for k in g if k != "params")
+        for g, (_, alphas, res) in zip(kept, grids))
+
+
 def choose_records(*, device=None, device_file=None, max_latency=None, max_peak_bytes=None, max_params=None,
                    max_macs=None, dtype: str | None = None, schedule: str = "materialized", sources=None):
     """``choose`` as records (``DataFrame.to_dict("records")`` of its frame) and the device (None without one),
@@ -532,6 +544,7 @@ def choose_records(*, device=None, device_file=None, max_latency=None, max_peak_
     dev = _budget_device(device, device_file, max_latency)
     dtype = dtype or (dev.dtype if dev is not None else DEFAULT_DTYPE)
     dtype_bytes(dtype)
+    choice(schedule, "schedule", SCHEDULES)
     table = accuracy_records()
     sources = check_sources(sources, {r["source"] for r in table})
     if sources is not None:
@@ -542,12 +555,11 @@ def choose_records(*, device=None, device_file=None, max_latency=None, max_peak_
         networks.setdefault((r["model"], r["convention"], r["classes"]), []).append(r)
     grids = [(key, sorted({r["alpha"] for r in rows}), sorted({r["resolution"] for r in rows}))
              for key, rows in sorted(networks.items(), key=lambda item: item[0])]
-    compute = lambda: _budget_grids(grids, dtype, schedule, dev)  # noqa: E731
     if device_file is None and (device is None or isinstance(device, str)):  # shipped data only: kept (memo)
-        found = stored("choose", [device, dtype, schedule, grids], compute,
-                       valid=lambda v: len(v) == len(grids) and all(set(g) >= {"macs", "params", "peak_bytes"} for g in v))
+        found = stored("choose", [device, dtype, schedule, grids], lambda: _budget_grids(grids, dtype, schedule, dev),
+                       valid=lambda kept: _grids_fit(kept, grids))
     else:
-        found = compute()
+        found = _budget_grids(grids, dtype, schedule, dev)
     for (key, alphas, res), g in zip(grids, found):
         rows = networks[key]
         for r, row, col in zip(rows, np.searchsorted(alphas, [r["alpha"] for r in rows]),

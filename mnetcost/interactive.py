@@ -37,13 +37,13 @@ EXACT = 2**53  # counts above this are not exact in a browser's numbers
 def _progression(spec, name: str, kind=float) -> np.ndarray:
     """(start, stop, step) or "START:STOP:STEP" (stop included) into the values a slider steps through
     (``explore.progression``: a START:STOP:STEP range everywhere is the same values)."""
-    from .explore import _number, progression
+    from .explore import number_in, progression
 
     if isinstance(spec, str):
         parts = spec.split(":")
         if len(parts) != 3:
             raise UsageError(f"{name}: a slider's range is START:STOP:STEP, got {spec!r:.80}")
-        spec = tuple(_number(p, name, float) for p in parts)
+        spec = tuple(number_in(p, name, float) for p in parts)
     if not isinstance(spec, (tuple, list)) or len(spec) != 3 or not all(
             isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) for x in spec):
         raise UsageError(f"{name}: a slider's range is (start, stop, step), got {spec!r:.80}")

@@ -18,7 +18,8 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-KEEP = 64  # files the folder keeps: the oldest go first (each is a few kB)
+KEEP = 64  # files of mnetcost's the folder keeps: the oldest go first (each is a few kB)
+PREFIX = "mnetcost-"  # every file mnetcost keeps is named so; no other file of the folder is ever touched
 
 
 def folder() -> Path | None:
@@ -27,7 +28,7 @@ def folder() -> Path | None:
     if setting.lower() in ("off", "0", "no", "false"):
         return None
     if setting:
-        return Path(setting)
+        return Path(os.path.expanduser(setting))
     home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(home) / "mnetcost" if os.path.isabs(home) else None  # no home: nowhere, never the working folder
 
@@ -45,7 +46,10 @@ def stamp() -> str:
         for dirpath, dirs, files in os.walk(root):
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
             for name in sorted(files):
-                st = os.stat(os.path.join(dirpath, name))
+                try:
+                    st = os.stat(os.path.join(dirpath, name))
+                except OSError:  # a dangling link (an editor's lock file): no file to stamp
+                    continue
                 entries.append(f"{os.path.relpath(dirpath, root)}/{name}:{st.st_size}:{st.st_mtime_ns}")
     return hashlib.sha256("\n".join(entries).encode()).hexdigest()
 
@@ -54,10 +58,13 @@ def stored(name: str, args, compute, valid=lambda value: True):
     """``compute()`` as it reads back from JSON, kept under ``name`` and ``args`` (JSON values) for the next run;
     a kept value that ``valid`` refuses is computed again."""
     where = folder()
+    try:
+        key = hashlib.sha256(json.dumps([name, args, stamp()]).encode()).hexdigest()[:32]
+    except (OSError, TypeError, ValueError):  # the package cannot be stamped, or the arguments written: not kept
+        where = None
     if where is None:
         return _read_back(compute())
-    key = hashlib.sha256(json.dumps([name, args, stamp()]).encode()).hexdigest()[:32]
-    path = where / f"{name}-{key}.json"
+    path = where / f"{PREFIX}{name}-{key}.json"
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
         if valid(value):
@@ -81,7 +88,7 @@ def _write(where: Path, path: Path, text: str) -> None:
         where.mkdir(parents=True, exist_ok=True)
         temporary.write_text(text, encoding="utf-8")
         os.replace(temporary, path)
-        kept = sorted(where.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+        kept = sorted(where.glob(f"{PREFIX}*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
         for old in kept[KEEP:]:
             old.unlink()
     except OSError:

@@ -308,8 +308,8 @@ def _widths(columns, headers, cells, width, whole):
     if width is None:
         return [None] * n
     natural = [max([cell_len(headers[i])] + [cell_len(row[i]) for row in cells]) for i in range(n)]
-    if not long:
-        return None if whole is not None and sum(natural) > width - (3 * n - 1) else [None] * n
+    if not long:  # nothing wraps: too wide, it stacks (rather than lose columns at the terminal's edge)
+        return None if sum(natural) > width - (3 * n - 1) else [None] * n
     natural = [max([cell_len(line) for row in cells for line in row[i].splitlines()] + [_longest_word([headers[i]])])
                if i in long else w for i, w in enumerate(natural)]
     shortest = [(w if columns[i][0] == whole else min(w, LONGEST_WORD,
@@ -362,7 +362,7 @@ def _stacked(title, columns, headers, cells, styles, caption, whole, width=None)
     rule = max([len(line) for line in lines(headers).splitlines()] + [len(headers[whole])])
     body = Text(no_wrap=True, overflow="ignore")
     body.append(" " + headers[whole] + "\n" + lines(headers) + "\n", style="bold")
-    body.append(" " + "─" * rule + "\n")
+    body.append(" " + safe("─") * rule + "\n")  # "-" on a terminal without UTF-8
     for row, style in zip(cells, styles):
         body.append(" " + row[whole] + "\n" + lines(row) + "\n", style=style)
     parts = [Text(safe(title)), Text(""), body]

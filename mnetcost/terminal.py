@@ -8,7 +8,7 @@ import sys
 MIN_WIDTH = 60
 # What a terminal without UTF-8 gets instead of the symbols mnetcost prints.
 ASCII = {"α": "alpha", "ρ": "rho", "×": "x", "—": "-", "–": "-", "Δ": "d", "·": "*", "≈": "~", "≤": "<=", "≥": ">=",
-         "²": "^2", "√": "sqrt", "→": "->", "…": "...", "†": "+", "±": "+/-", "µ": "u"}
+         "²": "^2", "√": "sqrt", "→": "->", "…": "...", "†": "+", "±": "+/-", "µ": "u", "─": "-"}
 
 
 def width() -> int | None:

@@ -224,3 +224,24 @@ def test_an_expansion_kept_for_another_convention_is_the_one_it_would_make():
     expand._KEPT.clear()
     assert [vars(a) == vars(b) for a, b in zip(kept, keras.expand(np.array([0.35]), np.array([224])))] == \
         [True] * len(kept)
+
+
+def test_a_kept_expansion_cannot_be_changed_by_its_caller_and_stage_alpha_is_never_kept():
+    """The kept layers read copies of the caller's sizes, read-only: a caller that reuses its array changes
+    nothing kept. An expansion with one multiplier per row is never kept (its key would not hold them)."""
+    import numpy as np
+
+    from mnetcost import engine
+    from mnetcost.expand import expand
+
+    s = engine.setup("v2")
+    h = np.array([224])
+    first = s.expand(np.array([1.0]), h)
+    h[0] = 160
+    again = s.expand(np.array([1.0]), np.array([224]))
+    assert again[0].h_in[0] == 224 and not again[0].h_in.flags.writeable
+    rows = np.linspace(0.5, 1.4, len(s.table.rows))[None, :]
+    plain = expand(s.table, s.rules, 1.0, np.array([224]), np.array([224]), 1000, "exact")
+    per_row = expand(s.table, s.rules, 1.0, np.array([224]), np.array([224]), 1000, "exact", stage_alpha=rows)
+    assert [np.ravel(l.c_out)[0] for l in per_row] != [np.ravel(l.c_out)[0] for l in plain]
+    assert len(first) == len(again)

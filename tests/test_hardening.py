@@ -371,3 +371,12 @@ def test_a_pipe_closed_before_reading_ends_quietly(args):
     p = subprocess.Popen(CLI + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     p.stdout.close()  # as `| true` does: the reader is gone before anything is written
     assert p.wait(timeout=60) == 0 and p.stderr.read() == b""
+
+
+def test_choose_refuses_an_unknown_schedule():
+    """choose took any schedule and priced peak memory as materialized (found reviewing the cache of its grids)."""
+    import mnetcost
+    from mnetcost.errors import UsageError
+
+    with pytest.raises(UsageError, match="unknown schedule 'streamed'"):
+        mnetcost.choose(schedule="streamed")

@@ -1,6 +1,7 @@
 """The cache of results between runs (``mnetcost.memo``): the same answer cold, warm and off; a changed package
 computes afresh; a damaged or unwritable cache costs time only."""
 
+import json
 import os
 import subprocess
 import sys
@@ -67,12 +68,24 @@ def test_the_stamp_follows_a_table_file(tmp_path, monkeypatch):
 def test_a_damaged_or_refused_value_is_computed_again(tmp_path, monkeypatch):
     monkeypatch.setenv("MNETCOST_CACHE", str(tmp_path))
     memo.stored("t", [], lambda: [1, 2, 3])
-    (kept,) = tmp_path.glob("t-*.json")
+    (kept,) = tmp_path.glob("mnetcost-t-*.json")
     kept.write_text("[1, 2")  # truncated
     assert memo.stored("t", [], lambda: [1, 2, 3]) == [1, 2, 3]
     assert memo.stored("t", [], lambda: [4], valid=lambda v: len(v) == 1) == [4]
     kept.write_text("7")  # valid JSON of another shape: len() of it raises
     assert memo.stored("t", [], lambda: [4], valid=lambda v: len(v) == 1) == [4]
+
+
+def test_a_damaged_choose_grid_is_computed_again(tmp_path):
+    """A kept grid of the wrong shape (a column emptied, a number turned to text) is refused and computed again."""
+    args = ["choose", "--device", "pixel1-big-core", "--max-latency", "20ms", "-f", "json"]
+    expected = run(args, "off")
+    run(args, tmp_path)
+    (kept,) = tmp_path.glob("mnetcost-choose-*.json")
+    grids = json.loads(kept.read_text())
+    for damage in ({"macs": []}, {"params": ["a"] * len(grids[0]["params"])}):
+        kept.write_text(json.dumps([{**grids[0], **damage}] + grids[1:]))
+        assert run(args, tmp_path) == expected
 
 
 def test_an_unwritable_cache_costs_time_only(tmp_path, monkeypatch):
@@ -97,8 +110,32 @@ def test_without_a_home_nothing_is_kept(monkeypatch):
     assert memo.folder() is None
 
 
-def test_the_folder_keeps_its_newest_files(tmp_path, monkeypatch):
+def test_the_folder_keeps_its_newest_files_and_no_one_elses_are_touched(tmp_path, monkeypatch):
     monkeypatch.setenv("MNETCOST_CACHE", str(tmp_path))
+    for i in range(70):
+        (tmp_path / f"mine{i}.json").write_text("{}")
     for i in range(memo.KEEP + 5):
         memo.stored("t", [i], lambda: i)
-    assert len(list(tmp_path.glob("*.json"))) == memo.KEEP
+    assert len(list(tmp_path.glob("mnetcost-*.json"))) == memo.KEEP
+    assert len(list(tmp_path.glob("mine*.json"))) == 70
+
+
+def test_a_package_that_cannot_be_stamped_is_not_kept(tmp_path, monkeypatch):
+    """A file of the package that cannot be read (a dangling link: an editor's lock file) is left out of the
+    stamp; a package that cannot be stamped at all computes without the cache, never an error."""
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    (folder / ".#net.csv").symlink_to(tmp_path / "nowhere")
+    monkeypatch.setattr("mnetcost.tables.tables_dir", lambda: folder)
+    memo.stamp.cache_clear()
+    try:
+        assert memo.stamp()
+    finally:
+        memo.stamp.cache_clear()
+
+    def unreadable():
+        raise PermissionError("the package")
+
+    monkeypatch.setattr(memo, "stamp", unreadable)
+    monkeypatch.setenv("MNETCOST_CACHE", str(tmp_path / "cache"))
+    assert memo.stored("t", [], lambda: 5) == 5 and not (tmp_path / "cache").exists()
