@@ -22,6 +22,7 @@ Writes DIR/suite.csv, DIR/networks.csv, DIR/predictions.csv and prints a markdow
 """
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -124,6 +125,7 @@ def main():
     if not args.reuse:
         for p in (suite_csv, nets_csv):
             p.unlink(missing_ok=True)
+        load = os.getloadavg()
         start = time.perf_counter()
         clock = time.thread_time if args.clock == "cpu" else time.perf_counter
         run_suite(size=args.size, passes=args.suite_passes, seed=1, output=suite_csv, progress=say, clock=clock)
@@ -131,6 +133,9 @@ def main():
         (out / "profiling_minutes.txt").write_text(f"{minutes:.2f}\n")
         say(f"suite: {minutes:.1f} minutes")
         append(measure(configs(), passes=args.passes, seed=1, progress=say, clock=clock), nets_csv)
+        (out / "conditions.txt").write_text(f"clock {args.clock}; load average (1, 5, 15 min) at the start "
+                                            f"{', '.join(f'{x:.2f}' for x in load)}, at the end "
+                                            f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
     elif (out / "profiling_minutes.txt").exists():
         minutes = float((out / "profiling_minutes.txt").read_text())
     table, devices = predictions(read_measurements(suite_csv), read_measurements(nets_csv))
