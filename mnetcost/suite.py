@@ -5,15 +5,17 @@ Which layers: the primitive layers of the shipped tables (or of one given table)
 table's own resolution and a spread of widths and resolutions, deduplicated by shape, grouped into
 strata (op, kernel, stride, activation, squeeze-excite gates, unaligned depthwise channels, upsampling
 mode) and sampled within each stratum evenly over log size, so that small and large layers of every
-kind are timed. Each graph is the layer built by its op spec's ``module`` facet (the very modules
+kind are timed; then a quarter more where a fit to those errs most (``resample``). Each graph is the layer built by its op spec's ``module`` facet (the very modules
 ``mnetcost measure`` exports whole networks with) in a context as inside a network: each input written
-by a depthwise 1x1 convolution, the output read by one, then a global average as the graph's output --
+by a 1x1 convolution, the output read by a depthwise one, then a global average as the graph's output --
 so that the runtime fuses the layer's activation, folds a residual sum or a layer scale into the
 convolution before it, and reorders the layout around an op without a blocked kernel, as it does
 inside a network.
 
 How the time is split: every graph is timed under ``mnetcost.timing``'s protocol (``time_sessions``),
-beside a null graph (a 1 x 1 sum: the runtime's fixed cost of one call). Then one short profiled run
+beside a null graph (a 1 x 1 sum: the runtime's fixed cost of one call), with ``EVICT`` bytes written
+before every run (a layer in a network finds the other layers' data in the core's cache, not its own
+weights). Then one short profiled run
 of each graph (ONNX Runtime's profiler) gives the time of each kernel the runtime actually runs after
 its graph optimisations, and the optimised graph it saves says which are the layer's: its own kernels
 and the layout reorders between the convolutions around it, not the context (those convolutions, the
@@ -41,7 +43,7 @@ from .vocab import SUITE_COLUMNS as COLUMNS
 
 ALPHAS = (0.5, 0.75, 1.0, 1.4)
 SCALES = (0.6, 1.0, 1.4)  # resolutions: the table's own times these, to a multiple of 16
-SIZE = 400  # graphs timed by default (about 10 minutes on one core)
+SIZE = 400  # graphs timed first by default (with ADAPT more: about 6 minutes on one core here)
 EVICT = 8 << 20  # bytes written before every timed run of a graph: more than a core's own (L2) cache
 ADAPT = 100  # graphs added where the first ones' fit errs most (``resample``)
 PASSES = 10
