@@ -5,8 +5,9 @@
 One command, all in one sitting (on a shared machine run it when `uptime` shows little load, or pin it:
 `taskset -c 1 nice -n -5 python benchmarks/suite_eval.py`):
 
-1. the operator suite (``mnetcost measure --suite``: layers of every shipped table, each its own graph),
-   timed; its minutes are the profiling time;
+1. the operator suite (``mnetcost measure --suite``: layers of every shipped table, each its own graph in
+   a network's context, then a quarter more where a first fit errs most), timed; its minutes are the
+   profiling time;
 2. whole networks, timed in one run of ``mnetcost measure`` (40 shuffled passes): six families the
    whole-network forms are fitted to (SEEN) and the held-out ones (HELD_OUT, plus a user's table,
    benchmarks/mynet.csv), never used in any fit below;
@@ -18,7 +19,8 @@ One command, all in one sitting (on a shared machine run it when `uptime` shows 
 4. per predictor: share within +-10% and +-5%, mean |error|, Spearman rank correlation, and for the
    suite how many of each network's layers it had to extrapolate (the ``confidence`` column).
 
-Writes DIR/suite.csv, DIR/networks.csv, DIR/predictions.csv and prints a markdown summary.
+Writes DIR/suite.csv, DIR/networks.csv, DIR/predictions.csv, DIR/conditions.txt (clock, load average)
+and prints a markdown summary.
 """
 
 import argparse
