@@ -258,8 +258,8 @@ def flushed_denormals():
     modes, set through torch), restored after. An untrained network's activations shrink layer after
     layer (random weights, no trained normalisation; layer scale starts at 1e-5) until products such
     as attention's scores fall below 1e-38, and a CPU computes on such subnormal floats tens of times
-    slower: V4 Hybrid-M timed 22 ms instead of 14 ms, 8 ms of it in its last stage's attention.
-    A trained network does not run there, so neither does the measurement. With one thread ONNX
+    slower: V4 Hybrid-M timed about 22 ms instead of 13 ms, most of the difference in its last stage's
+    attention. A trained network does not run there, so neither does the measurement. With one thread ONNX
     Runtime runs in the calling thread; its own threads get the session option
     ``session.set_denormal_as_zero``."""
     from contextlib import contextmanager
