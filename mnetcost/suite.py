@@ -196,7 +196,8 @@ def resample(rows, models=None, *, extra: int = ADAPT, convention: str = "paper"
     for m, e in zip(rows, table["error"].abs()):
         error.setdefault(m.stratum, []).append(float(e))
     timed = {(m.model, m.alpha, m.resolution, m.layer) for m in rows}
-    taken = {key for group in found.values() for key, i in group.items() if (i.model, i.alpha, i.resolution, i.layer) in timed}
+    taken = {key for group in found.values() for key, i in group.items()
+             if (i.model, i.alpha, i.resolution, i.layer) in timed}
     left = {k: len(group) - sum(key in taken for key in group) for k, group in found.items()}
     weight = {k: float(np.mean(error.get(k, [1.0]))) * math.sqrt(left[k]) for k in found if left[k]}
     total = sum(weight.values())
