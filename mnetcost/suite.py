@@ -5,7 +5,8 @@ Which layers: the primitive layers of the shipped tables (or of one given table)
 table's own resolution and a spread of widths and resolutions, deduplicated by shape, grouped into
 strata (op, kernel, stride, activation, squeeze-excite gates, unaligned depthwise channels, upsampling
 mode) and sampled within each stratum evenly over log size, so that small and large layers of every
-kind are timed; then a quarter more where a fit to those errs most (``resample``). Each graph is the layer built by its op spec's ``module`` facet (the very modules
+kind are timed; then a quarter more where a fit to those errs most (``resample``). Each graph is the
+layer built by its op spec's ``module`` facet (the very modules
 ``mnetcost measure`` exports whole networks with) in a context as inside a network: each input written
 by a 1x1 convolution, the output read by a depthwise one, then a global average as the graph's output --
 so that the runtime fuses the layer's activation, folds a residual sum or a layer scale into the
