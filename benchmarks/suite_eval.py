@@ -5,8 +5,9 @@
 One command, all in one sitting (on a shared machine run it when `uptime` shows little load, or pin it:
 `taskset -c 1 nice -n -5 python benchmarks/suite_eval.py`):
 
-1. the operator suite (``mnetcost measure --suite``: layers of every shipped table, each its own graph),
-   timed; its minutes are the profiling time;
+1. the operator suite (``mnetcost measure --suite``: layers of every shipped table, each its own graph in
+   a network's context, then a quarter more where a first fit errs most), timed; its minutes are the
+   profiling time;
 2. whole networks, timed in one run of ``mnetcost measure`` (40 shuffled passes): six families the
    whole-network forms are fitted to (SEEN) and the held-out ones (HELD_OUT, plus a user's table,
    benchmarks/mynet.csv), never used in any fit below;
@@ -18,10 +19,12 @@ One command, all in one sitting (on a shared machine run it when `uptime` shows 
 4. per predictor: share within +-10% and +-5%, mean |error|, Spearman rank correlation, and for the
    suite how many of each network's layers it had to extrapolate (the ``confidence`` column).
 
-Writes DIR/suite.csv, DIR/networks.csv, DIR/predictions.csv and prints a markdown summary.
+Writes DIR/suite.csv, DIR/networks.csv, DIR/predictions.csv, DIR/conditions.txt (clock, load average)
+and prints a markdown summary.
 """
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -124,6 +127,7 @@ def main():
     if not args.reuse:
         for p in (suite_csv, nets_csv):
             p.unlink(missing_ok=True)
+        load = os.getloadavg()
         start = time.perf_counter()
         clock = time.thread_time if args.clock == "cpu" else time.perf_counter
         run_suite(size=args.size, passes=args.suite_passes, seed=1, output=suite_csv, progress=say, clock=clock)
@@ -131,6 +135,9 @@ def main():
         (out / "profiling_minutes.txt").write_text(f"{minutes:.2f}\n")
         say(f"suite: {minutes:.1f} minutes")
         append(measure(configs(), passes=args.passes, seed=1, progress=say, clock=clock), nets_csv)
+        (out / "conditions.txt").write_text(f"clock {args.clock}; load average (1, 5, 15 min) at the start "
+                                            f"{', '.join(f'{x:.2f}' for x in load)}, at the end "
+                                            f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
     elif (out / "profiling_minutes.txt").exists():
         minutes = float((out / "profiling_minutes.txt").read_text())
     table, devices = predictions(read_measurements(suite_csv), read_measurements(nets_csv))

@@ -497,7 +497,7 @@ def read_measurements(path, convention: str | None = None) -> list[Observation]:
     """The measurements of a CSV file (format: docs/latency.md; ``mnetcost measure`` writes it): at
     least ``model, alpha, resolution, latency_ms``; ``convention`` defaults to paper."""
     from .engine import setup
-    from .suite import COLUMNS as SUITE_COLUMNS
+    from .vocab import SUITE_COLUMNS
     from .timing import COLUMNS, REQUIRED
     from .records import number, read_records
     from .tables import resolve_reference

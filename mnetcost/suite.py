@@ -5,18 +5,24 @@ Which layers: the primitive layers of the shipped tables (or of one given table)
 table's own resolution and a spread of widths and resolutions, deduplicated by shape, grouped into
 strata (op, kernel, stride, activation, squeeze-excite gates, unaligned depthwise channels, upsampling
 mode) and sampled within each stratum evenly over log size, so that small and large layers of every
-kind are timed. Each graph is the layer built by its op spec's ``module`` facet (the very modules
-``mnetcost measure`` exports whole networks with), its inputs the graph's inputs, and -- where the layer
-writes a map -- a global average as the graph's output, so that the layer's output is not a graph
-output and the runtime fuses its activation as it does inside a network.
+kind are timed; then a quarter more where a fit to those errs most (``resample``). Each graph is the
+layer built by its op spec's ``module`` facet (the very modules
+``mnetcost measure`` exports whole networks with) in a context as inside a network: each input written
+by a 1x1 convolution, the output read by a depthwise one, then a global average as the graph's output --
+so that the runtime fuses the layer's activation, folds a residual sum or a layer scale into the
+convolution before it, and reorders the layout around an op without a blocked kernel, as it does
+inside a network.
 
 How the time is split: every graph is timed under ``mnetcost.timing``'s protocol (``time_sessions``),
-beside a null graph (a 1 x 1 sum: the runtime's fixed cost of one call). Then one short profiled run
+beside a null graph (a 1 x 1 sum: the runtime's fixed cost of one call), with ``EVICT`` bytes written
+before every run (a layer in a network finds the other layers' data in the core's cache, not its own
+weights). Then one short profiled run
 of each graph (ONNX Runtime's profiler) gives the time of each kernel the runtime actually runs after
-its graph optimisations: the layer's own kernels, and the scaffolding around them (layout reorders at
-the graph's edges, the sink). The layer's time is the graph's time beyond the null graph's, times its
-own kernels' share; the fused kernels are recorded, as the runtime reports them (``kernels``), so
-what the runtime fuses is read from the runtime itself.
+its graph optimisations, and the optimised graph it saves says which are the layer's: its own kernels
+and the layout reorders between the convolutions around it, not the context (those convolutions, the
+reorders at the graph's edges, the sink). The layer's time is the graph's time beyond the null graph's,
+times its kernels' share; its kernels are recorded as the runtime reports them (``kernels``), so what
+the runtime fuses is read from the runtime itself.
 """
 
 from __future__ import annotations
@@ -29,21 +35,25 @@ import random
 import tempfile
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from .errors import UsageError
+from .vocab import SUITE_COLUMNS as COLUMNS
 
 ALPHAS = (0.5, 0.75, 1.0, 1.4)
 SCALES = (0.6, 1.0, 1.4)  # resolutions: the table's own times these, to a multiple of 16
-SIZE = 400  # graphs timed by default (about 10 minutes on one core)
+SIZE = 400  # graphs timed first by default (with ADAPT more: about 6 minutes on one core here)
+EVICT = 8 << 20  # bytes written before every timed run of a graph: more than a core's own (L2) cache
+ADAPT = 100  # graphs added where the first ones' fit errs most (``resample``)
 PASSES = 10
 MAX_ELEMENTS = 2 ** 22  # a layer's input or output beyond this many elements is not timed (memory, minutes)
 MAX_MACS = 1e9
 PROFILED_RUNS = 12
+IMAGE = "image"  # a context graph's input that is the network's image (no convolution writes it)
+CONTEXT = 8  # channels of the context graph's inputs: a 1x1 convolution from 8 channels runs blocked for any output
 MIN_TIME = 2e-9  # seconds: a layer the runtime fused away entirely is written as this (a latency is > 0)
-COLUMNS = ("model", "alpha", "resolution", "convention", "layer", "latency_ms", "graph_ms", "null_ms", "own_share",
-           "kernels", "stratum", "pass_sd_pct", "runs", "passes", "threads", "runtime", "host", "date", "note")
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,11 @@ def expanded(model, alpha: float, resolution: int, convention: str = "paper"):
 
 
 def _candidates(models, convention: str) -> dict:
+    return _candidates_of(tuple(models), convention)
+
+
+@lru_cache(maxsize=2)
+def _candidates_of(models: tuple, convention: str) -> dict:
     """Every distinct layer of the tables' configurations, by stratum: signature -> Item."""
     from .errors import MnetcostError
     from .ops import op_cost
@@ -144,11 +159,18 @@ def sample(models=None, *, size: int = SIZE, convention: str = "paper", seed: in
         raise UsageError("the tables have no layer the suite can time")
     weights = {k: math.sqrt(len(v)) for k, v in found.items()}
     total = sum(weights.values())
-    rng = random.Random(seed)
+    wanted = {k: max(min(3, size), round(size * weights[k] / total)) for k in found}
+    return _picks(found, wanted, set(), random.Random(seed))
+
+
+def _picks(found: dict, wanted: dict, taken: set, rng) -> list[Item]:
+    """``wanted[stratum]`` layers of each stratum of ``found`` not ``taken`` (signatures), evenly over log size."""
     out = []
-    for k in sorted(found):
-        items = sorted(found[k].values(), key=lambda i: (i.size, i.model, i.layer))
-        n = min(len(items), max(min(3, size), round(size * weights[k] / total)))
+    for k in sorted(wanted):
+        items = sorted((i for key, i in found[k].items() if key not in taken), key=lambda i: (i.size, i.model, i.layer))
+        n = min(len(items), wanted[k])
+        if n <= 0:
+            continue
         picks = sorted({round(x) for x in np.linspace(0, len(items) - 1, n)})
         while len(picks) < n:  # evenly spaced indices collided: fill at random
             picks = sorted(set(picks) | {rng.randrange(len(items))})
@@ -156,8 +178,38 @@ def sample(models=None, *, size: int = SIZE, convention: str = "paper", seed: in
     return out
 
 
+def resample(rows, models=None, *, extra: int = ADAPT, convention: str = "paper", seed: int = 0) -> list[Item]:
+    """``extra`` more layers where the suite measured so far (``rows``) is fitted worst, as nn-Meter samples:
+    the device model fitted to them (``calibrate``, form suite, each network's layers held out in turn),
+    each stratum's share of the extra layers by its mean held-out |error| times the square root of its
+    layers not yet timed, picked evenly over log size among those."""
+    from .calibration import Observation, calibrate
+    from .tables import model_names
+
+    if len(rows) < 2 or extra <= 0:
+        return []
+    models = model_names() if models is None else list(models)
+    found = _candidates(models, convention)
+    observations = [Observation("suite", m.model, m.alpha, m.resolution, m.convention, m.latency_ms / 1e3, m.layer,
+                                m.null_ms / 1e3) for m in rows]
+    table = calibrate(observations, name="resample").table
+    error: dict = {}
+    for m, e in zip(rows, table["error"].abs()):
+        error.setdefault(m.stratum, []).append(float(e))
+    timed = {(m.model, m.alpha, m.resolution, m.layer) for m in rows}
+    taken = {key for group in found.values() for key, i in group.items()
+             if (i.model, i.alpha, i.resolution, i.layer) in timed}
+    left = {k: len(group) - sum(key in taken for key in group) for k, group in found.items()}
+    weight = {k: float(np.mean(error.get(k, [1.0]))) * math.sqrt(left[k]) for k in found if left[k]}
+    total = sum(weight.values())
+    if total <= 0:
+        return []
+    wanted = {k: math.floor(extra * w / total + 0.5) for k, w in weight.items()}
+    return _picks(found, wanted, taken, random.Random(seed))
+
+
 def _graph(item: Item, cache: dict):
-    """The ONNX bytes of the item's layer as its own graph, and a feed of random inputs."""
+    """The ONNX bytes of the item's layer in its context graph (``_in_context``), and a feed of random inputs."""
     import torch
 
     key = (item.model, item.alpha, item.resolution, item.convention)
@@ -166,10 +218,12 @@ def _graph(item: Item, cache: dict):
         cache[key] = expanded(*key)
     layers, shapes, s = cache[key]
     layer = next(l for l in layers if l.name == item.layer)
-    module = _OneLayer(s.ops[layer.op].facet("module")(layer, s.rules), shapes[layer.size_of][1:]
-                       if layer.size_of else None).eval()
-    xs = tuple(torch.zeros(1, *shapes[t]) for t in layer.inputs)
-    names = [f"x{i}" for i in range(len(xs))]
+    image = [t == "input" for t in layer.inputs]  # the network's own input: no convolution writes it
+    module = _in_context(s.ops[layer.op].facet("module")(layer, s.rules), shapes[layer.size_of][1:]
+                         if layer.size_of else None, [0 if i else shapes[t][0] for t, i in zip(layer.inputs, image)],
+                         shapes[layer.name][0]).eval()
+    xs = tuple(torch.zeros(1, *(shapes[t] if i else (CONTEXT,) + shapes[t][1:])) for t, i in zip(layer.inputs, image))
+    names = [IMAGE if i else f"x{k}" for k, i in enumerate(image)]
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -178,25 +232,34 @@ def _graph(item: Item, cache: dict):
     return buffer.getvalue(), {n: rng.standard_normal(x.shape).astype(np.float32) for n, x in zip(names, xs)}
 
 
-def _one_layer_class():
+def _in_context_class():
     from torch import nn
 
-    class OneLayer(nn.Module):
-        """A layer on its own; a map it writes is averaged to the graph's output (the sink)."""
+    class InContext(nn.Module):
+        """A layer as it sits in a network: each map it reads (but the image) is written by a 1x1
+        convolution from CONTEXT channels (``pre``: the runtime runs it in its blocked layout whatever the
+        channels, as a network's expansions and projections), a map it writes is read by a depthwise 1x1
+        convolution (``post``: blocked where the channels are a multiple of 8, as a network's next
+        convolution), then averaged to the graph's output (the sink). So an op without a blocked kernel
+        pays the layout reorders a network makes around it, and an op the runtime folds into the
+        convolution before it (a residual sum, a layer scale) costs what it costs there."""
 
-        def __init__(self, module, size):
+        def __init__(self, module, size, channels_in, channels_out):
             super().__init__()
             self.m, self.size = module, tuple(size) if size else None
+            self.pre = nn.ModuleList(nn.Conv2d(CONTEXT, c, 1) if c else nn.Identity() for c in channels_in)
+            self.post = nn.Conv2d(channels_out, channels_out, 1, groups=channels_out)
 
         def forward(self, *xs):
+            xs = [p(x) for p, x in zip(self.pre, xs)]
             y = self.m(*xs, self.size) if self.size else self.m(*xs)
-            return y.mean((2, 3), keepdim=True) if y.dim() == 4 and y.shape[-1] * y.shape[-2] > 1 else y
+            return self.post(y).mean((2, 3), keepdim=True) if y.dim() == 4 else y
 
-    return OneLayer
+    return InContext
 
 
-def _OneLayer(module, size):
-    return _one_layer_class()(module, size)
+def _in_context(module, size, channels_in, channels_out):
+    return _in_context_class()(module, size, channels_in, channels_out)
 
 
 def _null_graph():
@@ -217,39 +280,73 @@ def _options(ort, threads: int, profile: str | None = None):
     options.intra_op_num_threads = options.inter_op_num_threads = threads
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
+    options.add_session_config_entry("session.set_denormal_as_zero", "1")  # as timing's sessions
     if profile:
         options.enable_profiling = True
         options.profile_file_prefix = profile
     return options
 
 
-def kernel_times(ort, graph: bytes, feed: dict, threads: int, folder: str) -> list[tuple[str, str, float]]:
-    """(node, kernel, median seconds) of each kernel the runtime runs for ``graph`` after its optimisations,
-    from its profiler over ``PROFILED_RUNS`` runs (after as many untimed)."""
-    session = ort.InferenceSession(graph, _options(ort, threads, os.path.join(folder, "suite")),
-                                   providers=["CPUExecutionProvider"])
-    for _ in range(2 * PROFILED_RUNS):
-        session.run(None, feed)
+def kernel_times(ort, graph: bytes, feed: dict, threads: int, folder: str) -> list[tuple[str, str, float, str]]:
+    """(node, kernel, median seconds, role) of each kernel the runtime runs for ``graph`` after its
+    optimisations, from its profiler over ``PROFILED_RUNS`` runs (after as many untimed), subnormal floats
+    flushed to zero as under the timing protocol (``timing.flushed_denormals``); each node's role
+    (``roles``) read from the optimised graph the runtime saves."""
+    import onnx
+
+    from .timing import flushed_denormals
+
+    options = _options(ort, threads, os.path.join(folder, "suite"))
+    options.optimized_model_filepath = os.path.join(folder, "optimised.onnx")
+    session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    with flushed_denormals():
+        for _ in range(2 * PROFILED_RUNS):
+            session.run(None, feed)
     path = session.end_profiling()
     try:
         with open(path, encoding="utf-8") as f:
             events = json.load(f)
+        role = roles(onnx.load(options.optimized_model_filepath, load_external_data=False).graph)
     finally:
         os.remove(path)
     times: dict = {}
     for e in events:
         if e.get("cat") == "Node" and e.get("name", "").endswith("_kernel_time"):
             times.setdefault((e["name"][: -len("_kernel_time")], e["args"].get("op_name", "")), []).append(e["dur"])
-    return [(node, kernel, float(np.median(d[len(d) // 2:])) * 1e-6) for (node, kernel), d in times.items()]
+    return [(node, kernel, float(np.median(d[len(d) // 2:])) * 1e-6, role.get(node, "layer"))
+            for (node, kernel), d in times.items()]
+
+
+def roles(graph) -> dict:
+    """Per node of a context graph as the runtime optimised it: "context" for the convolutions around the
+    layer (``pre``, ``post``, and a node that took a ``pre`` into itself: it reads the graph's input), the
+    reorders at the graph's edges (of its inputs, into the sink) and the sink; "layer" for the rest -- the
+    layer's own kernels and the layout reorders it causes between the convolutions around it."""
+    consumers: dict = {}
+    for n in graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    outer = {i.name for i in graph.input if i.name != IMAGE}  # the inputs a pre convolution reads
+    edge = set()
+    for n in graph.node:  # reorders of the graph's inputs
+        if n.op_type.startswith("Reorder") and any(i in outer for i in n.input):
+            edge |= set(n.output)
+    out = {}
+    for n in graph.node:
+        top = n.name.startswith("/") and "/" not in n.name[1:]  # the sink: the graph's own mean
+        feeds_sink = n.op_type.startswith("Reorder") and all(
+            c.name.startswith("/") and "/" not in c.name[1:] for o in n.output for c in consumers.get(o, []))
+        scaffold = (n.name.startswith(("/pre.", "/post/")) or top or feeds_sink
+                    or any(i in outer or i in edge for i in n.input))
+        out[n.name] = "context" if scaffold else "layer"
+    return out
 
 
 def own_kernels(kernels) -> tuple[float, str]:
-    """The share of the layer's own kernels in a graph's kernel time, and their names: all but the layout
-    reorders the runtime put at the graph's edges and the sink (the graph's last global average)."""
-    sink = next((node for node, k, _ in reversed(kernels) if k in ("ReduceMean", "GlobalAveragePool")
-                 and not node.startswith("/m/")), None)
-    own = [(k, t) for node, k, t in kernels if not k.startswith("Reorder") and node != sink]
-    total = sum(t for _, _, t in kernels)
+    """The share of the layer's own kernels in a context graph's kernel time, and their names
+    (``kernel_times``' role "layer")."""
+    own = [(k, t) for _, k, t, role in kernels if role == "layer"]
+    total = sum(t for *_, t, _ in kernels)
     share = sum(t for _, t in own) / total if total > 0 else 0.0
     return share, "+".join(k for k, _ in own)
 
@@ -302,7 +399,7 @@ def measure_suite(items, *, threads: int = 1, passes: int = PASSES, repeat: int 
         shares = [own_kernels(kernel_times(ort, g, feed, threads, folder)) for g, feed in graphs[1:]]
         sessions = [(ort.InferenceSession(g, _options(ort, threads), providers=["CPUExecutionProvider"]), feed)
                     for g, feed in graphs]
-        timed = time_sessions(sessions, repeat=repeat, passes=passes, seed=seed, progress=say, clock=clock)
+        timed = time_sessions(sessions, repeat=repeat, passes=passes, seed=seed, progress=say, clock=clock, evict=EVICT)
     null = timed[0].latency_s
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     runtime = f"onnxruntime {ort.__version__}"
@@ -339,19 +436,26 @@ def write_suite(rows, path) -> None:
 
 
 def run(table=None, *, size: int = SIZE, convention: str = "paper", output=None, passes=None, threads: int = 1,
-        repeat=None, seed=None, runtime: str = "onnxruntime", progress=None, clock=None) -> list[SuiteMeasurement]:
+        repeat=None, seed=None, runtime: str = "onnxruntime", progress=None, clock=None,
+        adapt: bool = True) -> list[SuiteMeasurement]:
     """``mnetcost measure --suite``: sample the layers of the shipped tables (or of ``table``), time them
-    (``measure_suite``) and write them to ``output`` (checked before any timing) when given."""
+    (``measure_suite``), then (``adapt``) a quarter as many again where their fit errs most (``resample``),
+    and write them to ``output`` (checked before any timing) when given."""
     from .timing import _check, check_output
 
     _check(runtime, threads, repeat, PASSES if passes is None else passes)
     if table is not None and not isinstance(table, str):
         raise UsageError(f"--for takes a table's name or path, got {table!r:.80}")
-    items = sample(None if table is None else [table], size=size, convention=convention, seed=seed or 0)
+    models = None if table is None else [table]
+    items = sample(models, size=size, convention=convention, seed=seed or 0)
     if output is not None:
         check_output(output, COLUMNS)
-    rows = measure_suite(items, threads=threads, passes=PASSES if passes is None else passes, repeat=repeat,
-                         seed=seed, progress=progress, clock=clock)
+    timing = dict(threads=threads, passes=PASSES if passes is None else passes, repeat=repeat, seed=seed,
+                  progress=progress, clock=clock)
+    rows = measure_suite(items, **timing)
+    more = resample(rows, models, extra=round(size * ADAPT / SIZE), convention=convention, seed=seed or 0) \
+        if adapt else []
+    rows += measure_suite(more, **timing) if more else []
     if output is not None:
         write_suite(rows, output)
     return rows

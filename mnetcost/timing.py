@@ -14,7 +14,7 @@ passes are dealt into GROUPS interleaved groups (pass k to group k mod GROUPS); 
 latency is the median of its groups' fastest runs, and the spread of those (standard deviation,
 relative) is the noise of the figure itself; the interquartile range of all runs, relative to their
 median, says how noisy single runs were. Batch 1, float32, the runtime's default graph
-optimisations (BatchNorm folded).
+optimisations (BatchNorm folded), subnormal floats flushed to zero (``flushed_denormals``).
 """
 
 from __future__ import annotations
@@ -210,6 +210,7 @@ def _session(ort, c: dict, threads: int, say):
     options.intra_op_num_threads = options.inter_op_num_threads = threads
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
+    options.add_session_config_entry("session.set_denormal_as_zero", "1")  # the runtime's own threads
     session = ort.InferenceSession(export(c["model"], alpha=c["alpha"], resolution=c["resolution"],
                                           convention=c["convention"]), options, providers=["CPUExecutionProvider"])
     x = np.random.default_rng(0).standard_normal((1, session.get_inputs()[0].shape[1], c["resolution"],
@@ -229,16 +230,63 @@ class Timing:
 
 
 def time_sessions(sessions, *, repeat: int | None = None, passes: int = 40, seed: int | None = None, progress=None,
-                  clock=None) -> list[Timing]:
+                  clock=None, evict: int = 0) -> list[Timing]:
     """The protocol on ``sessions``, (session, feed) pairs whose ``session.run(None, feed)`` is timed by
     ``clock`` (seconds): each warmed up; ``passes`` passes in a new shuffled order, each session run
     once untimed and then ``repeat`` times (default: as often as fits in about 40 ms, 1 to 100);
-    pass k dealt to group k mod GROUPS. ``clock`` defaults to ``time.perf_counter``."""
+    pass k dealt to group k mod GROUPS. ``clock`` defaults to ``time.perf_counter``. Every run with
+    subnormal floats flushed to zero (``flushed_denormals``). ``evict``: bytes written, untimed, before
+    every run (0: none), so that each run finds the core's own caches holding something else, as a
+    layer inside a network finds them (the operator suite's graphs)."""
+    with flushed_denormals():
+        return _protocol(sessions, repeat, passes, seed, progress, clock, _evictor(evict))
+
+
+def _evictor(size: int):
+    """A function that writes ``size`` bytes (nothing for 0)."""
+    if not size:
+        return lambda: None
+    buffer = np.zeros(size // 4, dtype=np.float32)
+
+    def evict():
+        np.add(buffer, 1.0, out=buffer)
+    return evict
+
+
+def flushed_denormals():
+    """A context in which the calling thread flushes subnormal floats to zero (the CPU's FTZ and DAZ
+    modes, set through torch), restored after. An untrained network's activations shrink layer after
+    layer (random weights, no trained normalisation; layer scale starts at 1e-5) until products such
+    as attention's scores fall below 1e-38, and a CPU computes on such subnormal floats tens of times
+    slower: V4 Hybrid-M timed about 22 ms instead of 13 ms, most of the difference in its last stage's
+    attention. A trained network does not run there, so neither does the measurement. With one thread ONNX
+    Runtime runs in the calling thread; its own threads get the session option
+    ``session.set_denormal_as_zero``."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def flushed():
+        try:
+            import torch
+        except ImportError:
+            _imports()  # says which extra is missing
+            raise
+        on = torch.set_flush_denormal(True)
+        try:
+            yield on
+        finally:
+            if on:
+                torch.set_flush_denormal(False)
+
+    return flushed()
+
+
+def _protocol(sessions, repeat, passes, seed, progress, clock, evict) -> list[Timing]:
     say = progress or (lambda message: None)
     clock = clock or time.perf_counter
     runs = [repeat] * len(sessions)
     for i, (session, feed) in enumerate(sessions):
-        took = _warm_up(session, feed, clock)
+        took = _warm_up(session, feed, clock, evict)
         if repeat is None:
             runs[i] = int(min(100, max(1, 0.04 / max(took, 1e-6))))
     groups = min(GROUPS, passes)
@@ -252,8 +300,8 @@ def time_sessions(sessions, *, repeat: int | None = None, passes: int = 40, seed
             say(f"pass {p + 1} of {passes}")
         for i in order:
             session, feed = sessions[i]
-            _time(session, feed, 1, clock)  # caches refilled after the other configurations
-            t = _time(session, feed, runs[i], clock)
+            _time(session, feed, 1, clock, evict)  # caches refilled after the other configurations
+            t = _time(session, feed, runs[i], clock, evict)
             fastest[i, p % groups] = min(fastest[i, p % groups], t.min())
             times[i].extend(t)
     out = []
@@ -264,21 +312,23 @@ def time_sessions(sessions, *, repeat: int | None = None, passes: int = 40, seed
     return out
 
 
-def _warm_up(session, feed, clock) -> float:
-    """Runs until 3 runs and 0.2 s have passed; the last run's seconds."""
+def _warm_up(session, feed, clock, evict) -> float:
+    """Runs until 3 runs and 0.2 s have passed; the last run's seconds, the eviction before it included."""
     start = clock()
     count = 0
     while count < 3 or clock() - start < 0.2:
         t0 = clock()
+        evict()
         session.run(None, feed)
         took = clock() - t0
         count += 1
     return took
 
 
-def _time(session, feed, runs: int, clock) -> np.ndarray:
+def _time(session, feed, runs: int, clock, evict=lambda: None) -> np.ndarray:
     out = np.empty(runs)
     for k in range(runs):
+        evict()
         t0 = clock()
         session.run(None, feed)
         out[k] = clock() - t0

@@ -38,3 +38,7 @@ DEFAULT_PUBLISHED = "tf-slim"
 ACTIVATIONS = ("RE", "RE6", "HS", "SW", "SIG", "HSIG", "GE", "-", "")
 OUT_OF_PLACE = ("SIG", "GE")  # activations the PyTorch modules apply out of place (the others in place)
 MAX_VALUE = 2**31  # widths, kernels, strides, resolutions: beyond any network, and counts stay inside 64 bits
+
+SUITE_COLUMNS = ("model", "alpha", "resolution", "convention", "layer", "latency_ms", "graph_ms", "null_ms",
+                 "own_share", "kernels", "stratum", "pass_sd_pct", "runs", "passes", "threads", "runtime", "host", "date",
+                 "note")  # an operator suite's file (measure --suite)

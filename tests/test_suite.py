@@ -51,6 +51,8 @@ def test_the_miniature_suite_writes_what_calibrate_reads(mini_suite):
         assert float(r["graph_ms"]) > 0 and 0 <= float(r["own_share"]) <= 1
     convs = [r for r in records if r["stratum"].startswith(("conv", "dw", "pw"))]
     assert all("Conv" in r["kernels"] for r in convs)  # what the runtime ran, from its own profile
+    # squeeze-excite's product runs in the plain layout between blocked convolutions: the reorders are its own
+    assert all("Mul" in r["kernels"] and "Reorder" in r["kernels"] for r in records if r["stratum"].startswith("se"))
     obs = read_measurements(path)
     assert all(o.layer for o in obs) and all(o.null_s > 0 for o in obs)
 
@@ -158,3 +160,58 @@ def test_fit_and_choose_mark_configurations_beyond_the_suite():
     assert got[(0.5, 128)] and not got[(1.4, 320)]
     chosen, _ = choose_records(device=device)
     assert {r["covered"] for r in chosen} == {False, True} or not any(r["covered"] for r in chosen)
+
+
+def _optimised(nodes, inputs=("x0",)):
+    """A graph shaped as the runtime's optimised context graph: (op, name, inputs, outputs) per node."""
+    from onnx import TensorProto, helper
+
+    return helper.make_graph([helper.make_node(op, list(i), list(o), name=n) for op, n, i, o in nodes], "g",
+                             [helper.make_tensor_value_info(x, TensorProto.FLOAT, None) for x in inputs],
+                             [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+
+
+def test_a_context_graph_charges_the_layer_its_kernels_and_the_reorders_it_causes():
+    """Squeeze-excite's product in the plain layout between two blocked convolutions: the reorders around it
+    are the layer's; the convolutions around it, the reorders of the graph's input and into the sink, and the
+    sink are the context."""
+    from mnetcost.suite import roles
+
+    graph = _optimised([("ReorderInput", "ReorderInput", ["x0"], ["r0"]),
+                        ("Conv", "/pre.0/Conv_output_0_nchwc", ["r0"], ["r1"]),
+                        ("ReorderOutput", "ReorderOutput_token_3", ["r1"], ["t"]),
+                        ("Mul", "/m/Mul", ["t", "t"], ["u"]),
+                        ("ReorderInput", "ReorderInput_token_4", ["u"], ["r2"]),
+                        ("Conv", "/post/Conv_output_0_nchwc", ["r2"], ["r3"]),
+                        ("ReorderOutput", "ReorderOutput", ["r3"], ["p"]),
+                        ("ReduceMean", "/ReduceMean", ["p"], ["y"])])
+    got = roles(graph)
+    assert {n for n, r in got.items() if r == "layer"} == {"ReorderOutput_token_3", "/m/Mul", "ReorderInput_token_4"}
+
+
+def test_a_layer_folded_into_the_convolution_before_it_is_context_but_the_image_is_not():
+    """A layer scale the runtime folded into the pre convolution (the fused node is named after the layer's
+    product, but reads the graph's input): context. A stem convolution reading the image directly: the layer."""
+    from mnetcost.suite import IMAGE, roles
+
+    folded = _optimised([("Conv", "/m/Mul_output_0_nchwc", ["x0"], ["r1"]),
+                         ("Conv", "/post/Conv_output_0_nchwc", ["r1"], ["r2"]),
+                         ("ReorderOutput", "ReorderOutput", ["r2"], ["p"]),
+                         ("ReduceMean", "/ReduceMean", ["p"], ["y"])])
+    assert set(roles(folded).values()) == {"context"}
+    stem = _optimised([("Conv", "/m/m.0/Conv_output_0_nchwc", [IMAGE], ["r1"]),
+                       ("Conv", "/post/Conv_output_0_nchwc", ["r1"], ["r2"]),
+                       ("ReorderOutput", "ReorderOutput", ["r2"], ["p"]),
+                       ("ReduceMean", "/ReduceMean", ["p"], ["y"])], inputs=(IMAGE,))
+    assert [n for n, r in roles(stem).items() if r == "layer"] == ["/m/m.0/Conv_output_0_nchwc"]
+
+
+def test_a_layer_that_writes_the_graphs_output_is_the_layer():
+    """A classifier's fused Gemm and ReLU writes the graph's output itself (a vector: no sink): it is the layer."""
+    from mnetcost.suite import roles
+
+    graph = _optimised([("Conv", "/pre.0/Conv_output_0_nchwc", ["x0"], ["r1"]),
+                        ("ReorderOutput", "ReorderOutput", ["r1"], ["t"]),
+                        ("Flatten", "/m/m.0/Flatten", ["t"], ["f"]),
+                        ("FusedGemm", "fused /m/m.1/Gemm", ["f"], ["y"])])
+    assert {n for n, r in roles(graph).items() if r == "layer"} == {"ReorderOutput", "/m/m.0/Flatten", "fused /m/m.1/Gemm"}
