@@ -268,9 +268,9 @@ def flushed_denormals():
     def flushed():
         try:
             import torch
-        except ImportError:
-            _imports()  # says which extra is missing
-            raise
+        except ImportError:  # nothing mnetcost times runs without torch (measure and the suite export with it):
+            yield False  # only the protocol's own tests, on sessions that compute nothing, come here
+            return
         on = torch.set_flush_denormal(True)
         try:
             yield on
