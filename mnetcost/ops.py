@@ -145,6 +145,9 @@ class OpSpec:
     memory: frozenset = frozenset()
     conv_like: bool = False
     counted: bool = False
+    # (layer, rules) -> the words beside the op's name that tell which kernel a runtime picks for it (the
+    # operator suite's sampling strata: a stratum is op, these words and the activation); None: none
+    variant: Callable | None = None
 
     def facet(self, name: str):
         """The facet ``name``; a missing one is an error naming the op and the quantity it is needed for."""
@@ -397,6 +400,21 @@ def conv_latency(layer, out, inp, macs):
     return kind, terms + _act_term(layer, out)
 
 
+def conv_variant(layer, rules):
+    """A convolution's kernel and stride, and a depthwise one's unaligned channels (another kernel)."""
+    unaligned = layer.op == "dw" and int(np.ravel(layer.c_out)[0]) % ALIGN
+    return (f"k{layer.kernel}", f"s{layer.stride}") + (("unaligned",) if unaligned else ())
+
+
+def se_variant(layer, rules):
+    """Squeeze-excite's inner activation and gate, as the convention's family has them."""
+    return (f"{rules.se_act}/{rules.se_gate}",)
+
+
+def upsample_variant(layer, rules):
+    return ("nearest" if layer.args.get("nearest") else "bilinear",)
+
+
 def fc_latency(layer, out, inp, macs):
     return "fc", _act_term(layer, out)
 
@@ -440,7 +458,7 @@ def _module(name):
 def _conv(name, forward, label):
     return OpSpec(name, forward, label, backward=weight_backward, trains=True, saves=conv_saves,
                   latency=conv_latency, module=_module("conv"), conv_like=True, counted=True,
-                  memory=frozenset({"depthwise"} if name == "dw" else {"stem"}))
+                  memory=frozenset({"depthwise"} if name == "dw" else {"stem"}), variant=conv_variant)
 
 
 def _shapeless(name, label, saves=keeps_nothing, term=None, module="merge", spatial="same", memory=frozenset()):
@@ -456,14 +474,14 @@ BUILTIN_SPECS = (
     OpSpec("fc", fully_connected, "fully connected", backward=weight_backward, trains=True, saves=fc_saves,
            latency=fc_latency, module=_module("fc"), spatial="one", counted=True),
     OpSpec("se", squeeze_excite, "squeeze-excite", backward=se_backward, trains=True, saves=se_saves,
-           latency=se_latency, module=_module("se"), spatial="same"),
+           latency=se_latency, module=_module("se"), spatial="same", variant=se_variant),
     replace(_shapeless("pool", "pooling", module="pool", spatial="one", memory=frozenset({"pooling"})),
             forward=global_pool, latency=element_latency("pool", per_input=True)),
     _shapeless("add", "element-wise add"),
     _shapeless("mul", "element-wise multiply", saves=mul_saves),
     _shapeless("concat", "concatenation"),
     replace(_shapeless("upsample", "upsampling", module="upsample", spatial="resize"), forward=upsample,
-            latency=upsample_latency),
+            latency=upsample_latency, variant=upsample_variant),
     replace(_shapeless("gridpool", "pooling to a grid", module="gridpool", spatial="grid"), forward=grid_pool,
             latency=element_latency("gridpool", per_input=True)),
     replace(_shapeless("norm", "batchnorm", saves=norm_saves, module="norm"), forward=batch_norm, trains=True),
@@ -530,7 +548,7 @@ BUILTIN = Ops(BUILTIN_SPECS)
 
 def register_op(name: str, forward: Callable, *, label: str | None = None, backward: Callable | None = None,
                 trains: bool | None = None, saves: Callable | None = None, latency: Callable | None = None,
-                module: Callable | None = None, ops: Ops | None = None) -> Ops:
+                module: Callable | None = None, variant: Callable | None = None, ops: Ops | None = None) -> Ops:
     """A new op set: ``ops`` (the built-in set by default) with the op ``name`` added. A table row whose
     ``op`` is ``name`` expands to one layer of that op, with its ``args`` column (``heads=4``) as
     ``layer.args``, its ``out`` width (or its input's), its kernel and stride. Pass the returned set as
@@ -540,7 +558,7 @@ def register_op(name: str, forward: Callable, *, label: str | None = None, backw
     if not isinstance(name, str) or not name.isidentifier():
         raise UsageError(f"an op name is an identifier, got {name!r}")
     for facet, value in (("forward", forward), ("backward", backward), ("saves", saves), ("latency", latency),
-                         ("module", module)):
+                         ("module", module), ("variant", variant)):
         if value is not None and not callable(value):
             raise UsageError(f"the {facet} facet of op {name!r} must be callable")
     if forward is None:
@@ -548,7 +566,7 @@ def register_op(name: str, forward: Callable, *, label: str | None = None, backw
     if trains is not None and not isinstance(trains, bool):
         raise UsageError(f"trains must be True or False, got {trains!r}")
     spec = OpSpec(name, forward, label or name, backward=backward, trains=trains, saves=saves, latency=latency,
-                  module=module, counted=True)
+                  module=module, counted=True, variant=variant)
     return (BUILTIN if ops is None else check_ops(ops)).with_op(spec)
 
 

@@ -73,20 +73,14 @@ def _scalar(x) -> int:
     return int(np.asarray(x).ravel()[0])
 
 
-def stratum(layer, rules) -> str:
-    """The layer's kind as far as its time goes: op, kernel, stride, activation, and what else selects
-    another kernel (unaligned depthwise channels, squeeze-excite's gates, nearest upsampling)."""
-    from .ops import ALIGN
+def stratum(layer, rules, ops=None) -> str:
+    """The layer's kind as far as its time goes: its op, the words its op spec's ``variant`` facet gives
+    (kernel and stride, unaligned depthwise channels, squeeze-excite's gates, nearest upsampling) and its
+    activation."""
+    from .ops import BUILTIN
 
-    parts = [layer.op]
-    if layer.op in ("conv", "dw", "pw"):
-        parts += [f"k{layer.kernel}", f"s{layer.stride}"]
-    if layer.op == "dw" and _scalar(layer.c_out) % ALIGN:
-        parts.append("unaligned")
-    if layer.op == "se":
-        parts.append(f"{rules.se_act}/{rules.se_gate}")
-    if layer.op == "upsample":
-        parts.append("nearest" if layer.args.get("nearest") else "bilinear")
+    variant = (ops or BUILTIN)[layer.op].variant
+    parts = [layer.op, *(variant(layer, rules) if variant else ())]
     if layer.act not in ("", "-"):
         parts.append(layer.act)
     return " ".join(parts)
@@ -138,9 +132,9 @@ def _candidates_of(models: tuple, convention: str) -> dict:
                     if elements > MAX_ELEMENTS or macs > MAX_MACS:
                         continue
                     key = _signature(l, shapes)
-                    group = found.setdefault(stratum(l, s.rules), {})
+                    group = found.setdefault(stratum(l, s.rules, s.ops), {})
                     if key not in group:
-                        group[key] = Item(model, alpha, res, convention, l.name, stratum(l, s.rules),
+                        group[key] = Item(model, alpha, res, convention, l.name, stratum(l, s.rules, s.ops),
                                           macs + math.prod(shapes[l.name]))
     return found
 

@@ -215,3 +215,19 @@ def test_a_layer_that_writes_the_graphs_output_is_the_layer():
                         ("Flatten", "/m/m.0/Flatten", ["t"], ["f"]),
                         ("FusedGemm", "fused /m/m.1/Gemm", ["f"], ["y"])])
     assert {n for n, r in roles(graph).items() if r == "layer"} == {"ReorderOutput", "/m/m.0/Flatten", "fused /m/m.1/Gemm"}
+
+
+def test_a_stratum_is_the_op_specs_words():
+    """The sampling strata come from each op spec's ``variant`` facet (no op names switched on in suite.py):
+    a depthwise conv of unaligned channels is a stratum of its own, and an op without the facet is its name
+    and activation."""
+    import numpy as np
+
+    from mnetcost.expand import Layer
+    from mnetcost.suite import expanded
+
+    layers, _, s = expanded("v1", 0.35, 128, "keras")  # Keras' V1 truncates 32 x 0.35 to 11 channels
+    assert "dw k3 s1 unaligned RE" in {stratum(l, s.rules) for l in layers}
+    add = Layer("a", "a", "a", "add", 1, 1, 1, 8, 8, np.array([7]), np.array([7]), np.array([7]), np.array([7]),
+                False, False, "RE")
+    assert stratum(add, s.rules) == "add RE"
