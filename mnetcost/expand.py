@@ -222,7 +222,10 @@ class _Builder:
         key = (rule, c, id(x.c), x.c0) if rule in FACTOR_RULES else (rule, c)
         if key in self.memo:
             return self.memo[key]
-        value = scale_width(rule, c, self.row_alpha, x.c, x.c0)
+        try:
+            value = scale_width(rule, c, self.row_alpha, x.c, x.c0)
+        except OverflowError:  # the scalar path's int() of an infinite width (alpha near 1e308): as the array's inf
+            value = float("inf")
         if self.shape:
             value = np.broadcast_to(value, self.shape)
         least, most = (np.min(value), np.max(value)) if self.shape else (value, value)

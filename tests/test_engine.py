@@ -245,3 +245,16 @@ def test_a_kept_expansion_cannot_be_changed_by_its_caller_and_stage_alpha_is_nev
     per_row = expand(s.table, s.rules, 1.0, np.array([224]), np.array([224]), 1000, "exact", stage_alpha=rows)
     assert [np.ravel(l.c_out)[0] for l in per_row] != [np.ravel(l.c_out)[0] for l in plain]
     assert len(first) == len(again)
+
+
+@pytest.mark.parametrize("model", ["v1", "v2", "v3-large", "efficientnet-b0", "v4-hybrid-medium"])
+def test_an_alpha_near_the_largest_float_is_a_usage_error_on_either_path(model):
+    """One configuration expands with plain numbers, whose int() of an infinite width raised OverflowError
+    (CI's mutated-table fuzz found it); it is the array path's refusal, word for word."""
+    from mnetcost.errors import UsageError
+
+    for alpha in (1e308, 1.7e308):
+        with pytest.raises(UsageError, match=r"gives a layer of .* inf channels; at most"):
+            mnetcost.cost(model, alpha=alpha)
+        with pytest.raises(UsageError, match=r"gives a layer of .* inf channels; at most"):
+            mnetcost.grid(model, [alpha, 1.0])
