@@ -8,6 +8,7 @@ import io
 import json
 import math
 import re
+from functools import lru_cache
 
 from .engine import LAYER_COLUMNS, Cost, _py
 
@@ -173,16 +174,14 @@ def records_table(title: str, columns, records, caption: str = "", row_style=Non
     and no word broken, each record's value takes a line of its own above the other columns."""
     from rich.console import Group
 
-    if whole is None and columns and columns[0][2] == "text" and all(kind != "long" for _, _, kind in columns):
-        whole = columns[0][0]  # nothing wraps: rather than crop, the names take lines of their own
     headers = [safe(header) for _, header, _ in columns]
     decimals = {key: _decimals(rec.get(key) for rec in records) for key, _, kind in columns if kind == "decimal"}
     cells = [[safe(_cell(rec.get(key), kind, decimals.get(key))) for key, _, kind in columns] for rec in records]
     styles = [row_style(rec) if row_style else None for rec in records]
     widths = _widths(columns, headers, cells, width, whole)
     if widths is None:
-        return _stacked(title, columns, headers, cells, styles, caption,
-                        [k for k, _, _ in columns].index(whole) if whole is not None else 0, width)
+        return _stacked(title, columns, headers, cells, styles, caption,  # by default the first column's values
+                        [k for k, _, _ in columns].index(whole) if whole is not None else 0, width)  # head the lines
     table = _Table(columns, headers, cells, styles, widths)
     return Group(*([plain(title)] if title else []), table, *([plain(caption)] if caption else []))
 
@@ -207,14 +206,13 @@ class _Table:
         self.sizes = [w if w is not None else max(cell_len(line) for text in [header, *(row[i] for row in cells)]
                                                   for line in text.split("\n"))
                       for i, (header, w) in enumerate(zip(headers, widths))]
-        self.widths, self.styles, self.console = widths, styles, None
+        self.widths, self.styles = widths, styles
         self.header = self._rows(headers, bottom=True)
         self.rows = [self._rows(row) for row in cells]
 
     def _cell(self, text, i):
         """A cell's lines, each padded to its column's width."""
         from rich.cells import cell_len
-        from rich.console import Console
         from rich.text import Text
 
         size, right = self.sizes[i], self.right[i]
@@ -222,11 +220,10 @@ class _Table:
             text = text.rstrip() if right else text
             pad = " " * (size - cell_len(text))
             return [pad + text if right else text + pad]
-        if self.widths[i] is not None and text.isascii() and text.isprintable():
-            return _wrapped(text, size, right)
-        self.console = self.console or Console(width=max(self.sizes) + 1)  # for rich's word wrap; never printed to
-        wrapped = Text(text).wrap(self.console, size, justify="right" if right else "left", no_wrap=self.widths[i] is None,
-                                  overflow="fold" if self.widths[i] is not None else "ellipsis")
+        if self.widths[i] is not None:
+            return _folded(text, size, right)
+        wrapped = Text(text).wrap(_console(), size, justify="right" if right else "left", no_wrap=True,
+                                  overflow="ellipsis")  # a cell of many lines in a column that never wraps
         return [line.plain for line in wrapped] or [" " * size]
 
     def _rows(self, values, bottom=False):
@@ -262,6 +259,25 @@ class _Table:
         for line, style in self.lines(options.ascii_only):
             yield Segment(line, console.get_style(style) if style else None)
             yield Segment.line()
+
+
+@lru_cache(maxsize=1)
+def _console():
+    """A console for rich's word wrap (``Text.wrap`` asks one; its width is given each time); never printed to."""
+    from rich.console import Console
+
+    return Console(width=80)
+
+
+def _folded(text: str, width: int, right: bool = False) -> list[str]:
+    """A wrapping cell's lines, each ``width`` wide, as rich wraps them: a word that does not fit starts a line,
+    one wider than a line folds (ASCII by ``_wrapped``, anything else by rich's ``Text.wrap``)."""
+    from rich.text import Text
+
+    if text.isascii() and text.isprintable():
+        return _wrapped(text, width, right)
+    lines = Text(text).wrap(_console(), width, justify="right" if right else "left", overflow="fold")
+    return [line.plain for line in lines] or [" " * width]
 
 
 _WORD = re.compile(r"\s*\S+\s*")  # a word and the spaces after it (and before the first)
@@ -300,7 +316,8 @@ def _longest_word(texts) -> int:
 
 def _widths(columns, headers, cells, width, whole):
     """Each "long" column's width (None: the column's own, never wrapped), so that the table fits ``width``;
-    None: it cannot with the ``whole`` column unbroken."""
+    None: it cannot (nothing may wrap and it is too wide, the ``whole`` column would break, or the long columns
+    cannot narrow enough): it stacks."""
     from rich.cells import cell_len  # a terminal's cells: a CJK character takes two
 
     n = len(columns)
@@ -336,7 +353,7 @@ def _stacked(title, columns, headers, cells, styles, caption, whole, width=None)
     """A table whose ``whole`` column does not fit beside the others: its value on a line of its own, the other
     columns on the next (on as many lines as ``width`` needs, each column whole; a "long" text wider than the
     terminal wraps between words)."""
-    from rich.console import Console, Group
+    from rich.console import Group
     from rich.text import Text
 
     rest = [i for i in range(len(columns)) if i != whole]
@@ -344,11 +361,10 @@ def _stacked(title, columns, headers, cells, styles, caption, whole, width=None)
     if width is not None:
         widths.update({i: max(min(w, width - 3), 1) for i, w in widths.items() if columns[i][2] == "long"})
     groups = _fitting_groups(rest, widths, width)
-    console = Console(width=max(widths.values(), default=0) + 1)  # only for rich's word wrap
 
     def cell(i, text):
         if columns[i][2] == "long":
-            return [line.plain for line in Text(text).wrap(console, widths[i], overflow="fold")] or [""]
+            return _folded(text, widths[i])
         return [text.rjust(widths[i]) if columns[i][2] in NUMERIC else text.ljust(widths[i])]
 
     def lines(values):
