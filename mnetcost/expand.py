@@ -145,13 +145,13 @@ def expand(table: Table, rules: Rules, alpha, h, w, classes: int, spatial: str, 
     if stage_alpha is None and np.ndim(alpha) <= 1 and np.size(alpha) == 1:
         alpha = float(np.ravel(alpha)[0])  # one configuration: plain numbers, the rules' scalar path (tested equal)
         if np.size(h) <= 16 and np.size(w) <= 16:
-            h, w = _frozen(h), _frozen(w)  # kept layers read them: no caller can change them later
             key = (id(table), id(ops), shaping, alpha, _array_key(h), _array_key(w), classes, spatial, top,
                    None if head is None else tuple(head), tuple(switches), reduced_tail,
                    tuple(sorted((symbols or {}).items())))
             kept = _KEPT.get(key)
             if kept is not None and kept[0] is table and kept[1] is ops:
                 return list(kept[2])
+            h, w = _frozen(h), _frozen(w)  # the layers kept read them: no caller can change them later
     b = _Builder(table, shaping, alpha, h, w, classes, spatial, symbols, ops)
     for r_index, row in selected_rows(table, top, head, switches, reduced_tail):
         if stage_alpha is not None:

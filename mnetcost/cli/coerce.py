@@ -73,9 +73,10 @@ def command(app, argv=()):
     from ..terminal import tidy_help
 
     name = next((word for word in argv if not word.startswith("-")), None)  # the first word that is no option
-    if any(c.name == name for c in app.registered_commands):
+    named = [c for c in app.registered_commands if c.name == name]
+    if named:
         app = copy(app)
-        app.registered_commands = [c for c in app.registered_commands if c.name == name]
+        app.registered_commands = named
     group = typer.main.get_command(app)
     tidy_help(group)
     if ENABLED and RuntimeParam is not object:
