@@ -115,15 +115,23 @@ fc,fc,1,,,k,1,1,,,0,classes
 """
 
 
+def _built_and_compared(tmp_path, text, alpha, convention, resolutions):
+    """The table ``text`` built as a PyTorch module (7 classes), compared layer by layer with mnetcost's counts at
+    each of ``resolutions``."""
+    path = tmp_path / "table.csv"
+    path.write_text(text)
+    net = build(str(path), alpha=alpha, convention=convention, classes=7)
+    for res in resolutions:
+        r = mnetcost.cost(str(path), alpha=alpha, resolution=res, convention=convention, classes=7)
+        assert compare(net, r).ok
+    return net
+
+
 @pytest.mark.parametrize("convention", ["paper", "torchvision", "keras"])
 @pytest.mark.parametrize("alpha", [0.5, 1.0, 1.3])
 def test_a_custom_table(tmp_path, convention, alpha):
-    path = tmp_path / "custom.csv"
-    path.write_text(CUSTOM)
-    net = build(str(path), alpha=alpha, convention=convention, classes=7)
+    net = _built_and_compared(tmp_path, CUSTOM, alpha, convention, (32, 33, 64, 97))
     for res in (32, 33, 64, 97):
-        r = mnetcost.cost(str(path), alpha=alpha, resolution=res, convention=convention, classes=7)
-        assert compare(net, r).ok
         assert net(torch.zeros(1, 3, res, res)).shape == (1, 7)
 
 
@@ -143,13 +151,8 @@ fc,fc,1,k,1,1,,0,classes,
 @pytest.mark.parametrize("convention", ["paper", "torchvision", "keras"])
 @pytest.mark.parametrize("alpha", [0.5, 1.0, 1.3])
 def test_grouped_convs_match_torchs_counts(tmp_path, convention, alpha):
-    path = tmp_path / "grouped.csv"
-    path.write_text(GROUPED)
-    net = build(str(path), alpha=alpha, convention=convention, classes=7)
+    net = _built_and_compared(tmp_path, GROUPED, alpha, convention, (32, 33, 64))
     assert [m.groups for m in net.modules() if isinstance(m, torch.nn.Conv2d)][1:3] == [4, 8]
-    for res in (32, 33, 64):
-        r = mnetcost.cost(str(path), alpha=alpha, resolution=res, convention=convention, classes=7)
-        assert compare(net, r).ok
 
 
 def test_build_runs_a_forward_pass_at_the_requested_resolution():
