@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import TableError, UsageError
-from .latency import (ELEMENT_TERMS, ITEM_TERMS, MAC_CLASSES, SUITE_TERMS, Device, HeldOut, LayerTerms, combine, layer_seconds,
-                      layer_terms)
+from .latency import (ELEMENT_TERMS, ITEM_TERMS, MAC_CLASSES, SUITE_TERMS, Device, HeldOut, LayerTerms, cache_factor,
+                      combine, layer_seconds, layer_terms)
 
 from .vocab import FORMS, HOLDOUTS  # noqa: E402  (one definition, shared with the CLI)
 BANDWIDTHS = np.concatenate([[np.inf], np.logspace(12, 8, 17)])  # bytes/s tried when none is given: 4 per decade
@@ -47,6 +47,7 @@ class Observation:
     latency_s: float
     layer: str = ""  # one layer of the configuration (an operator suite's measurement), or "" the network
     null_s: float = 0.0  # the suite's null graph: the runtime's fixed cost of one call
+    evict_bytes: float = 0.0  # the suite's: bytes written over the caches before each run of its graph
 
 
 
@@ -64,6 +65,8 @@ class _Features:
     y: np.ndarray
     floor: float = 0.0  # seconds: an error is relative to max(latency, floor) (an operator suite's tiny layers)
     layer_rows: tuple = ()  # per observation: whether it is one layer (an operator suite's) or a network
+    layer_keys: tuple = ()  # per observation: the suite's layer (model, alpha, resolution, convention, layer), or ()
+    evicts: tuple = ()  # per observation: the suite's bytes written before each run (0 for a network)
 
     @property
     def macs(self) -> np.ndarray:
@@ -118,7 +121,8 @@ def _features(observations, dtype: str) -> _Features:
     terms = LayerTerms([n for t in each for n in t.names], [op for t in each for op in t.ops],
                        [c for t in each for c in t.classes], np.concatenate([t.macs for t in each]),
                        np.concatenate([t.moved for t in each]), np.concatenate([t.intensity for t in each]),
-                       {k: np.concatenate([t.counts.get(k, np.zeros_like(t.macs)) for t in each]) for k in keys})
+                       {k: np.concatenate([t.counts.get(k, np.zeros_like(t.macs)) for t in each]) for k in keys},
+                       np.concatenate([t.footprint for t in each]))
     obs = np.concatenate([np.full(len(t.names), j) for j, t in enumerate(each)])
     sums = [{k: float(v[:, 0].sum()) for k, v in t.counts.items()} for t in each]
     names = [t for t in (*ITEM_TERMS, *ELEMENT_TERMS) if any(r.get(t, 0) > 0 for r in sums)]
@@ -128,7 +132,9 @@ def _features(observations, dtype: str) -> _Features:
                      counts, names, np.bincount(obs, weights=terms.macs[:, 0], minlength=len(each)),
                      np.array([o.latency_s for o in observations]),
                      SUITE_FLOOR if any(o.layer for o in observations) else 0.0,
-                     tuple(bool(o.layer) for o in observations))
+                     tuple(bool(o.layer) for o in observations),
+                     tuple((o.model, o.alpha, o.resolution, o.convention, o.layer) if o.layer else () for o in observations),
+                     tuple(float(o.evict_bytes) if o.layer else 0.0 for o in observations))
 
 
 SUITE_FLOOR = 20e-6  # an operator suite's layer of a few microseconds is weighed as one of 20 us (its noise is
@@ -137,13 +143,13 @@ SUITE_FLOOR = 20e-6  # an operator suite's layer of a few microseconds is weighe
 
 def _one_layer(t: LayerTerms, o: Observation) -> LayerTerms:
     """The terms of the one layer an operator suite's measurement timed (the null graph subtracted: no
-    ``network`` term)."""
+    ``network`` term; the bytes its network touches are those the suite wrote before each run)."""
     if o.layer not in t.names:
         raise TableError(f"{o.source}: {o.model} at alpha {o.alpha:g}, {o.resolution} px has no layer {o.layer!r:.80}")
     i = t.names.index(o.layer)
     counts = {k: v[i:i + 1] * (k != "network") for k, v in t.counts.items()}
     return LayerTerms(t.names[i:i + 1], t.ops[i:i + 1], t.classes[i:i + 1], t.macs[i:i + 1], t.moved[i:i + 1],
-                      t.intensity[i:i + 1], counts)
+                      t.intensity[i:i + 1], counts, np.full_like(t.footprint[i:i + 1], float(o.evict_bytes)))
 
 
 def _subset(f: _Features, idx) -> _Features:
@@ -155,9 +161,9 @@ def _subset(f: _Features, idx) -> _Features:
     t = f.terms
     terms = LayerTerms([n for n, m in zip(t.names, mine) if m], [o for o, m in zip(t.ops, mine) if m],
                        [c for c, m in zip(t.classes, mine) if m], t.macs[mine], t.moved[mine], t.intensity[mine],
-                       {k: v[mine] for k, v in t.counts.items()})
+                       {k: v[mine] for k, v in t.counts.items()}, t.footprint[mine])
     return _Features(terms, position[f.obs[mine]], f.cls[mine], f.counts[idx], f.count_terms, f.total_macs[idx],
-                     f.y[idx], f.floor, tuple(f.layer_rows[i] for i in idx))
+                     f.y[idx], f.floor, *(tuple(x[i] for i in idx) for x in (f.layer_rows, f.layer_keys, f.evicts)))
 
 
 def predict(device: Device, f: _Features, parts=None) -> np.ndarray:
@@ -274,6 +280,10 @@ def _fit(form, f: _Features, dtype: str, ridge_point=None, bandwidth=None) -> De
     if form == "suite" and whole.any() and not whole.all():
         layers = _fit(form, _subset(f, np.flatnonzero(~whole)), dtype, ridge_point, bandwidth)
         return _compose(layers, _subset(f, np.flatnonzero(whole)))
+    curve, probes = _cache_curve(f) if form == "suite" else ((), None)
+    if curve:
+        layers = _fit(form, _subset(f, np.flatnonzero(~probes)), dtype, ridge_point, bandwidth)
+        return dataclasses.replace(layers, cache=curve)
     mac_terms, count_terms = _terms_for(form, f)
     spec = lambda b=np.inf: _Spec(mac_terms, count_terms, ridge_point, b)  # noqa: E731
     if ridge_point is not None:
@@ -289,13 +299,38 @@ def _fit(form, f: _Features, dtype: str, ridge_point=None, bandwidth=None) -> De
     return best[0]
 
 
+def _cache_curve(f: _Features) -> tuple[tuple, np.ndarray | None]:
+    """An operator suite's cache curve: where some of its layers were timed again with more or fewer bytes
+    written before each run than the suite's own (its most common: the reference), the (bytes, factor)
+    knots -- at each size the median over those layers of their time there over their time at the
+    reference, the reference at 1 -- and which observations are those other sizes' (left out of the
+    layers' fit)."""
+    evicts = np.array(f.evicts, dtype=float)
+    layer = np.array(f.layer_rows, dtype=bool)
+    sizes, counts = np.unique(evicts[layer], return_counts=True)
+    if len(sizes) < 2:
+        return (), None
+    reference = sizes[np.argmax(counts)]
+    base: dict = {}
+    for i in np.flatnonzero(layer & (evicts == reference)):
+        base.setdefault(f.layer_keys[i], []).append(f.y[i])
+    knots = {float(reference): 1.0}
+    for size in sizes[sizes != reference]:
+        ratios = [f.y[i] / np.mean(base[f.layer_keys[i]]) for i in np.flatnonzero(layer & (evicts == size))
+                  if f.layer_keys[i] in base]
+        if ratios:
+            knots[float(size)] = float(np.median(ratios))
+    return tuple(sorted(knots.items())), layer & (evicts != reference)
+
+
 def _compose(device: Device, f: _Features) -> Device:
     """``device`` plus the composition terms that, added to its costs, fit the networks of ``f`` best
-    (non-negative least squares on relative error)."""
+    (non-negative least squares on relative error; a term's cost, like every cost, times the cache factor)."""
     y = f.y
     rest = y - predict(device, f)
-    counts = np.column_stack([np.bincount(f.obs, weights=f.terms.counts.get(t, np.zeros_like(f.terms.macs))[:, 0],
-                                          minlength=len(y)) for t in COMPOSITION])
+    factor = cache_factor(device, f.terms.footprint[:, 0])
+    counts = np.column_stack([np.bincount(f.obs, weights=f.terms.counts.get(t, np.zeros_like(f.terms.macs))[:, 0]
+                                          * factor, minlength=len(y)) for t in COMPOSITION])
     extra = nnls(counts / y[:, None], rest / y)
     costs = dict(device.costs)
     for term, value in zip(COMPOSITION, extra):
@@ -380,9 +415,11 @@ def calibrate(observations, *, name: str = "calibrated", form: str | None = None
 def _suite_parts(device: Device, observations, f: _Features) -> dict:
     """For an operator suite's measurements: the null graph's time as the cost of a network's call, and
     the range of each MAC class's MACs and each term's count per layer that the suite measured."""
-    null = [o.null_s for o in observations if o.layer and o.null_s > 0]
     if not any(o.layer for o in observations):
         return {}
+    sizes = [o.evict_bytes for o in observations if o.layer]
+    reference = max(sorted(set(sizes)), key=sizes.count)  # the suite's own; a cache curve's others call slower
+    null = [o.null_s for o in observations if o.layer and o.null_s > 0 and o.evict_bytes == reference]
     costs = device.costs
     if all(o.layer for o in observations):  # no network measured whole: a network's call costs the null graph's
         costs = tuple((k, v) for k, v in costs if k != "network") + ((("network", float(np.median(null))),)
@@ -500,7 +537,8 @@ def read_measurements(path, convention: str | None = None) -> list[Observation]:
     from .vocab import SUITE_COLUMNS
     from .timing import COLUMNS, REQUIRED
     from .records import number, read_records
-    from .tables import resolve_reference
+    from .vocab import SUITE_EVICT as EVICT  # a suite file from before the column was timed after the suite's own
+    from .tables import resolve_reference, shipped_name
 
     out = []
     checked = {}
@@ -527,12 +565,13 @@ def read_measurements(path, convention: str | None = None) -> list[Observation]:
         if not MIN_LATENCY * 1e3 <= latency <= MAX_LATENCY * 1e3:
             raise TableError(f"{where}, column latency_ms: a latency is 1 ns to 10,000 s (0.000001 to 10000000 ms), "
                              f"got {r['latency_ms']!r:.20}")
-        name = checked[key].table.name if model == r["model"] else model  # a path is never a shipped name
+        name = checked[key].table.name if shipped_name(model) is not None else model  # an alias read as its table
         null = number(r.get("null_ms") or "0", where, "null_ms", positive=False)
         if not null < MAX_LATENCY * 1e3:
             raise TableError(f"{where}, column null_ms: the null graph's time is under 10,000 s, got {r['null_ms']!r:.20}")
+        evict = number(r.get("evict_bytes") or str(EVICT), where, "evict_bytes", positive=False) if r.get("layer") else 0.0
         out.append(Observation(r.get("source") or r.get("host") or "measured", name, alpha,
-                               int(res), conv, latency / 1e3, r.get("layer", ""), null / 1e3))
+                               int(res), conv, latency / 1e3, r.get("layer", ""), null / 1e3, evict))
     return out
 
 

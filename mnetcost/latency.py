@@ -7,7 +7,9 @@ The network takes the sum. A plain roofline profile -- a peak MAC rate and a ban
 of one rate and no other terms.
 
 Assumptions: one core, no overlap between layers, every layer reads its input and weights and writes
-its output once (no cache reuse across layers), activations and weights at one dtype. Device profiles
+its output once (no cache reuse across layers), activations and weights at one dtype. A profile fitted
+to an operator suite also keeps its cache curve: every layer of a network takes the factor the suite
+measured for the bytes that network touches per call (``cache_factor``). Device profiles
 live in ``tables/devices.csv`` (format: docs/latency.md); ``mnetcost.calibrate`` fits one to measured
 latencies.
 """
@@ -89,6 +91,8 @@ class Device:
     costs: tuple = ()  # (term, seconds per item or per element) pairs
     held_out: HeldOut | None = None
     coverage: tuple = ()  # (class or term, lowest, highest count per layer) the operator suite measured
+    cache: tuple = ()  # (bytes, factor) pairs: a network touching that many bytes per call runs its layers factor
+    # times as long as the operator suite timed them (its cache curve; empty: 1)
 
     def __post_init__(self):
         """Every parameter checked once, here: rates positive (inf: unbounded), costs finite and >= 0."""
@@ -110,6 +114,7 @@ class Device:
         object.__setattr__(self, "rates", tuple((k, float(v)) for k, v in rates))
         object.__setattr__(self, "costs", tuple((k, float(v)) for k, v in costs))
         object.__setattr__(self, "coverage", _coverage(self, self.coverage))
+        object.__setattr__(self, "cache", _cache(self, self.cache))
 
     @property
     def bounded(self) -> bool:
@@ -210,6 +215,48 @@ def _coverage(device, coverage) -> tuple:
     return out
 
 
+def _cache(device, cache) -> tuple:
+    """(bytes, factor) pairs of a cache curve: bytes finite, > 0 and rising, factors finite and > 0."""
+    try:
+        out = tuple((float(b), float(f)) for b, f in cache)
+    except (TypeError, ValueError):
+        raise UsageError(f"device {device.name!r:.80}: a cache curve is (bytes, factor) pairs, got {cache!r:.80}") from None
+    sizes = [b for b, _ in out]
+    if not all(math.isfinite(x) and x > 0 for pair in out for x in pair) or sizes != sorted(set(sizes)):
+        raise UsageError(f"device {device.name!r:.80}: a cache curve's bytes rise, and bytes and factors are finite "
+                         f"numbers > 0, got {cache!r:.120}")
+    return out
+
+
+def cache_factor(device, footprint) -> np.ndarray:
+    """How many times as long a network's layers run as the operator suite timed them, for a network that
+    touches ``footprint`` bytes per call (weights and activations written: what passes through the caches
+    between one call of a layer and the next): the device's cache curve interpolated in log bytes, flat
+    beyond its ends; 1 without a curve."""
+    footprint = np.asarray(footprint, dtype=float)
+    if not device.cache:
+        return np.ones_like(footprint)
+    sizes, factors = zip(*device.cache)
+    return np.interp(np.log2(np.maximum(footprint, 1.0)), np.log2(sizes), factors)
+
+
+def cache_text(device) -> str:
+    """The ``cache`` cell of a device file: ``bytes=factor``, separated by ';'."""
+    return "; ".join(f"{exact(b)}={exact(f)}" for b, f in device.cache)
+
+
+def _parse_cache(text: str, where: str) -> tuple:
+    from .records import number
+
+    out = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        size, sep, factor = part.partition("=")
+        if not sep:
+            raise TableError(f"{where}, column cache: each entry is BYTES=FACTOR, got {part!r:.60}")
+        out.append((number(size.strip(), where, "cache"), number(factor.strip(), where, "cache")))
+    return tuple(out)
+
+
 def coverage_text(device) -> str:
     """The ``coverage`` cell of a device file: ``term=lowest..highest``, separated by ';'."""
     return "; ".join(f"{k}={exact(lo)}..{exact(hi)}" for k, lo, hi in device.coverage)
@@ -245,6 +292,7 @@ def confidence(t: "LayerTerms", device) -> list[str]:
         unseen = [k for k, _, _ in needs if k not in span]
         beyond = [f"{k} {what}" for k, x, what in needs if k in span
                   and not span[k][0] * (1 - COVER_SLACK) <= x <= span[k][1] * (1 + COVER_SLACK)]
+        beyond += ["network bytes"] if not _on_curve(device, t.footprint[i, 0]) else []
         out.append("unseen: " + ", ".join(unseen) if unseen else "beyond: " + ", ".join(beyond) if beyond
                    else "covered")
     return out
@@ -270,7 +318,16 @@ def covered(t: "LayerTerms", device) -> np.ndarray:
         if term not in ("layer", "network", "weights"):
             lo, hi = span.get(term, (np.inf, -np.inf))
             ok &= np.all((count == 0) | ((count >= lo) & (count <= hi)), axis=0)
-    return ok
+    return ok & np.all(_on_curve(device, t.footprint), axis=0)
+
+
+def _on_curve(device, footprint) -> np.ndarray:
+    """Whether a network touching ``footprint`` bytes per call lies within the bytes the device's cache
+    curve measured (always, without a curve)."""
+    if not device.cache:
+        return np.ones_like(np.asarray(footprint), dtype=bool)
+    lo, hi = device.cache[0][0], device.cache[-1][0]
+    return (footprint >= lo * (1 - COVER_SLACK)) & (footprint <= hi * (1 + COVER_SLACK))
 
 
 DURATIONS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0}
@@ -305,7 +362,7 @@ def parse_duration(value, name: str) -> float:
 
 DEVICE_COLUMNS = ("name", "peak_macs", "bandwidth")
 DEVICE_OPTIONAL = ("dtype", "terms", "holdout", "n", "within_10", "mean_error", "proxy_within_10", "proxy_mean_error",
-                   "source", "coverage")
+                   "source", "coverage", "cache")
 
 
 DTYPE_SPELLINGS = {"fp32": "float32", "fp16": "float16"}  # as `mnetcost devices` shows them
@@ -338,9 +395,13 @@ def read_devices(path) -> dict[str, Device]:
             stats = [number(r.get(k, ""), where, k, positive=False)
                      for k in ("n", "within_10", "mean_error", "proxy_within_10", "proxy_mean_error")]
             held = HeldOut(r["holdout"], int(stats[0]), *stats[1:])
-        device = Device(name, number(r["peak_macs"] or "inf", where, "peak_macs", allow_inf=True),
-                        number(r["bandwidth"] or "inf", where, "bandwidth", allow_inf=True), dtype, r.get("source", ""),
-                        rates, costs, held, _parse_coverage(r.get("coverage", ""), where))
+        values = (number(r["peak_macs"] or "inf", where, "peak_macs", allow_inf=True),
+                  number(r["bandwidth"] or "inf", where, "bandwidth", allow_inf=True), dtype, r.get("source", ""),
+                  rates, costs, held, _parse_coverage(r.get("coverage", ""), where), _parse_cache(r.get("cache", ""), where))
+        try:
+            device = Device(name, *values)
+        except UsageError as e:  # a range or a curve out of order: the file's fault, named by its line
+            raise TableError(f"{where}: {e}") from None
         if not device.bounded:
             raise TableError(f"{where}: device {name!r:.80} bounds no time (every rate and the bandwidth unbounded, "
                              "no cost): give at least one finite rate or a cost > 0")
@@ -405,7 +466,8 @@ def write_device(device: Device, path) -> None:
 def _device_row(d: Device) -> dict:
     h = d.held_out
     row = {"name": d.name, "peak_macs": exact(d.peak_macs), "bandwidth": exact(d.bandwidth), "dtype": d.dtype,
-           "terms": d.terms_text(), "source": d.source, "coverage": coverage_text(d)}
+           "terms": d.terms_text(), "source": d.source, "coverage": coverage_text(d),
+           "cache": cache_text(d)}
     if h is not None:
         row.update(holdout=h.method, n=h.n, within_10=exact(h.within_10), mean_error=exact(h.mean_error),
                    proxy_within_10=exact(h.proxy_within_10), proxy_mean_error=exact(h.proxy_mean_error))
@@ -460,6 +522,7 @@ class LayerTerms:
     moved: np.ndarray  # bytes moved
     intensity: np.ndarray
     counts: dict  # term -> layers x resolutions: items (layer, se_block) or elements
+    footprint: np.ndarray  # layers x resolutions: bytes the layer's network touches per call (``cache_factor``)
 
     @cached_property
     def class_index(self) -> tuple[list, np.ndarray]:
@@ -512,9 +575,10 @@ def layer_terms(s, alpha: float, h, w, dtype: str, layers=None) -> LayerTerms:
                                  f"{', '.join(tuple(ITEM_TERMS) + tuple(ELEMENT_TERMS))}")
             counts.setdefault(term, np.zeros(shape))[i] += value
     intensity = np.divide(macs, moved, out=np.zeros(shape), where=moved > 0)
+    touched = float(np.sum(np.asarray(weights, dtype=float))) + written.reshape(shape).sum(axis=0)
     return LayerTerms([l.name for l in layers], [l.op for l in layers],
                       [kind if computes else "" for kind, computes in zip(kinds, (macs > 0).any(axis=1).tolist())],
-                      macs, moved, intensity, counts)
+                      macs, moved, intensity, counts, np.broadcast_to(touched, shape).copy())
 
 
 INT_LIMIT = 2 ** 62  # counts stay inside int64, as the cost and memory models require
@@ -543,7 +607,9 @@ def _per_resolution(terms) -> np.ndarray:
 def layer_seconds(t: LayerTerms, device: Device) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per layer (compute time, memory time, time of the other terms), layers x resolutions: MACs over
     the rate of the layer's class (a layer without MACs computes nothing), bytes moved over the
-    bandwidth, and each other term's count times its cost."""
+    bandwidth, and each other term's count times its cost; each times the device's cache factor for the
+    bytes the layer's network touches per call (``cache_factor``: 1 but for a profile fitted to an
+    operator suite's cache curve)."""
     distinct, index = t.class_index
     rates = np.array([device.rate(c) if c else np.inf for c in distinct])
     compute = t.macs / rates[index].reshape(-1, 1)
@@ -553,6 +619,9 @@ def layer_seconds(t: LayerTerms, device: Device) -> tuple[np.ndarray, np.ndarray
     for term, count in t.counts.items():
         if costs.get(term):
             other += costs[term] * count
+    if device.cache:  # the suite timed a layer after writing over its caches; a network passes its own bytes
+        factor = cache_factor(device, t.footprint)
+        compute, memory, other = compute * factor, memory * factor, other * factor
     return compute, memory, other
 
 

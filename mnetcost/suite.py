@@ -23,6 +23,14 @@ and the layout reorders between the convolutions around it, not the context (tho
 reorders at the graph's edges, the sink). The layer's time is the graph's time beyond the null graph's,
 times its kernels' share; its kernels are recorded as the runtime reports them (``kernels``), so what
 the runtime fuses is read from the runtime itself.
+
+The cache curve: a network of 150 MB of weights finds none of them in the caches when a layer runs again
+(the rest of the network has passed through since), one of 10 MB finds them all; a suite graph timed after
+``EVICT`` bytes are written finds what lies between. So a few of the suite's graphs (``cache_probes``) are
+timed again after writing each of ``CACHE_SIZES`` (1 MB to 512 MB) before every run; ``calibrate`` fits
+from them how much longer layers take with that many bytes passed between their runs (each size's median
+ratio to the suite's own), and the device model charges a network by the bytes it touches per call
+(``latency.cache_factor``).
 """
 
 from __future__ import annotations
@@ -41,12 +49,15 @@ import numpy as np
 
 from .errors import UsageError
 from .vocab import SUITE_COLUMNS as COLUMNS
+from .vocab import SUITE_EVICT as EVICT  # bytes written before every timed run of a graph
 
 ALPHAS = (0.5, 0.75, 1.0, 1.4)
 SCALES = (0.6, 1.0, 1.4)  # resolutions: the table's own times these, to a multiple of 16
 SIZE = 400  # graphs timed first by default (with ADAPT more: about 6 minutes on one core here)
-EVICT = 8 << 20  # bytes written before every timed run of a graph: more than a core's own (L2) cache
 ADAPT = 100  # graphs added where the first ones' fit errs most (``resample``)
+CACHE_SIZES = tuple(mb << 20 for mb in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512))  # bytes written before each run
+# of the cache curve's graphs (EVICT among them: the reference); a network's bytes per call fall in this range
+CACHE_PROBES = 8  # graphs timed at each of those sizes (one per 50 of the suite's, at least one)
 PASSES = 10
 MAX_ELEMENTS = 2 ** 22  # a layer's input or output beyond this many elements is not timed (memory, minutes)
 MAX_MACS = 1e9
@@ -355,6 +366,7 @@ class SuiteMeasurement:
     latency_ms: float  # the layer's own time: (graph - null graph) x its kernels' share
     graph_ms: float  # the graph's latency under the protocol
     null_ms: float  # the null graph's
+    evict_bytes: int  # bytes written over the caches before each run (EVICT, or a cache curve's size)
     own_share: float
     kernels: str  # the layer's kernels as the runtime runs them ("+": one after another)
     stratum: str
@@ -369,9 +381,10 @@ class SuiteMeasurement:
 
 
 def measure_suite(items, *, threads: int = 1, passes: int = PASSES, repeat: int | None = None, seed: int | None = None,
-                  progress=None, clock=None) -> list[SuiteMeasurement]:
+                  progress=None, clock=None, evicts=(EVICT,)) -> list[SuiteMeasurement]:
     """Time each ``Item`` (see ``sample``) under ``mnetcost.timing``'s protocol beside the null graph, and
-    split each graph's time by the runtime's profiler (module docstring); ``clock`` as for ``timing.measure``."""
+    split each graph's time by the runtime's profiler (module docstring); ``clock`` as for ``timing.measure``.
+    ``evicts``: the bytes written before each run, one timing of every graph per size (a cache curve's)."""
     from datetime import datetime, timezone
 
     from .errors import memory_guard
@@ -393,14 +406,28 @@ def measure_suite(items, *, threads: int = 1, passes: int = PASSES, repeat: int 
         shares = [own_kernels(kernel_times(ort, g, feed, threads, folder)) for g, feed in graphs[1:]]
         sessions = [(ort.InferenceSession(g, _options(ort, threads), providers=["CPUExecutionProvider"]), feed)
                     for g, feed in graphs]
-        timed = time_sessions(sessions, repeat=repeat, passes=passes, seed=seed, progress=say, clock=clock, evict=EVICT)
-    null = timed[0].latency_s
+        timed = {size: time_sessions(sessions, repeat=repeat, passes=passes, seed=seed, progress=say, clock=clock,
+                                     evict=size) for size in evicts}
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     runtime = f"onnxruntime {ort.__version__}"
     return [SuiteMeasurement(i.model, i.alpha, i.resolution, i.convention, i.layer,
-                             max((t.latency_s - null) * share, MIN_TIME) * 1e3, t.latency_s * 1e3, null * 1e3, share, names,
-                             i.stratum, t.pass_sd_pct, t.runs, passes, threads, runtime, host(), stamp)
-            for i, t, (share, names) in zip(items, timed[1:], shares)]
+                             max((t.latency_s - got[0].latency_s) * share, MIN_TIME) * 1e3, t.latency_s * 1e3,
+                             got[0].latency_s * 1e3, size, share, names, i.stratum, t.pass_sd_pct, t.runs, passes, threads,
+                             runtime, host(), stamp)
+            for size, got in timed.items() for i, t, (share, names) in zip(items, got[1:], shares)]
+
+
+def cache_probes(rows, count: int | None = None) -> list[Item]:
+    """The layers a cache curve times again (``CACHE_SIZES``): ``count`` (default: one per 50 rows, 1 to
+    ``CACHE_PROBES``) of the suite's timed layers, spread evenly over its slower half in order of time (a layer
+    of a few microseconds would show the runtime's noise, not its caches)."""
+    rows = sorted(rows, key=lambda m: (m.latency_ms, m.model, m.layer))[len(rows) // 2:]
+    count = min(CACHE_PROBES, max(1, len(rows) // 25)) if count is None else count
+    if not rows or count < 1:
+        return []
+    picks = sorted({round(x) for x in np.linspace(0, len(rows) - 1, min(count, len(rows)))})
+    return [Item(m.model, m.alpha, m.resolution, m.convention, m.layer, m.stratum, m.latency_ms) for m in
+            (rows[k] for k in picks)]
 
 
 def write_suite(rows, path) -> None:
@@ -422,7 +449,7 @@ def write_suite(rows, path) -> None:
             for m in rows:
                 row = asdict(m)
                 row["model"] = table_reference(m.model, p)
-                row.update({k: exact(row[k]) for k in ("latency_ms", "graph_ms", "null_ms", "own_share")},
+                row.update({k: exact(row[k]) for k in ("latency_ms", "graph_ms", "null_ms", "own_share")}, evict_bytes=int(m.evict_bytes),
                            pass_sd_pct=f"{m.pass_sd_pct:.2f}")
                 w.writerow(row)
     except OSError as e:
@@ -434,7 +461,8 @@ def run(table=None, *, size: int = SIZE, convention: str = "paper", output=None,
         adapt: bool = True) -> list[SuiteMeasurement]:
     """``mnetcost measure --suite``: sample the layers of the shipped tables (or of ``table``), time them
     (``measure_suite``), then (``adapt``) a quarter as many again where their fit errs most (``resample``),
-    and write them to ``output`` (checked before any timing) when given."""
+    then the cache curve (``cache_probes`` timed again after writing each of ``CACHE_SIZES``), and write them
+    to ``output`` (checked before any timing) when given."""
     from .timing import _check, check_output
 
     _check(runtime, threads, repeat, PASSES if passes is None else passes)
@@ -450,6 +478,10 @@ def run(table=None, *, size: int = SIZE, convention: str = "paper", output=None,
     more = resample(rows, models, extra=round(size * ADAPT / SIZE), convention=convention, seed=seed or 0) \
         if adapt else []
     rows += measure_suite(more, **timing) if more else []
+    probes = cache_probes(rows)
+    say = progress or (lambda message: None)
+    say(f"the cache curve: {len(probes)} graphs after writing {CACHE_SIZES[0] >> 20} to {CACHE_SIZES[-1] >> 20} MB")
+    rows += measure_suite(probes, **timing, evicts=CACHE_SIZES)
     if output is not None:
         write_suite(rows, output)
     return rows

@@ -39,6 +39,7 @@ ACTIVATIONS = ("RE", "RE6", "HS", "SW", "SIG", "HSIG", "GE", "-", "")
 OUT_OF_PLACE = ("SIG", "GE")  # activations the PyTorch modules apply out of place (the others in place)
 MAX_VALUE = 2**31  # widths, kernels, strides, resolutions: beyond any network, and counts stay inside 64 bits
 
+SUITE_EVICT = 8 << 20  # bytes an operator suite writes before every run of a graph: more than a core's own (L2) cache
 SUITE_COLUMNS = ("model", "alpha", "resolution", "convention", "layer", "latency_ms", "graph_ms", "null_ms",
-                 "own_share", "kernels", "stratum", "pass_sd_pct", "runs", "passes", "threads", "runtime", "host", "date",
+                 "evict_bytes", "own_share", "kernels", "stratum", "pass_sd_pct", "runs", "passes", "threads", "runtime", "host", "date",
                  "note")  # an operator suite's file (measure --suite)

@@ -14,7 +14,7 @@ from mnetcost.calibration import Observation, calibrate, read_measurements
 from mnetcost.cli import main
 from mnetcost.errors import TableError, UsageError
 from mnetcost.latency import Device, read_devices, roofline, write_device
-from mnetcost.suite import COLUMNS, sample, stratum
+from mnetcost.suite import CACHE_SIZES, COLUMNS, EVICT, sample, stratum
 
 
 def _measure_extra():
@@ -44,6 +44,9 @@ def test_the_miniature_suite_writes_what_calibrate_reads(mini_suite):
     with open(path, newline="", encoding="utf-8") as f:
         records = list(csv.DictReader(f))
     assert tuple(records[0]) == COLUMNS and len(records) == len(rows) >= 12
+    # the cache curve: one of the graphs timed again after writing each size, the suite's own among them
+    assert {int(r["evict_bytes"]) for r in records} == set(CACHE_SIZES) and EVICT in CACHE_SIZES
+    assert sum(int(r["evict_bytes"]) != EVICT for r in records) == len(CACHE_SIZES) - 1
     kinds = {r["stratum"].split()[0] for r in records}
     assert {"conv", "dw", "pw", "se", "add", "fc", "pool"} <= kinds
     for r in records:
@@ -65,6 +68,7 @@ def test_measure_calibrate_roofline_through_the_cli(mini_suite, tmp_path, capsys
     capsys.readouterr()
     here = read_devices(device_file)["here"]
     assert here.coverage and dict(here.costs)["network"] > 0
+    assert [b for b, _ in here.cache] == list(CACHE_SIZES) and dict(here.cache)[EVICT] == 1.0
     assert main(["roofline", "v3-small", "--device-file", str(device_file), "-d", "here", "-f", "json"]) == 0
     layers = json.loads(capsys.readouterr().out)["layers"]
     assert all(layer["confidence"] for layer in layers)
