@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import TableError, UsageError
-from .latency import (ELEMENT_TERMS, ITEM_TERMS, MAC_CLASSES, SUITE_TERMS, Device, HeldOut, LayerTerms, cache_factor,
+from .latency import (ELEMENT_TERMS, FALLBACK, ITEM_TERMS, MAC_CLASSES, SUITE_TERMS, Device, HeldOut, LayerTerms, cache_factor,
                       combine, layer_seconds, layer_terms)
 
 from .vocab import FORMS, HOLDOUTS  # noqa: E402  (one definition, shared with the CLI)
@@ -187,9 +187,13 @@ class _Spec:
         takes the main rate, as a Device's classes without a rate take its peak)."""
         if self.mac_terms == ["all"]:
             return np.zeros(len(f.cls), dtype=np.int64)
-        lookup = np.full(len(MAC_CLASSES), self.mac_terms.index(MAIN))
+        classes = list(MAC_CLASSES)
+        lookup = np.full(len(classes), self.mac_terms.index(MAIN))
         for k, c in enumerate(self.mac_terms):
-            lookup[list(MAC_CLASSES).index(c)] = k
+            lookup[classes.index(c)] = k
+        for c, other in FALLBACK.items():  # as Device.rate: a class without a rate of its own takes its fallback's
+            if c not in self.mac_terms and other in self.mac_terms:
+                lookup[classes.index(c)] = self.mac_terms.index(other)
         return lookup[np.maximum(f.cls, 0)]
 
     def device(self, theta: np.ndarray, dtype: str) -> Device:

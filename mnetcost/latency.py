@@ -33,7 +33,10 @@ SUFFIXES = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
 # the terms of a device model: MAC classes (a rate in MAC/s), per-item and per-element costs (seconds)
 MAC_CLASSES = {"conv": "dense convolutions (and ops without a class of their own)", "dw": "depthwise convolutions",
                "pw": "pointwise (1x1) convolutions", "fc": "fully connected layers and squeeze-excite's 1x1s",
-               "attn": "attention matmuls"}
+               "attn": "attention matmuls",
+               "dilated": "dilated dense convolutions (DeepLab's ASPP): a runtime skips the taps that fall in the "
+                          "padding, so their time per counted MAC is their own (a profile without it: the conv rate)"}
+FALLBACK = {"dilated": "conv"}  # a class a profile has no rate for takes this one's
 ITEM_TERMS = {"layer": "fixed cost of every layer (a kernel's launch and the runtime's overhead)",
               "se_block": "fixed cost of a squeeze-excite block beyond its layer (its small ops and layout changes)",
               "attn_block": "fixed cost of an attention layer beyond its layer (its reshapes, transposes and softmax launch)",
@@ -58,8 +61,10 @@ ELEMENT_TERMS = {"relu": "ReLU", "relu6": "ReLU6 (a clip)", "hswish": "Hardswish
                  "pw_in": "pointwise convolutions' inputs (activation traffic beside the MACs)",
                  "dw_in": "depthwise convolutions' inputs (a strided one reads 4 inputs per output)",
                  "nearest": "nearest-neighbour upsampling (per output element)",
+                 "unaligned_upsample": "upsampling onto channels not a multiple of 8 (per output element: the "
+                                       "runtime pads them to its blocks and reorders the layout after)",
                  "gridpool": "pooling or interpolating down to a grid (per input element)"}
-SUITE_TERMS = ("network", "conv_in", "pw_in", "dw_in", "unaligned16_dw", "unaligned_dw_channels")  # fitted only from an operator suite (calibrate's form suite)
+SUITE_TERMS = ("network", "conv_in", "pw_in", "dw_in", "unaligned16_dw", "unaligned_dw_channels", "unaligned_upsample")  # fitted only from an operator suite (calibrate's form suite)
 TERMS = tuple(MAC_CLASSES) + tuple(ITEM_TERMS) + tuple(ELEMENT_TERMS)
 
 
@@ -123,7 +128,10 @@ class Device:
             or any(v > 0 for _, v in self.costs)
 
     def rate(self, mac_class: str) -> float:
-        return dict(self.rates).get(mac_class, self.peak_macs)
+        rates = dict(self.rates)
+        if mac_class not in rates and mac_class in FALLBACK:
+            return self.rate(FALLBACK[mac_class])
+        return rates.get(mac_class, self.peak_macs)
 
     def cost(self, term: str) -> float:
         return dict(self.costs).get(term, 0.0)
@@ -143,6 +151,8 @@ class Device:
         rows += [(c, r, "MAC/s", f"MAC rate of {MAC_CLASSES[c]}") for c, r in self.rates]
         rows += [(t, v, "s", ITEM_TERMS[t]) if t in ITEM_TERMS
                  else (t, v, "s/weight" if t == "weights" else "s/element", ELEMENT_TERMS[t]) for t, v in self.costs]
+        rows += [(f"cache {b / 2 ** 20:g} MB", f, "x", f"every layer's time in a network that touches {b / 2 ** 20:g} MB "
+                  "per call, as a multiple of the operator suite's") for b, f in self.cache]
         return pd.DataFrame(rows, columns=["parameter", "value", "unit", "meaning"])
 
     def terms_text(self) -> str:

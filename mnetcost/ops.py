@@ -386,13 +386,16 @@ def _act_term(layer, out):
 
 def conv_latency(layer, out, inp, macs):
     """A convolution's class by its shape (a grouped conv with one group per channel is depthwise, a 1x1
-    pointwise), its outputs written, unaligned depthwise channels, and its activation."""
+    pointwise, a dilated dense one its own), its outputs written, unaligned depthwise channels, and its
+    activation."""
     kind = layer.op
     if kind == "conv" and np.all(np.asarray(layer.groups) > 1) and np.array_equal(layer.groups, layer.c_in):
         kind = "dw"
     elif kind == "conv" and layer.kernel == 1:
         kind = "pw"
     terms = [(f"{kind}_out", out), (f"{kind}_in", inp)]
+    if kind == "conv" and layer.dilation > 1:
+        kind = "dilated"  # its own rate: the taps in the padding are counted, not computed
     if kind == "dw" and np.any(np.asarray(layer.c_out) % ALIGN):
         terms += [("unaligned_dw", out), ("unaligned_dw_channels", np.asarray(layer.c_out, dtype=float) + 0 * out)]
     if kind == "dw" and np.any(np.asarray(layer.c_out) % (2 * ALIGN)):
@@ -401,9 +404,12 @@ def conv_latency(layer, out, inp, macs):
 
 
 def conv_variant(layer, rules):
-    """A convolution's kernel and stride, and a depthwise one's unaligned channels (another kernel)."""
+    """A convolution's kernel and stride, a depthwise one's unaligned channels (another kernel), a dense
+    one's dilation (the runtime skips the taps in the padding)."""
     unaligned = layer.op == "dw" and int(np.ravel(layer.c_out)[0]) % ALIGN
-    return (f"k{layer.kernel}", f"s{layer.stride}") + (("unaligned",) if unaligned else ())
+    dilated = layer.op == "conv" and layer.dilation > 1
+    return (f"k{layer.kernel}", f"s{layer.stride}") + (("unaligned",) if unaligned else ()) + \
+        (("dilated",) if dilated else ())
 
 
 def se_variant(layer, rules):
@@ -412,7 +418,9 @@ def se_variant(layer, rules):
 
 
 def upsample_variant(layer, rules):
-    return ("nearest" if layer.args.get("nearest") else "bilinear",)
+    """Its mode, and channels that miss the runtime's 8-channel blocks (another kernel and a reorder)."""
+    unaligned = int(np.ravel(layer.c_out)[0]) % ALIGN
+    return ("nearest" if layer.args.get("nearest") else "bilinear",) + (("unaligned",) if unaligned else ())
 
 
 def fc_latency(layer, out, inp, macs):
@@ -430,8 +438,10 @@ def attention_latency(layer, out, inp, macs):
 
 
 def upsample_latency(layer, out, inp, macs):
-    """Bilinear upsampling and nearest-neighbour copies: a cost per output element, each its own."""
-    return "", [("nearest" if layer.args.get("nearest") else "upsample", out)] + _act_term(layer, out)
+    """Bilinear upsampling and nearest-neighbour copies: a cost per output element, each its own, and one
+    more per element onto channels not a multiple of 8 (padded to the runtime's blocks, then reordered)."""
+    unaligned = [("unaligned_upsample", out)] if np.any(np.asarray(layer.c_out) % ALIGN) else []
+    return "", [("nearest" if layer.args.get("nearest") else "upsample", out)] + unaligned + _act_term(layer, out)
 
 
 def element_latency(term, per_input=False):

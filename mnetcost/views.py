@@ -84,7 +84,7 @@ def device_document(dev) -> dict:
     h = dev.held_out
     return {"name": dev.name, "dtype": dev.dtype, "peak_macs": finite(dev.peak_macs),
             "bandwidth": finite(dev.bandwidth), "rates": {k: finite(v) for k, v in dev.rates},
-            "costs": dict(dev.costs), "source": dev.source,
+            "costs": dict(dev.costs), "cache": [list(pair) for pair in dev.cache], "source": dev.source,
             "held_out": None if h is None else {"method": h.method, "n": h.n, "within_10": h.within_10,
                                                 "mean_error": h.mean_error, "proxy_within_10": h.proxy_within_10,
                                                 "proxy_mean_error": h.proxy_mean_error}}

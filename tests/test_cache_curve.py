@@ -124,3 +124,29 @@ def test_measurements_naming_a_users_table_by_its_absolute_path_read_back_as_tha
     path.parent.mkdir()
     path.write_text(f"model,alpha,resolution,latency_ms\n{tiny},1,16,0.5\n{tiny},0.5,16,0.25\n")
     assert [o.model for o in read_measurements(path)] == [tiny, tiny]
+
+
+def test_the_curve_is_shown_with_the_profiles_parameters_and_in_its_json():
+    from mnetcost.views import device_document
+
+    d = Device("here", 5e10, math.inf, costs=(("layer", 1e-6),), cache=((8 * MB, 1.0), (128 * MB, 1.25)))
+    rows = d.parameters.set_index("parameter")
+    assert (rows.loc["cache 128 MB", "value"], rows.loc["cache 128 MB", "unit"]) == (1.25, "x")
+    assert device_document(d)["cache"] == [[8 * MB, 1.0], [128 * MB, 1.25]]
+
+
+def test_a_dilated_dense_convolution_has_its_own_rate_or_the_convs():
+    """DeepLabV3's ASPP branches (dilation 12, 24, 36 on V3-Large): their own MAC class and sampling stratum,
+    priced at the conv rate by a profile without a rate of their own (as before the class existed)."""
+    from mnetcost.suite import expanded, stratum
+
+    layers, _, s = expanded("deeplabv3-v3-large", 1.0, 512)
+    dilated = [l.name for l in layers if l.op == "conv" and l.dilation > 1]
+    assert dilated and all("dilated" in stratum(l, s.rules) for l in layers if l.name in dilated)
+    t = configuration_terms("deeplabv3-v3-large", alpha=1.0, resolution=512)
+    assert {c for n, c in zip(t.names, t.classes) if n in dilated} == {"dilated"}
+    i = t.names.index(dilated[0])
+    for device, rate in ((Device("old", 1e11, math.inf, rates=(("conv", 1e10),)), 1e10),
+                         (Device("new", 1e11, math.inf, rates=(("conv", 1e10), ("dilated", 4e10))), 4e10)):
+        assert roofline("deeplabv3-v3-large", alpha=1.0, resolution=512, device=device).columns["compute_s"][i] == \
+            pytest.approx(t.macs[i, 0] / rate)

@@ -235,3 +235,19 @@ def test_a_stratum_is_the_op_specs_words():
     add = Layer("a", "a", "a", "add", 1, 1, 1, 8, 8, np.array([7]), np.array([7]), np.array([7]), np.array([7]),
                 False, False, "RE")
     assert stratum(add, s.rules) == "add RE"
+
+
+def test_an_upsampling_onto_unaligned_channels_is_its_own_stratum_and_term():
+    """LR-ASPP's last upsampling writes its 21 classes (not a multiple of 8: the runtime pads them to its
+    blocks and reorders the map back): a stratum of its own, and a cost per element beside the upsampling's;
+    its 128-channel one has neither."""
+    from mnetcost.latency import configuration_terms
+    from mnetcost.suite import expanded
+
+    layers, _, s = expanded("lraspp-v3-large", 1.0, 320)
+    strata = {l.name: stratum(l, s.rules) for l in layers}
+    assert (strata["out"], strata["up"]) == ("upsample bilinear unaligned", "upsample bilinear")
+    t = configuration_terms("lraspp-v3-large", alpha=1.0, resolution=320)
+    out, up = t.names.index("out"), t.names.index("up")
+    unaligned = t.counts["unaligned_upsample"][:, 0]
+    assert (unaligned[out], unaligned[up]) == (21 * 320 * 320, 0) and unaligned.sum() == 21 * 320 * 320
