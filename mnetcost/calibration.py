@@ -324,6 +324,8 @@ def _cache_curve(f: _Features) -> tuple[tuple, np.ndarray | None]:
                   if f.layer_keys[i] in base]
         if ratios:
             knots[float(size)] = float(np.median(ratios))
+    if len(knots) < 2:  # no layer timed at another size was timed at the reference too: no curve
+        return (), None
     return tuple(sorted(knots.items())), layer & (evicts != reference)
 
 

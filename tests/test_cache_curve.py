@@ -150,3 +150,12 @@ def test_a_dilated_dense_convolution_has_its_own_rate_or_the_convs():
                          (Device("new", 1e11, math.inf, rates=(("conv", 1e10), ("dilated", 4e10))), 4e10)):
         assert roofline("deeplabv3-v3-large", alpha=1.0, resolution=512, device=device).columns["compute_s"][i] == \
             pytest.approx(t.macs[i, 0] / rate)
+
+
+def test_layers_timed_only_at_other_sizes_make_no_curve():
+    """Rows at another size whose layers were never timed at the suite's own give no ratio: no curve (not
+    a curve of one point that would mark every network beyond it)."""
+    obs = _suite({64 * MB: 1.2})
+    obs = [o for o in obs if o.evict_bytes == 8 * MB and o.layer != "conv2"] + \
+        [o for o in obs if o.evict_bytes == 64 * MB and o.layer == "conv2"]
+    assert calibrate(obs, name="c", holdout="row").device.cache == ()
