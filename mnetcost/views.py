@@ -506,6 +506,8 @@ def device_list(found: dict, device_file) -> View:
     """The device profiles (``latency.devices``, or ``read_devices`` of ``device_file``: its name is shown)."""
     from pathlib import Path
 
+    from .latency import cache_text, coverage_text
+
     file_name = device_file and Path(device_file).name
     records = []
     for d in found.values():
@@ -517,11 +519,12 @@ def device_list(found: dict, device_file) -> View:
                         "holdout": h.method if h else "", "n": h.n if h else None,
                         "within_10": h.within_10 if h else None, "mean_error": h.mean_error if h else None,
                         "proxy_within_10": h.proxy_within_10 if h else None,
-                        "proxy_mean_error": h.proxy_mean_error if h else None, "source": d.source})
+                        "proxy_mean_error": h.proxy_mean_error if h else None, "source": d.source,
+                        "coverage": coverage_text(d), "cache": cache_text(d)})
     columns = [("name", "device", "text"), ("dtype", "dtype", "text"), ("peak", "peak", "text"),
                ("bandwidth_shown", "bandwidth", "text"), ("held", "±10% (MACs)", "text")]
     machine = keys("name", "dtype", "peak_macs", "bandwidth", "terms", "holdout", "n", "within_10", "mean_error",
-                   "proxy_within_10", "proxy_mean_error", "source")
+                   "proxy_within_10", "proxy_mean_error", "source", "coverage", "cache")  # all a device file holds
     return View("Device profiles" + (f" in {file_name}" if file_name else " (tables/devices.csv)"), columns, machine,
                 records,
                 "±10%: the share of held-out (cross-validated) predictions within ±10% of the measured latency, and in "

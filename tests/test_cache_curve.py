@@ -159,3 +159,14 @@ def test_layers_timed_only_at_other_sizes_make_no_curve():
     obs = [o for o in obs if o.evict_bytes == 8 * MB and o.layer != "conv2"] + \
         [o for o in obs if o.evict_bytes == 64 * MB and o.layer == "conv2"]
     assert calibrate(obs, name="c", holdout="row").device.cache == ()
+
+
+def test_devices_as_csv_reads_back_a_suite_profile_with_its_coverage_and_curve(tmp_path, capsys):
+    from mnetcost.cli import main
+
+    d = Device("here", 5e10, math.inf, costs=(("layer", 1e-6),), coverage=(("pw", 1e5, 3e8),),
+               cache=((8 * MB, 1.0), (128 * MB, 1.25)))
+    write_device(d, tmp_path / "here.csv")
+    assert main(["devices", "--device-file", str(tmp_path / "here.csv"), "-f", "csv"]) == 0
+    (tmp_path / "again.csv").write_text(capsys.readouterr().out, encoding="utf-8")
+    assert read_devices(tmp_path / "again.csv") == {"here": d}
