@@ -24,9 +24,9 @@ reorders at the graph's edges, the sink). The layer's time is the graph's time b
 times its kernels' share; its kernels are recorded as the runtime reports them (``kernels``), so what
 the runtime fuses is read from the runtime itself.
 
-The cache curve: a network of 150 MB of weights finds none of them in the caches when a layer runs again
-(the rest of the network has passed through since), one of 10 MB finds them all; a suite graph timed after
-``EVICT`` bytes are written finds what lies between. So a few of the suite's graphs (``cache_probes``) are
+The cache curve: between two runs of a layer a network passes its other layers' weights and activations
+through the caches -- V4 Hybrid-L 150 MB of weights, V3-Small 10 MB -- and a suite graph timed after
+``EVICT`` bytes are written stands for a network of about that size only. So a few of the suite's graphs (``cache_probes``) are
 timed again after writing each of ``CACHE_SIZES`` (1 MB to 512 MB) before every run; ``calibrate`` fits
 from them how much longer layers take with that many bytes passed between their runs (each size's median
 ratio to the suite's own), and the device model charges a network by the bytes it touches per call
@@ -481,7 +481,7 @@ def run(table=None, *, size: int = SIZE, convention: str = "paper", output=None,
     probes = cache_probes(rows)
     say = progress or (lambda message: None)
     say(f"the cache curve: {len(probes)} graphs after writing {CACHE_SIZES[0] >> 20} to {CACHE_SIZES[-1] >> 20} MB")
-    rows += measure_suite(probes, **timing, evicts=CACHE_SIZES)
+    rows += measure_suite(probes, **timing, evicts=CACHE_SIZES) if probes else []
     if output is not None:
         write_suite(rows, output)
     return rows
