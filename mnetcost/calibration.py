@@ -311,10 +311,10 @@ def _cache_curve(f: _Features) -> tuple[tuple, np.ndarray | None]:
     layers' fit)."""
     evicts = np.array(f.evicts, dtype=float)
     layer = np.array(f.layer_rows, dtype=bool)
-    sizes, counts = np.unique(evicts[layer], return_counts=True)
+    sizes = np.unique(evicts[layer])
     if len(sizes) < 2:
         return (), None
-    reference = sizes[np.argmax(counts)]
+    reference = _reference(evicts[layer].tolist())
     base: dict = {}
     for i in np.flatnonzero(layer & (evicts == reference)):
         base.setdefault(f.layer_keys[i], []).append(f.y[i])
@@ -327,6 +327,12 @@ def _cache_curve(f: _Features) -> tuple[tuple, np.ndarray | None]:
     if len(knots) < 2:  # no layer timed at another size was timed at the reference too: no curve
         return (), None
     return tuple(sorted(knots.items())), layer & (evicts != reference)
+
+
+def _reference(sizes: list) -> float:
+    """The suite's own bytes written before each run among its rows' ``sizes``: the most common (the smallest
+    of a tie); a cache curve's other sizes are a few graphs each."""
+    return max(sorted(set(sizes)), key=sizes.count)
 
 
 def _compose(device: Device, f: _Features) -> Device:
@@ -423,8 +429,7 @@ def _suite_parts(device: Device, observations, f: _Features) -> dict:
     the range of each MAC class's MACs and each term's count per layer that the suite measured."""
     if not any(o.layer for o in observations):
         return {}
-    sizes = [o.evict_bytes for o in observations if o.layer]
-    reference = max(sorted(set(sizes)), key=sizes.count)  # the suite's own; a cache curve's others call slower
+    reference = _reference([o.evict_bytes for o in observations if o.layer])  # a cache curve's others call slower
     null = [o.null_s for o in observations if o.layer and o.null_s > 0 and o.evict_bytes == reference]
     costs = device.costs
     if all(o.layer for o in observations):  # no network measured whole: a network's call costs the null graph's

@@ -225,6 +225,11 @@ def _coverage(device, coverage) -> tuple:
     return out
 
 
+def _entries(text: str):
+    """The non-empty ``;``-separated entries of a device file's cell (terms, coverage, cache), stripped."""
+    return filter(None, (p.strip() for p in text.split(";")))
+
+
 def _cache(device, cache) -> tuple:
     """(bytes, factor) pairs of a cache curve: bytes finite, > 0 and rising, factors finite and > 0."""
     try:
@@ -259,7 +264,7 @@ def _parse_cache(text: str, where: str) -> tuple:
     from .records import number
 
     out = []
-    for part in filter(None, (p.strip() for p in text.split(";"))):
+    for part in _entries(text):
         size, sep, factor = part.partition("=")
         if not sep:
             raise TableError(f"{where}, column cache: each entry is BYTES=FACTOR, got {part!r:.60}")
@@ -276,7 +281,7 @@ def _parse_coverage(text: str, where: str) -> tuple:
     from .records import number
 
     out = []
-    for part in filter(None, (p.strip() for p in text.split(";"))):
+    for part in _entries(text):
         key, _, span = part.partition("=")
         lo, dots, hi = span.partition("..")
         if key.strip() not in TERMS or not dots:
@@ -429,7 +434,7 @@ def _parse_terms(text: str, where: str) -> tuple[tuple, tuple]:
     from .records import number
 
     rates, costs = [], []
-    for part in filter(None, (p.strip() for p in text.split(";"))):
+    for part in _entries(text):
         key, sep, value = part.partition("=")
         key = key.strip()
         if not sep or key not in TERMS:

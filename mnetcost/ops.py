@@ -376,6 +376,11 @@ def keeps_nothing(sv, i, l, ins, frozen):
 # ---- latency terms (see mnetcost.latency) -----------------------------------------------------------------
 
 ALIGN = 8  # floats in an AVX2 register: depthwise convs whose channels miss it run channel by channel
+
+
+def _unaligned(layer, width: int = ALIGN) -> bool:
+    """Whether the layer's output channels (of any configuration) miss the runtime's ``width``-float blocks."""
+    return bool(np.any(np.asarray(layer.c_out) % width))
 ACT_TERMS = {"RE": "relu", "RE6": "relu6", "HS": "hswish", "SW": "silu", "GE": "gelu", "SIG": "sigmoid",
              "HSIG": "hsigmoid"}
 
@@ -396,9 +401,9 @@ def conv_latency(layer, out, inp, macs):
     terms = [(f"{kind}_out", out), (f"{kind}_in", inp)]
     if kind == "conv" and layer.dilation > 1:
         kind = "dilated"  # its own rate: the taps in the padding are counted, not computed
-    if kind == "dw" and np.any(np.asarray(layer.c_out) % ALIGN):
+    if kind == "dw" and _unaligned(layer):
         terms += [("unaligned_dw", out), ("unaligned_dw_channels", np.asarray(layer.c_out, dtype=float) + 0 * out)]
-    if kind == "dw" and np.any(np.asarray(layer.c_out) % (2 * ALIGN)):
+    if kind == "dw" and _unaligned(layer, 2 * ALIGN):
         terms.append(("unaligned16_dw", out))  # an AVX-512 register holds 16 floats: its blocked kernels need 16
     return kind, terms + _act_term(layer, out)
 
@@ -406,7 +411,7 @@ def conv_latency(layer, out, inp, macs):
 def conv_variant(layer, rules):
     """A convolution's kernel and stride, a depthwise one's unaligned channels (another kernel), a dense
     one's dilation (the runtime skips the taps in the padding)."""
-    unaligned = layer.op == "dw" and int(np.ravel(layer.c_out)[0]) % ALIGN
+    unaligned = layer.op == "dw" and _unaligned(layer)
     dilated = layer.op == "conv" and layer.dilation > 1
     return (f"k{layer.kernel}", f"s{layer.stride}") + (("unaligned",) if unaligned else ()) + \
         (("dilated",) if dilated else ())
@@ -419,7 +424,7 @@ def se_variant(layer, rules):
 
 def upsample_variant(layer, rules):
     """Its mode, and channels that miss the runtime's 8-channel blocks (another kernel and a reorder)."""
-    unaligned = int(np.ravel(layer.c_out)[0]) % ALIGN
+    unaligned = _unaligned(layer)
     return ("nearest" if layer.args.get("nearest") else "bilinear",) + (("unaligned",) if unaligned else ())
 
 
@@ -440,7 +445,7 @@ def attention_latency(layer, out, inp, macs):
 def upsample_latency(layer, out, inp, macs):
     """Bilinear upsampling and nearest-neighbour copies: a cost per output element, each its own, and one
     more per element onto channels not a multiple of 8 (padded to the runtime's blocks, then reordered)."""
-    unaligned = [("unaligned_upsample", out)] if np.any(np.asarray(layer.c_out) % ALIGN) else []
+    unaligned = [("unaligned_upsample", out)] if _unaligned(layer) else []
     return "", [("nearest" if layer.args.get("nearest") else "upsample", out)] + unaligned + _act_term(layer, out)
 
 

@@ -417,15 +417,15 @@ def measure_suite(items, *, threads: int = 1, passes: int = PASSES, repeat: int 
             for size, got in timed.items() for i, t, (share, names) in zip(items, got[1:], shares)]
 
 
-def cache_probes(rows, count: int | None = None) -> list[Item]:
-    """The layers a cache curve times again (``CACHE_SIZES``): ``count`` (default: one per 50 rows, 1 to
-    ``CACHE_PROBES``) of the suite's timed layers, spread evenly over its slower half in order of time (a layer
-    of a few microseconds would show the runtime's noise, not its caches)."""
+def cache_probes(rows) -> list[Item]:
+    """The layers a cache curve times again (``CACHE_SIZES``): one per 50 of the suite's timed layers (1 to
+    ``CACHE_PROBES``), spread evenly over its slower half in order of time (a layer of a few microseconds
+    would show the runtime's noise, not its caches)."""
     rows = sorted(rows, key=lambda m: (m.latency_ms, m.model, m.layer))[len(rows) // 2:]
-    count = min(CACHE_PROBES, max(1, len(rows) // 25)) if count is None else count
-    if not rows or count < 1:
+    if not rows:
         return []
-    picks = sorted({round(x) for x in np.linspace(0, len(rows) - 1, min(count, len(rows)))})
+    count = min(CACHE_PROBES, max(1, len(rows) // 25))  # never more than the rows
+    picks = sorted({round(x) for x in np.linspace(0, len(rows) - 1, count)})
     return [Item(m.model, m.alpha, m.resolution, m.convention, m.layer, m.stratum, m.latency_ms) for m in
             (rows[k] for k in picks)]
 
