@@ -9,7 +9,6 @@ import math
 import pytest
 
 from mnetcost.calibration import Observation, calibrate, read_measurements
-from mnetcost.errors import TableError
 from mnetcost.latency import Device, cache_factor, configuration_terms, read_devices, roofline, write_device
 
 MB = 1 << 20
@@ -90,24 +89,6 @@ def test_the_curve_is_each_sizes_median_ratio():
     obs = _suite({64 * MB: 1.2})
     obs[-1].latency_s *= 3  # one probe's outlier: the median of 1.2, 1.2, 3.6
     assert dict(calibrate(obs, name="c", holdout="row").device.cache)[64 * MB] == pytest.approx(1.2)
-
-
-def test_the_curve_round_trips_through_a_device_file_and_older_files_read(tmp_path):
-    d = Device("here", 5e10, math.inf, costs=(("layer", 1e-6),), cache=((1 * MB, 0.99), (8 * MB, 1.0), (1e9 / 3, 1.25)))
-    path = tmp_path / "d.csv"
-    write_device(d, path)
-    assert read_devices(path)["here"] == d
-    old = tmp_path / "old.csv"
-    old.write_text("name,peak_macs,bandwidth,terms\nold,1e10,1e10,layer=2e-6\n")
-    assert read_devices(old)["old"].cache == ()
-
-
-@pytest.mark.parametrize("cell", ["8388608", "a=1", "8388608=0", "2=1;1=1", "1=1;1=2", "-1=1", "1=inf"])
-def test_a_bad_cache_cell_names_the_file_and_line(tmp_path, cell):
-    path = tmp_path / "bad.csv"
-    path.write_text(f"name,peak_macs,bandwidth,cache\nx,1e10,1e10,{cell}\n")
-    with pytest.raises(TableError, match="bad.csv, line 2"):
-        read_devices(path)
 
 
 def test_a_suite_file_without_the_column_was_timed_after_the_suites_own_bytes(tmp_path):

@@ -96,22 +96,26 @@ def test_the_sample_covers_every_stratum_of_a_table():
         sample(["v3-large"], size=0)
 
 
-def test_coverage_round_trips_and_older_device_files_still_read(tmp_path):
+def test_coverage_and_cache_curve_round_trip_and_older_device_files_still_read(tmp_path):
+    mb = 1 << 20
     d = Device("here", 5e10, float("inf"), costs=(("layer", 1e-6), ("network", 5e-6)),
-               coverage=(("pw", 1e5, 3e8), ("relu", 10.0, 1e6)))
+               coverage=(("pw", 1e5, 3e8), ("relu", 10.0, 1e6)),
+               cache=((1 * mb, 0.99), (8 * mb, 1.0), (1e9 / 3, 1.25)))
     path = tmp_path / "d.csv"
     write_device(d, path)
     assert read_devices(path)["here"] == d
     old = tmp_path / "old.csv"
     old.write_text("name,peak_macs,bandwidth,dtype,terms,source\nold,1e10,1e10,float32,layer=2e-6,by hand\n")
-    assert read_devices(old)["old"].coverage == ()
+    assert (read_devices(old)["old"].coverage, read_devices(old)["old"].cache) == ((), ())
 
 
-@pytest.mark.parametrize("cell", ["pw=1..", "nothing=1..2", "pw=2", "pw=a..b", "pw=-1..2"])
-def test_a_bad_coverage_cell_names_the_file_and_line(tmp_path, cell):
+@pytest.mark.parametrize("column, cell", [
+    *(("coverage", c) for c in ("pw=1..", "nothing=1..2", "pw=2", "pw=a..b", "pw=-1..2")),
+    *(("cache", c) for c in ("8388608", "a=1", "8388608=0", "2=1;1=1", "1=1;1=2", "-1=1", "1=inf"))])
+def test_a_bad_coverage_or_cache_cell_names_the_file_and_line(tmp_path, column, cell):
     path = tmp_path / "bad.csv"
-    path.write_text(f"name,peak_macs,bandwidth,coverage\nx,1e10,1e10,{cell}\n")
-    with pytest.raises((TableError, UsageError), match="bad.csv, line 2"):
+    path.write_text(f"name,peak_macs,bandwidth,{column}\nx,1e10,1e10,{cell}\n")
+    with pytest.raises(TableError, match="bad.csv, line 2"):
         read_devices(path)
 
 
