@@ -75,20 +75,24 @@ CHOICES = {"--convention": CONVENTIONS, "--by": ["layer", "op", "block", "stage"
 POSITIONAL = {"table": 1, "compare": 2, "diff": 2, "sweep": 1, "fit": 1, "memory": 1, "roofline": 1, "train": 1,
               "verify": 1, "measure": 1, "report": 1, "import": 1}
 DEVICE_HEADER = ["name", "peak_macs", "bandwidth", "dtype", "terms", "holdout", "n", "within_10", "mean_error",
-                 "proxy_within_10", "proxy_mean_error", "source"]
+                 "proxy_within_10", "proxy_mean_error", "source", "coverage", "cache"]
 DEVICE_VALUES = {"name": ["phone", "fuzz-dev", "", " ", "a\x1bb", "x" * 90, "pixel1-big-core"],
                  "peak_macs": ["1e9", "4.8e9", "0", "-1", "inf", "nan", "1e-300", "x", ""],
                  "bandwidth": ["1e9", "inf", "0", "nan", "x", ""], "dtype": ["float32", "int8", "fp32", "x", ""],
                  "terms": ["", "conv=1e9", "layer=1e-5", "conv=inf; dw=1e9", "layer=-1", "x=1", "conv"],
                  "holdout": ["", "row", "x"], "n": ["", "6", "-1", "x"], "within_10": ["", "0.5", "2"],
                  "mean_error": ["", "0.1", "nan"], "proxy_within_10": ["", "0.4"], "proxy_mean_error": ["", "0.2"],
-                 "source": ["", "fuzz", "=cmd()"]}
-MEASURE_HEADER = ["model", "alpha", "resolution", "latency_ms", "convention"]
+                 "source": ["", "fuzz", "=cmd()"],
+                 "coverage": ["", "pw=1..1e9", "pw=2..1", "x=1..2", "pw=1"],
+                 "cache": ["", "8388608=1; 134217728=1.2", "1=1;1=2", "2=1", "x", "1e300=1e300", "8e6=0"]}
+MEASURE_HEADER = ["model", "alpha", "resolution", "latency_ms", "convention", "layer", "null_ms", "evict_bytes"]
 MEASURE_VALUES = {"model": ["v1", "v2", "v3-small", "v3-large", "nosuch", "", "TABLE"],
                   "alpha": ["0.5", "0.75", "1.0", "1", "0", "-1", "nan", "x"],
                   "resolution": ["128", "160", "224", "0", "96x128", "x"],
                   "latency_ms": ["3", "10.5", "25", "1e-300", "0", "-1", "inf", "x", ""],
-                  "convention": ["", "paper", "tf-slim", "nope"]}
+                  "convention": ["", "paper", "tf-slim", "nope"], "layer": ["", "", "conv1", "nosuch"],
+                  "null_ms": ["", "0.01", "-1", "x"],  # an operator suite's rows (measure --suite)
+                  "evict_bytes": ["", "8388608", "134217728", "0", "-1", "x", "1e300"]}
 TABLE_ROWS = ["stem,32x32x3,conv2d 3x3,conv,3,,,16,1,2,,RE6,1,stem,",
               "b1,16x16x16,bottleneck,bneck,3,4,,24,2,2,,RE6,1,,",
               "b2,8x8x24,bottleneck,bneck,3,6,,32,1000,1,,RE6,1,,",
