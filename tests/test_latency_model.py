@@ -56,13 +56,20 @@ def test_each_term_by_hand():
     assert roofline("v2", device=dw).latency_s == int(c.columns["mult_adds"][c.columns["op"] == "dw"].sum())
 
 
+# a suite's profile: dilated convolutions at a rate of their own, and a cache curve whose knee the grid's
+# configurations straddle (each resolution's network touches its own bytes)
+CURVED = Device("curved", 4e10, 2e10, "float32", "", rates=RICH.rates + (("dilated", 3e10),), costs=RICH.costs,
+                cache=((4e6, 1.0), (3e7, 1.3)))
+
+
 @pytest.mark.parametrize("model", MODELS)
-def test_the_grid_is_the_roofline_point_by_point(model):
+@pytest.mark.parametrize("device", [RICH, CURVED], ids=["rich", "curved"])
+def test_the_grid_is_the_roofline_point_by_point(model, device):
     alphas, res = [0.5, 1.0], [128, 224]
-    g = latency_grid(model, alphas, res, RICH)
+    g = latency_grid(model, alphas, res, device)
     for i, a in enumerate(alphas):
         for j, r in enumerate(res):
-            assert g[i, j] == pytest.approx(roofline(model, alpha=a, resolution=r, device=RICH).latency_s, rel=1e-12)
+            assert g[i, j] == pytest.approx(roofline(model, alpha=a, resolution=r, device=device).latency_s, rel=1e-12)
 
 
 def _synthetic(device, configs):
